@@ -1,0 +1,13 @@
+"""keras-transformer: Transformer layers, models and runnable chapters for Keras 3.
+
+The working companion of a Transformer textbook: `keras_transformer.ops` holds
+the attention kernel, `keras_transformer.masks` the mask vocabulary,
+`keras_transformer.layers` the building blocks and `keras_transformer.models`
+the model families built from them.
+"""
+
+from keras_transformer import layers, masks, ops
+
+__version__ = "0.1.0"
+
+__all__ = ["layers", "masks", "ops", "__version__"]

@@ -1,0 +1,23 @@
+"""Transformer layers, one idea per module."""
+
+from keras_transformer.layers.decoder import Decoder
+from keras_transformer.layers.decoder_block import DecoderBlock
+from keras_transformer.layers.encoder import Encoder
+from keras_transformer.layers.encoder_block import EncoderBlock
+from keras_transformer.layers.feed_forward import FeedForward
+from keras_transformer.layers.multi_head_attention import MultiHeadAttention
+from keras_transformer.layers.position_embedding import PositionEmbedding
+from keras_transformer.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
+from keras_transformer.layers.token_and_position_embedding import TokenAndPositionEmbedding
+
+__all__ = [
+    "Decoder",
+    "DecoderBlock",
+    "Encoder",
+    "EncoderBlock",
+    "FeedForward",
+    "MultiHeadAttention",
+    "PositionEmbedding",
+    "SinusoidalPositionEncoding",
+    "TokenAndPositionEmbedding",
+]

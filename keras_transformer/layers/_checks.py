@@ -1,0 +1,76 @@
+"""Helpers shared by the layers: input checks whose errors say how to fix them, and
+initializer cloning."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def check_rank(name: str, shape, rank: int, meaning: str) -> None:
+    """Raise if `shape` is not of `rank`; `meaning` names the axes, e.g. "(batch, length)"."""
+    if len(shape) != rank:
+        raise ValueError(
+            f"`{name}` must have rank {rank}, {meaning}; got shape {tuple(shape)}."
+        )
+
+
+def check_length(length, max_length: int, name: str = "inputs", start_index=0) -> None:
+    """Raise if a static sequence length (plus a static `start_index`) exceeds `max_length`."""
+    if length is None or not isinstance(start_index, int):
+        return
+    if start_index + length > max_length:
+        where = f" starting at position {start_index}" if start_index else ""
+        raise ValueError(
+            f"`{name}` has length {length}{where}, which exceeds `max_length`="
+            f"{max_length}. Truncate the sequence or build the layer with a larger "
+            "`max_length`."
+        )
+
+
+def check_token_ids(token_ids, vocab_size: int, name: str = "token_ids") -> None:
+    """Raise if concrete ids fall outside `[0, vocab_size)`.
+
+    Only eager values can be checked; inside a compiled function (`jit_compile`,
+    `tf.function`, `jax.jit`) the values are unknown, the check is skipped, and
+    an out-of-range id is clamped or zeroed by the backend's gather.
+    """
+    try:
+        values = ops.convert_to_numpy(token_ids)
+    except Exception:  # symbolic or traced: values are not known yet
+        return
+    if values.size and (values.min() < 0 or values.max() >= vocab_size):
+        raise ValueError(
+            f"`{name}` must lie in [0, vocab_size) = [0, {vocab_size}); got values "
+            f"from {values.min()} to {values.max()}. Check the tokenizer's "
+            "vocabulary against the model's `vocab_size`."
+        )
+
+
+def check_divisible(hidden_dim: int, num_heads: int) -> int:
+    """Return the head width `hidden_dim // num_heads`, or raise if it is not whole."""
+    if num_heads <= 0 or hidden_dim % num_heads:
+        raise ValueError(
+            f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` "
+            f"({num_heads}); pick num_heads among the divisors of hidden_dim."
+        )
+    return hidden_dim // num_heads
+
+
+def check_positive(**values) -> None:
+    """Raise for any argument that is not a positive integer."""
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+
+
+def check_rate(name: str, value: float) -> None:
+    """Raise unless `0 <= value < 1`."""
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"`{name}` must be in [0, 1); got {value!r}.")
+
+
+def clone_initializer(initializer):
+    """A fresh initializer per weight, so no two weights share one seeded instance."""
+    initializer = keras.initializers.get(initializer)
+    return initializer.__class__.from_config(initializer.get_config())

@@ -1,0 +1,102 @@
+"""What encoder and decoder blocks share: hyperparameters, sublayers, config."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_transformer.layers._checks import (
+    check_divisible,
+    check_positive,
+    check_rank,
+    check_rate,
+    clone_initializer,
+)
+from keras_transformer.layers.feed_forward import FeedForward
+from keras_transformer.layers.multi_head_attention import MultiHeadAttention
+
+
+class BlockBase(keras.layers.Layer):
+    """Base of `EncoderBlock` and `DecoderBlock`; see those for the arguments."""
+
+    def __init__(
+        self,
+        num_heads: int,
+        intermediate_dim: int,
+        dropout: float = 0.0,
+        activation="gelu",
+        layer_norm_epsilon: float = 1e-5,
+        norm_first: bool = False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive(num_heads=num_heads, intermediate_dim=intermediate_dim)
+        check_rate("dropout", dropout)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.norm_first = norm_first
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+
+    def _attention(self, name, query_shape, value_shape=None):
+        check_rank(name.split("_attention")[0] + " inputs", query_shape, 3,
+                   "(batch, length, hidden_dim)")
+        head_dim = check_divisible(query_shape[-1], self.num_heads)
+        layer = MultiHeadAttention(
+            self.num_heads,
+            head_dim,
+            dropout=self.dropout,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        layer.build(query_shape, value_shape)
+        return layer
+
+    def _norm(self, name, shape):
+        layer = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+        )
+        layer.build(shape)
+        return layer
+
+    def _build_common(self, shape):
+        """Build self-attention, feed-forward, their norms and the residual dropout."""
+        self.self_attention = self._attention("self_attention", shape)
+        self.self_attention_norm = self._norm("self_attention_norm", shape)
+        self.feed_forward = FeedForward(
+            self.intermediate_dim,
+            self.activation,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+            name="feed_forward",
+        )
+        self.feed_forward.build(shape)
+        self.feed_forward_norm = self._norm("feed_forward_norm", shape)
+        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def compute_output_shape(self, inputs_shape, *args, **kwargs):
+        return tuple(inputs_shape)
+
+    def get_config(self):
+        return {**super().get_config(), **self.hyperparameters()}
+
+    def hyperparameters(self) -> dict:
+        """The block's own constructor arguments (what a stack of such blocks stores)."""
+        return {
+            "num_heads": self.num_heads,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "norm_first": self.norm_first,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }

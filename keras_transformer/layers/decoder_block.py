@@ -1,0 +1,145 @@
+"""The Transformer decoder block: causal self-attention, cross-attention, feed-forward."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_transformer import masks
+from keras_transformer.layers._checks import check_rank
+from keras_transformer.layers.block_base import BlockBase
+from keras_transformer.layers.encoder_block import self_attention_mask
+from keras_transformer.layers.residual import residual
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class DecoderBlock(BlockBase):
+    """One decoder layer: masked self-attention, then (optionally) cross-attention.
+
+    Self-attention is causal by default, so position `t` never sees a
+    position after `t`. If the block is first called with `encoder_sequence`,
+    it also has a cross-attention sublayer in which every decoder position
+    attends to every real encoder position (encoder–decoder models); called
+    without it, the block is a GPT-style decoder-only layer.
+
+    Args: as `EncoderBlock`.
+
+    Call arguments:
+        decoder_sequence: `(batch, T, hidden_dim)`.
+        encoder_sequence: `(batch, S, hidden_dim)` encoder outputs, or None.
+        decoder_padding_mask: `(batch, T)` (or `(batch, max_length)` over the
+            cache slots when decoding with a cache), True at real tokens.
+        decoder_attention_mask: extra self-attention mask, True = may attend.
+        encoder_padding_mask: `(batch, S)`, True at real source tokens.
+        encoder_attention_mask: `(batch, T, S)` extra cross-attention mask.
+        self_attention_cache: `(batch, 2, max_length, num_heads, head_dim)`.
+        self_attention_cache_update_index: where the new tokens' keys and
+            values go; also the causal offset.
+        cross_attention_cache: `(batch, 2, S, num_heads, head_dim)` encoder keys
+            and values from `compute_cross_attention_cache`, used instead of
+            `encoder_sequence`.
+        use_causal_mask: causal self-attention (default True).
+
+    Returns:
+        The output, or `(output, self_attention_cache)` when a cache is given.
+
+    Example:
+    >>> block = DecoderBlock(num_heads=2, intermediate_dim=32)
+    >>> block(np.zeros((2, 5, 16)), np.zeros((2, 7, 16))).shape
+    (2, 5, 16)
+    """
+
+    def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        self._build_common(decoder_sequence_shape)
+        self.has_cross_attention = encoder_sequence_shape is not None
+        if self.has_cross_attention:
+            self.cross_attention = self._attention(
+                "cross_attention", decoder_sequence_shape, encoder_sequence_shape
+            )
+            self.cross_attention_norm = self._norm("cross_attention_norm", decoder_sequence_shape)
+        self.built = True
+
+    def call(
+        self,
+        decoder_sequence,
+        encoder_sequence=None,
+        decoder_padding_mask=None,
+        decoder_attention_mask=None,
+        encoder_padding_mask=None,
+        encoder_attention_mask=None,
+        self_attention_cache=None,
+        self_attention_cache_update_index=None,
+        cross_attention_cache=None,
+        use_causal_mask=True,
+        training=None,
+    ):
+        check_rank("decoder_sequence", decoder_sequence.shape, 3, "(batch, length, hidden_dim)")
+        wants_cross = encoder_sequence is not None or cross_attention_cache is not None
+        if wants_cross != self.has_cross_attention:
+            raise ValueError(
+                "This block was built "
+                + ("with" if self.has_cross_attention else "without")
+                + " cross-attention (first called "
+                + ("with" if self.has_cross_attention else "without")
+                + " `encoder_sequence`); call it the same way every time."
+            )
+        cache = self_attention_cache
+        key_shape = None if cache is None else (cache.shape[0], cache.shape[2])
+        self_mask = self_attention_mask(
+            decoder_sequence, decoder_padding_mask, decoder_attention_mask, key_shape
+        )
+
+        def attend_self(h):
+            return self.self_attention(
+                h,
+                attention_mask=self_mask,
+                use_causal_mask=use_causal_mask,
+                cache=cache,
+                cache_update_index=self_attention_cache_update_index,
+                training=training,
+            )
+
+        x = residual(
+            decoder_sequence, attend_self, self.self_attention_norm,
+            self.residual_dropout, self.norm_first, training,
+        )
+        if cache is not None:
+            x, cache = x
+        if self.has_cross_attention:
+            x = self._cross_attend(
+                x, encoder_sequence, encoder_padding_mask, encoder_attention_mask,
+                cross_attention_cache, training,
+            )
+        x = residual(
+            x, self.feed_forward, self.feed_forward_norm, self.residual_dropout,
+            self.norm_first, training,
+        )
+        return x if cache is None else (x, cache)
+
+    def _cross_attend(self, x, encoder_sequence, padding_mask, attention_mask, cache, training):
+        source = encoder_sequence if cache is None else None
+        source_shape = (
+            encoder_sequence.shape if cache is None
+            else (cache.shape[0], cache.shape[2], None)
+        )
+        if padding_mask is not None and len(padding_mask.shape) != 2:
+            raise ValueError(
+                "`encoder_padding_mask` must have shape (batch, source_length); got "
+                f"shape {tuple(padding_mask.shape)}."
+            )
+        if attention_mask is not None:
+            masks.check_attention_mask(attention_mask, x.shape, source_shape)
+        mask = masks.attention_mask(key_mask=padding_mask, mask=attention_mask)
+        return residual(
+            x,
+            lambda h: self.cross_attention(
+                h, source, attention_mask=mask, cache=cache, training=training
+            ),
+            self.cross_attention_norm,
+            self.residual_dropout,
+            self.norm_first,
+            training,
+        )
+
+    def compute_cross_attention_cache(self, encoder_sequence):
+        """Encoder keys and values for `cross_attention_cache`, computed once per source."""
+        return self.cross_attention.compute_key_value(encoder_sequence)

@@ -1,0 +1,67 @@
+"""Learned absolute position embeddings (BERT, GPT-2)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_transformer.layers._checks import check_length, check_positive, check_rank
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class PositionEmbedding(keras.layers.Layer):
+    """Return a learned vector for each position, shaped like the input.
+
+    The layer owns a `(max_length, d)` table and returns its rows
+    `start_index ... start_index + length - 1`, broadcast over the batch. Add
+    the result to the token embeddings yourself.
+
+    Args:
+        max_length: the longest sequence the table covers.
+        initializer: initializer of the table.
+
+    Call arguments:
+        inputs: `(batch, length, d)`; only its shape is used.
+        start_index: position of the first element (int or scalar tensor).
+
+    A static length with `start_index + length > max_length` raises a
+    `ValueError`. A dynamic `start_index` past the table cannot be checked in
+    a compiled function; the backend's gather then clamps it.
+
+    Example:
+    >>> x = np.zeros((2, 10, 16))
+    >>> PositionEmbedding(max_length=32)(x).shape
+    (2, 10, 16)
+    """
+
+    def __init__(self, max_length: int, initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        check_positive(max_length=max_length)
+        self.max_length = max_length
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, inputs_shape):
+        check_rank("inputs", inputs_shape, 3, "(batch, length, hidden_dim)")
+        self.embeddings = self.add_weight(
+            name="embeddings",
+            shape=(self.max_length, inputs_shape[-1]),
+            initializer=self.initializer,
+        )
+
+    def call(self, inputs, start_index=0):
+        check_rank("inputs", inputs.shape, 3, "(batch, length, hidden_dim)")
+        check_length(inputs.shape[1], self.max_length, "inputs", start_index)
+        shape = ops.shape(inputs)
+        table = ops.convert_to_tensor(self.embeddings)
+        rows = ops.slice(table, (start_index, 0), (shape[1], shape[2]))
+        return ops.broadcast_to(ops.cast(rows, self.compute_dtype), shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "max_length": self.max_length,
+            "initializer": keras.initializers.serialize(self.initializer),
+        }

@@ -1,0 +1,148 @@
+"""Attention masks: one vocabulary for the whole package.
+
+Every mask is boolean and `True` means "may attend" (for attention masks) or
+"is a real token" (for padding masks). Masks are combined with logical AND in
+`attention_mask`, the one place where padding, causal and custom masks meet.
+
+Notation: `B` batch, `T` query length, `S` key length.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def padding_mask(token_ids, pad_id: int = 0):
+    """Return a `(B, S)` boolean mask that is `True` at real (non-pad) tokens.
+
+    Example:
+    >>> padding_mask(np.array([[5, 7, 0, 0]]))  # [[True, True, False, False]]
+    """
+    token_ids = ops.convert_to_tensor(token_ids)
+    if len(token_ids.shape) != 2:
+        raise ValueError(
+            "`token_ids` must have rank 2, (batch, length); "
+            f"got shape {tuple(token_ids.shape)}."
+        )
+    return ops.not_equal(token_ids, ops.cast(pad_id, token_ids.dtype))
+
+
+def causal_mask(query_length, key_length=None, offset=0):
+    """Return a `(T, S)` boolean mask where query `i` may see key `j` iff `i + offset >= j`.
+
+    `offset` is the absolute position of the first query. It is what makes the
+    mask right when the queries are the last tokens of a longer key sequence,
+    as in cached decoding (`offset` = the cache index). Backends' own `is_causal`
+    flags align the triangle top-left and are only right when `offset == 0`.
+
+    Example:
+    >>> causal_mask(1, 4, offset=2)  # [[True, True, True, False]]
+    """
+    key_length = query_length if key_length is None else key_length
+    rows = ops.arange(query_length)[:, None] + ops.cast(offset, "int32")
+    cols = ops.arange(key_length)[None, :]
+    return ops.greater_equal(rows, cols)
+
+
+def attention_mask(
+    query_mask=None,
+    key_mask=None,
+    causal: bool = False,
+    mask=None,
+    query_length=None,
+    key_length=None,
+    offset=0,
+):
+    """AND-combine the given masks into one `(B, T, S)` (or `(1, T, S)`) boolean mask.
+
+    Args:
+        query_mask: `(B, T)`, `True` at real queries. Padded query rows become
+            fully masked (their attention output is zero).
+        key_mask: `(B, S)`, `True` at real keys.
+        causal: add `causal_mask(T, S, offset)`.
+        mask: a custom `(T, S)` or `(B, T, S)` mask.
+        query_length, key_length: needed only when no other mask fixes `T` / `S`.
+        offset: position of the first query, for the causal part.
+
+    Returns `None` when nothing is masked.
+
+    Example:
+    >>> ids = np.array([[4, 9, 0]])
+    >>> attention_mask(padding_mask(ids), padding_mask(ids), causal=True).shape
+    (1, 3, 3)
+    """
+    parts = []
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+        if len(mask.shape) == 2:
+            mask = mask[None]
+        parts.append(mask)
+    if query_mask is not None:
+        parts.append(ops.cast(query_mask, "bool")[:, :, None])
+    if key_mask is not None:
+        parts.append(ops.cast(key_mask, "bool")[:, None, :])
+    if causal:
+        if query_length is None:
+            query_length = _length(parts, axis=1, name="query_length")
+        if key_length is None:
+            key_length = _length(parts, axis=2, name="key_length")
+        parts.append(causal_mask(query_length, key_length, offset)[None])
+    if not parts:
+        return None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = ops.logical_and(combined, part)
+    return combined
+
+
+def _length(parts, axis, name):
+    for part in parts:
+        if part.shape[axis] not in (None, 1):
+            return part.shape[axis]
+    for part in parts:
+        if part.shape[axis] is None:
+            return ops.shape(part)[axis]
+    raise ValueError(
+        f"`causal=True` needs `{name}` when no other mask fixes that length."
+    )
+
+
+def check_attention_mask(mask, query_shape, key_shape) -> None:
+    """Raise unless `mask` is boolean/0-1 and broadcasts to `(B, N, T, S)`.
+
+    `query_shape` is `(B, T, N, H)` or `(B, T, d)`; `key_shape` likewise with `S`.
+    """
+    b, t = query_shape[0], query_shape[1]
+    n = query_shape[2] if len(query_shape) == 4 else None
+    s = key_shape[1]
+    rank = len(mask.shape)
+    expected = {2: (t, s), 3: (b, t, s), 4: (b, n, t, s)}.get(rank)
+    ok = expected is not None and all(
+        got is None or want is None or got in (1, want)
+        for got, want in zip(mask.shape, expected)
+    )
+    if not ok:
+        raise ValueError(
+            "The attention mask must broadcast to (batch, heads, query_length, "
+            f"key_length) = {(b, n, t, s)}: accepted shapes are (T, S), (B, T, S), "
+            "(B, 1, T, S) or (B, N, T, S), with True = may attend; got shape "
+            f"{tuple(mask.shape)}."
+        )
+    dtype = keras.backend.standardize_dtype(mask.dtype)
+    if dtype != "bool" and "int" not in dtype:
+        raise ValueError(
+            "The attention mask must be boolean (True = may attend) or 0/1 "
+            f"integers; got dtype {dtype}. Float masks are ambiguous (additive or "
+            "multiplicative?) and are not accepted."
+        )
+
+
+def expand_to_rank4(mask):
+    """Cast to bool and add the missing axes: `(T, S)` -> `(1, 1, T, S)`, `(B, T, S)` -> `(B, 1, T, S)`."""
+    mask = ops.cast(mask, "bool")
+    if len(mask.shape) == 2:
+        return mask[None, None]
+    if len(mask.shape) == 3:
+        return mask[:, None]
+    return mask

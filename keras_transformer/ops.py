@@ -1,0 +1,149 @@
+"""Scaled dot-product attention: the one attention kernel of the package.
+
+Layout follows `keras.ops.dot_product_attention`: query `(B, T, N, H)`,
+key and value `(B, S, N, H)`, output `(B, T, N, H)`, where `B` is the batch,
+`T` the query length, `S` the key length, `N` the number of heads and `H` the
+head width. Masks are boolean, `True` = may attend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from keras_transformer import masks as masks_lib
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    mask=None,
+    is_causal: bool = False,
+    dropout_rate: float = 0.0,
+    training: bool = False,
+    return_weights: bool = False,
+    seed=None,
+):
+    """Compute `softmax(Q Kᵀ / √H) V` over the keys each query may attend to.
+
+    A query row whose keys are all masked returns zeros (and zero weights),
+    never NaN. Logits and softmax are computed in float32 whatever the input
+    dtype, so float16 inputs neither overflow nor underflow the mask fill.
+
+    Two paths give the same result: the fast path calls
+    `keras.ops.dot_product_attention` (flash attention where the backend has
+    it) and runs whenever no weights are asked for and dropout is inactive; the
+    explicit path computes the weights, applies dropout and can return them.
+
+    Args:
+        query: `(B, T, N, H)`.
+        key: `(B, S, N, H)`.
+        value: `(B, S, N, H)`.
+        mask: boolean, broadcastable to `(B, N, T, S)`: shapes `(T, S)`,
+            `(B, T, S)`, `(B, 1, T, S)` or `(B, N, T, S)`.
+        is_causal: query `i` sees key `j <= i`. Needs `T == S`; for queries
+            that continue a longer sequence pass
+            `keras_transformer.masks.causal_mask(T, S, offset)` as `mask`.
+        dropout_rate: dropout on the attention weights when `training`.
+        training: whether dropout is active.
+        return_weights: also return the `(B, N, T, S)` attention weights.
+        seed: a `keras.random.SeedGenerator` or int for the dropout.
+
+    Returns:
+        The `(B, T, N, H)` output, and the weights if `return_weights`.
+
+    Example:
+    >>> q = k = v = np.random.rand(2, 5, 4, 8).astype("float32")
+    >>> scaled_dot_product_attention(q, k, v, is_causal=True).shape
+    (2, 5, 4, 8)
+    """
+    query, key, value = (ops.convert_to_tensor(x) for x in (query, key, value))
+    _check_qkv(query, key, value)
+    mask = _full_mask(mask, is_causal, query, key)
+    use_dropout = training and dropout_rate > 0.0
+    if not return_weights and not use_dropout:
+        return _fast_attention(query, key, value, mask)
+    weights = attention_weights(query, key, mask)
+    if use_dropout:
+        weights = keras.random.dropout(weights, dropout_rate, seed=seed)
+    output = ops.einsum("bnts,bsnh->btnh", ops.cast(weights, value.dtype), value)
+    return (output, weights) if return_weights else output
+
+
+def attention_weights(query, key, mask=None):
+    """Return the `(B, N, T, S)` float32 softmax weights; fully masked rows are zero."""
+    scale = 1.0 / math.sqrt(query.shape[-1])
+    logits = ops.einsum(
+        "btnh,bsnh->bnts", ops.cast(query, "float32"), ops.cast(key, "float32")
+    )
+    logits = logits * scale
+    if mask is None:
+        return ops.softmax(logits, axis=-1)
+    logits = ops.where(mask, logits, large_negative("float32"))
+    weights = ops.softmax(logits, axis=-1)
+    # A row with no visible key would otherwise be a uniform average.
+    return ops.where(mask, weights, ops.zeros_like(weights))
+
+
+def large_negative(dtype) -> float:
+    """A finite fill for masked logits: far below any real logit, safe in `dtype`."""
+    dtype = keras.backend.standardize_dtype(dtype)
+    return -0.7 * {"float16": 65504.0, "bfloat16": 3.38e38}.get(dtype, 3.4e38)
+
+
+def _fast_attention(query, key, value, mask):
+    """`keras.ops.dot_product_attention`, then zeros for rows with no visible key."""
+    output = ops.dot_product_attention(query, key, value, mask=mask)
+    if mask is None:
+        return output
+    # (B|1, N|1, T, S) -> (B|1, T, N|1, 1): does the query see any key?
+    visible = ops.transpose(ops.any(mask, axis=-1), (0, 2, 1))[..., None]
+    return ops.where(visible, output, ops.zeros_like(output))
+
+
+def _full_mask(mask, is_causal, query, key):
+    """Turn `mask` and `is_causal` into one rank-4 boolean mask (or None)."""
+    if is_causal:
+        t, s = query.shape[1], key.shape[1]
+        if t is not None and s is not None and t != s:
+            raise ValueError(
+                "`is_causal=True` needs equal query and key lengths; got "
+                f"query length {t} and key length {s}. For queries that continue "
+                "a longer key sequence pass `mask=causal_mask(T, S, offset)`."
+            )
+    if mask is None and not is_causal:
+        return None
+    t = query.shape[1] if query.shape[1] is not None else ops.shape(query)[1]
+    s = key.shape[1] if key.shape[1] is not None else ops.shape(key)[1]
+    if mask is not None:
+        mask = ops.convert_to_tensor(mask)
+        masks_lib.check_attention_mask(mask, query.shape, key.shape)
+        mask = masks_lib.expand_to_rank4(mask)
+    if is_causal:
+        causal = masks_lib.causal_mask(t, s)[None, None]
+        mask = causal if mask is None else ops.logical_and(mask, causal)
+    return mask
+
+
+def _check_qkv(query, key, value):
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        if len(x.shape) != 4:
+            raise ValueError(
+                f"`{name}` must have rank 4, (batch, length, heads, head_dim); "
+                f"got shape {tuple(x.shape)}."
+            )
+    if tuple(key.shape) != tuple(value.shape):
+        raise ValueError(
+            f"`key` and `value` must have the same shape; got {tuple(key.shape)} "
+            f"and {tuple(value.shape)}."
+        )
+    for axis, what in ((0, "batch size"), (2, "number of heads"), (3, "head width")):
+        a, b = query.shape[axis], key.shape[axis]
+        if a is not None and b is not None and a != b:
+            raise ValueError(
+                f"`query` and `key` must agree on the {what} (axis {axis}); got "
+                f"query shape {tuple(query.shape)} and key shape {tuple(key.shape)}."
+            )
