@@ -6,8 +6,8 @@ the attention kernel, `keras_transformer.masks` the mask vocabulary,
 the model families built from them.
 """
 
-from keras_transformer import layers, masks, ops
+from keras_transformer import layers, masks, models, ops
 
 __version__ = "0.1.0"
 
-__all__ = ["layers", "masks", "ops", "__version__"]
+__all__ = ["layers", "masks", "models", "ops", "__version__"]

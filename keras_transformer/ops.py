@@ -62,9 +62,15 @@ def scaled_dot_product_attention(
     """
     query, key, value = (ops.convert_to_tensor(x) for x in (query, key, value))
     _check_qkv(query, key, value)
-    mask = _full_mask(mask, is_causal, query, key)
     use_dropout = training and dropout_rate > 0.0
-    if not return_weights and not use_dropout:
+    fast = not return_weights and not use_dropout
+    if fast and mask is None:
+        # Causal-only or unmasked: every row sees a key, so the fused kernel
+        # needs no materialized mask and no fix-up.
+        _check_causal(is_causal, query, key)
+        return ops.dot_product_attention(query, key, value, is_causal=is_causal)
+    mask = _full_mask(mask, is_causal, query, key)
+    if fast:
         return _fast_attention(query, key, value, mask)
     weights = attention_weights(query, key, mask)
     if use_dropout:
@@ -104,16 +110,19 @@ def _fast_attention(query, key, value, mask):
     return ops.where(visible, output, ops.zeros_like(output))
 
 
+def _check_causal(is_causal, query, key):
+    t, s = query.shape[1], key.shape[1]
+    if is_causal and t is not None and s is not None and t != s:
+        raise ValueError(
+            "`is_causal=True` needs equal query and key lengths; got "
+            f"query length {t} and key length {s}. For queries that continue "
+            "a longer key sequence pass `mask=causal_mask(T, S, offset)`."
+        )
+
+
 def _full_mask(mask, is_causal, query, key):
     """Turn `mask` and `is_causal` into one rank-4 boolean mask (or None)."""
-    if is_causal:
-        t, s = query.shape[1], key.shape[1]
-        if t is not None and s is not None and t != s:
-            raise ValueError(
-                "`is_causal=True` needs equal query and key lengths; got "
-                f"query length {t} and key length {s}. For queries that continue "
-                "a longer key sequence pass `mask=causal_mask(T, S, offset)`."
-            )
+    _check_causal(is_causal, query, key)
     if mask is None and not is_causal:
         return None
     t = query.shape[1] if query.shape[1] is not None else ops.shape(query)[1]

@@ -196,7 +196,7 @@ class MultiHeadAttention(keras.layers.Layer):
                     "position where the new keys and values are written."
                 )
             qkv = self.qkv(query)
-            q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+            q, k, v = ops.unstack(qkv, 3, axis=2)
         else:
             q = self.query_dense(query)
             if cache is not None and cache_update_index is None:

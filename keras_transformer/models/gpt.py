@@ -1,0 +1,206 @@
+"""GPT: a decoder-only Transformer language model."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_transformer import masks
+from keras_transformer.layers import Decoder, TokenAndPositionEmbedding
+from keras_transformer.layers._checks import check_rank, check_rate
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class GPT(keras.Model):
+    """A GPT-2-style causal language model.
+
+    Token + learned position embeddings, `num_layers` pre-LN decoder blocks
+    with causal self-attention and tanh-GELU feed-forward layers, a final
+    LayerNorm, and output logits computed with the (tied) token embedding
+    table. Weights start from N(0, 0.02), as in GPT-2 and nanoGPT.
+
+    Args:
+        vocab_size: number of token ids.
+        max_length: longest sequence (prompt + generated tokens).
+        num_layers, num_heads, hidden_dim, intermediate_dim: the size.
+        dropout: dropout on embeddings, attention weights and residual branches.
+        pad_id: id treated as padding (masked as a key), or `None` when every
+            id is a real token (e.g. a character vocabulary without a pad).
+        layer_norm_epsilon: LayerNorm epsilon.
+
+    Call arguments:
+        token_ids: int `(batch, length)`.
+
+    Returns:
+        Logits `(batch, length, vocab_size)`; position `t` predicts token `t + 1`
+        from tokens `0..t` only.
+
+    Example:
+    >>> gpt = GPT(vocab_size=65, max_length=32, num_layers=2, num_heads=2,
+    ...           hidden_dim=16, intermediate_dim=64, pad_id=None)
+    >>> gpt(np.zeros((1, 8), "int32")).shape
+    (1, 8, 65)
+    >>> gpt.generate(np.array([[1, 2, 3]]), max_new_tokens=5).shape
+    (1, 8)
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_length: int,
+        num_layers: int,
+        num_heads: int,
+        hidden_dim: int,
+        intermediate_dim: int,
+        dropout: float = 0.0,
+        pad_id: int | None = 0,
+        layer_norm_epsilon: float = 1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_rate("dropout", dropout)
+        self.vocab_size = vocab_size
+        self.max_length = max_length
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.pad_id = pad_id
+        self.layer_norm_epsilon = layer_norm_epsilon
+        init = keras.initializers.RandomNormal(stddev=0.02)
+        self.embeddings = TokenAndPositionEmbedding(
+            vocab_size,
+            max_length,
+            hidden_dim,
+            embeddings_initializer=init,
+            dtype=self.dtype_policy,
+            name="embeddings",
+        )
+        self.embeddings_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.decoder = Decoder(
+            num_layers,
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            activation="gelu_approximate",
+            layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=True,
+            kernel_initializer=init,
+            dtype=self.dtype_policy,
+            name="decoder",
+        )
+
+    def build(self, token_ids_shape):
+        check_rank("token_ids", token_ids_shape, 2, "(batch, length)")
+        self.embeddings.build(token_ids_shape)
+        self.decoder.build((*token_ids_shape, self.hidden_dim))
+        self.built = True
+
+    def call(self, token_ids, training=None):
+        x = self.embeddings_dropout(self.embeddings(token_ids), training=training)
+        x = self.decoder(x, decoder_padding_mask=self._padding_mask(token_ids), training=training)
+        return self._logits(x)
+
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """Run `token_ids` placed at `cache_update_index`; return `(logits, cache)`.
+
+        `cache` comes from `init_cache`. Right-padded prompts need no padding
+        mask here: a causal query never sees the pads after it, and each pad
+        slot is overwritten by the token generated there before it is read.
+        """
+        x = self.embeddings(token_ids, start_index=cache_update_index)
+        x, cache = self.decoder(x, cache=cache, cache_update_index=cache_update_index)
+        return self._logits(x), cache
+
+    def init_cache(self, batch_size: int, length: int | None = None):
+        """An all-zero KV cache for `batch_size` sequences of up to `length` tokens."""
+        return self.decoder.init_cache(batch_size, length or self.max_length)
+
+    def generate(
+        self,
+        prompt_ids,
+        max_new_tokens: int,
+        sampler="greedy",
+        stop_token_ids=None,
+    ):
+        """Extend each prompt by `max_new_tokens` tokens, using the KV cache.
+
+        Args:
+            prompt_ids: int `(batch, prompt_length)`. With `pad_id` set, rows may
+                be right-padded with `pad_id` to a common length; each row then
+                continues from its own last real token.
+            max_new_tokens: tokens to add after the longest prompt.
+            sampler: a keras-hub sampler or its name: `"greedy"`, `"top_k"`,
+                `"top_p"`, `"random"`, `"beam"`... (`keras_hub.samplers.get`).
+            stop_token_ids: optional ids that end generation once every row
+                produced one.
+
+        Returns:
+            int32 `(batch, prompt_length + max_new_tokens)`: prompts and continuations.
+        """
+        import keras_hub  # imported here: generation is the only user of keras-hub samplers
+
+        prompt_ids = np.asarray(prompt_ids)
+        check_rank("prompt_ids", prompt_ids.shape, 2, "(batch, prompt_length)")
+        batch, prompt_length = prompt_ids.shape
+        total = prompt_length + max_new_tokens
+        if max_new_tokens < 1 or total > self.max_length:
+            raise ValueError(
+                f"`max_new_tokens` must be >= 1 and prompt length ({prompt_length}) + "
+                f"max_new_tokens ({max_new_tokens}) <= max_length ({self.max_length})."
+            )
+        tokens = np.concatenate(
+            [prompt_ids, np.zeros((batch, max_new_tokens), prompt_ids.dtype)], axis=1
+        ).astype("int32")
+        is_prompt = np.zeros_like(tokens, dtype=bool)
+        is_prompt[:, :prompt_length] = (
+            True if self.pad_id is None else prompt_ids != self.pad_id
+        )
+        lengths = is_prompt.sum(axis=1)
+        if lengths.min() < 1:
+            raise ValueError("Every prompt needs at least one real (non-pad) token.")
+        sampler = keras_hub.samplers.get(sampler)
+        tokens = ops.convert_to_tensor(tokens)
+        cache = self.init_cache(batch, total)
+        _, cache = self.call_with_cache(tokens, cache, 0)
+
+        def next_logits(prompt, cache, index):
+            token = ops.slice(prompt, (0, index - 1), (batch, 1))
+            logits, cache = self.call_with_cache(token, cache, index - 1)
+            return logits[:, 0, :], None, cache
+
+        out = sampler(
+            next_logits,
+            tokens,
+            cache=cache,
+            index=int(lengths.min()),
+            mask=ops.convert_to_tensor(is_prompt),
+            stop_token_ids=stop_token_ids,
+            model=self,
+        )
+        return ops.convert_to_numpy(out)
+
+    def _padding_mask(self, token_ids):
+        return None if self.pad_id is None else masks.padding_mask(token_ids, self.pad_id)
+
+    def _logits(self, x):
+        return ops.cast(self.embeddings.token_embedding(x, reverse=True), "float32")
+
+    def compute_output_shape(self, token_ids_shape):
+        return (*token_ids_shape, self.vocab_size)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "max_length": self.max_length,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "pad_id": self.pad_id,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        }
