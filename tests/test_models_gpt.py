@@ -1,0 +1,149 @@
+"""What `keras_transformer.models.GPT` promises."""
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import keras_transformer as kt
+
+VOCAB, MAX_LENGTH = 23, 16
+
+
+@pytest.fixture(scope="module")
+def gpt():
+    keras.utils.set_random_seed(0)
+    model = kt.models.GPT(
+        VOCAB, MAX_LENGTH, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        dropout=0.1, pad_id=None,
+    )
+    model(np.zeros((1, 4), "int32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def padded_gpt():
+    keras.utils.set_random_seed(1)
+    model = kt.models.GPT(
+        VOCAB, MAX_LENGTH, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        pad_id=0,
+    )
+    model(np.ones((1, 4), "int32"))
+    return model
+
+
+def ids(draw, batch, length, low=0):
+    return np.array(
+        draw(st.lists(st.integers(low, VOCAB - 1), min_size=batch * length, max_size=batch * length))
+    ).reshape(batch, length)
+
+
+@settings(max_examples=10)
+@given(st.data())
+def test_logits_shape_and_no_future_leak(gpt, data):
+    """Logits are (B, T, vocab) and logits at t never change when tokens after t change."""
+    batch = data.draw(st.integers(1, 3))
+    length = data.draw(st.integers(2, MAX_LENGTH))
+    t = data.draw(st.integers(0, length - 2))
+    tokens = ids(data.draw, batch, length)
+    changed = tokens.copy()
+    changed[:, t + 1:] = ids(data.draw, batch, length - t - 1)
+    before = np.asarray(gpt(tokens))
+    after = np.asarray(gpt(changed))
+    assert before.shape == (batch, length, VOCAB)
+    np.testing.assert_allclose(before[:, : t + 1], after[:, : t + 1], atol=1e-5)
+
+
+def greedy_by_full_passes(model, prompt, steps):
+    """The reference: re-run the whole sequence for every new token, take the argmax."""
+    tokens = prompt
+    for _ in range(steps):
+        logits = np.asarray(model(tokens))
+        tokens = np.concatenate([tokens, logits[:, -1].argmax(-1)[:, None]], axis=1)
+    return tokens
+
+
+@settings(max_examples=8)
+@given(st.data())
+def test_cached_generation_equals_full_forward_passes(gpt, data):
+    """Greedy generation with the KV cache yields the tokens of repeated full forward passes."""
+    batch = data.draw(st.integers(1, 3))
+    prompt_length = data.draw(st.integers(1, 6))
+    steps = data.draw(st.integers(1, MAX_LENGTH - prompt_length))
+    prompt = ids(data.draw, batch, prompt_length)
+    np.testing.assert_array_equal(
+        gpt.generate(prompt, steps), greedy_by_full_passes(gpt, prompt, steps)
+    )
+
+
+@settings(max_examples=6)
+@given(st.data())
+def test_right_padded_prompts_generate_like_single_prompts(padded_gpt, data):
+    """Each right-padded prompt in a batch continues exactly as it would alone."""
+    lengths = data.draw(st.lists(st.integers(1, 5), min_size=2, max_size=3))
+    steps = data.draw(st.integers(1, 6))
+    rows = [ids(data.draw, 1, n, low=1)[0] for n in lengths]
+    batch = np.zeros((len(rows), max(lengths)), "int32")
+    for i, row in enumerate(rows):
+        batch[i, : len(row)] = row
+    out = padded_gpt.generate(batch, steps)
+    for i, row in enumerate(rows):
+        alone = padded_gpt.generate(row[None], steps + max(lengths) - len(row))
+        np.testing.assert_array_equal(out[i], alone[0])
+
+
+def test_generation_is_deterministic_at_inference_despite_dropout(gpt):
+    """Dropout is off in `generate` and in plain calls: two runs agree exactly."""
+    prompt = np.array([[3, 4, 5]])
+    np.testing.assert_array_equal(gpt.generate(prompt, 5), gpt.generate(prompt, 5))
+    np.testing.assert_array_equal(np.asarray(gpt(prompt)), np.asarray(gpt(prompt)))
+
+
+def test_keras_hub_samplers_are_accepted(gpt):
+    """`generate` takes keras-hub sampler names and instances and keeps the prompt."""
+    import keras_hub
+
+    prompt = np.array([[1, 2, 3], [4, 5, 6]])
+    for sampler in ("top_k", keras_hub.samplers.TopPSampler(p=0.9, seed=1)):
+        out = gpt.generate(prompt, 4, sampler=sampler)
+        assert out.shape == (2, 7)
+        np.testing.assert_array_equal(out[:, :3], prompt)
+        assert out.min() >= 0 and out.max() < VOCAB
+
+
+def test_output_logits_reuse_the_token_embedding(gpt):
+    """The output projection is tied to the token embedding: no separate vocab-sized kernel."""
+    vocab_sized = [w for w in gpt.weights if VOCAB in w.shape]
+    assert len(vocab_sized) == 1 and vocab_sized[0].shape == (VOCAB, 16)
+
+
+@pytest.mark.parametrize(
+    "prompt, steps, match",
+    [
+        (np.zeros((1, 10), "int32") + 1, 7, "max_length"),
+        (np.zeros((1, 3), "int32") + 1, 0, "max_new_tokens"),
+        (np.zeros((3,), "int32") + 1, 2, "prompt_ids"),
+        (np.zeros((1, 3), "int32"), 2, "real"),
+    ],
+)
+def test_bad_generation_requests_raise(padded_gpt, prompt, steps, match):
+    """Impossible generation requests raise a ValueError that names the problem."""
+    with pytest.raises(ValueError, match=match):
+        padded_gpt.generate(prompt, steps)
+
+
+def test_ids_outside_the_vocabulary_raise(gpt):
+    """Token ids >= vocab_size are rejected in eager calls instead of gathering garbage."""
+    with pytest.raises(ValueError, match="vocab_size"):
+        gpt(np.array([[1, VOCAB]]))
+
+
+def test_save_and_load_reproduce_logits(gpt, tmp_path):
+    """A `.keras` round trip (safe_mode, no custom_objects) reproduces the logits exactly."""
+    tokens = np.array([[1, 2, 3, 4, 5]])
+    path = tmp_path / "gpt.keras"
+    gpt.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(np.asarray(loaded(tokens)), np.asarray(gpt(tokens)))
+    assert loaded.get_config() == gpt.get_config()
