@@ -1,0 +1,8 @@
+"""Dataset loaders and batching: local data folder or checksummed download."""
+
+from keras_transformer.data.char_corpus import CharCorpus
+from keras_transformer.data.files import file_sha256
+from keras_transformer.data.files import resolve_data_file
+from keras_transformer.data.lm_batches import lm_batch
+from keras_transformer.data.lm_batches import lm_eval_windows
+from keras_transformer.data.tiny_shakespeare import load_tiny_shakespeare

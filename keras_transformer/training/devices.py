@@ -1,0 +1,92 @@
+"""Backend-specific set-up: device kind, determinism, data parallelism."""
+
+import contextlib
+import importlib.util
+import warnings
+
+import keras
+
+
+def accelerator() -> str:
+    """Returns `"gpu"`, `"tpu"` or `"cpu"`: the device the backend computes on."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        for kind in ("TPU", "GPU"):
+            if tf.config.list_logical_devices(kind):
+                return kind.lower()
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return "gpu"
+    return "cpu"
+
+
+def tensorboard_available() -> bool:
+    """Returns whether TensorFlow and TensorBoard, which Keras's logs need, exist."""
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("tensorflow", "tensorboard")
+    )
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seeds Python, NumPy and the backend; asks TensorFlow for determinism.
+
+    On CPU every backend repeats exactly for a fixed seed. On GPU,
+    TensorFlow needs op determinism (`deterministic=True`, which also makes
+    Keras skip XLA); JAX needs `XLA_FLAGS=--xla_gpu_deterministic_ops=true`
+    set before it starts.
+    """
+    keras.utils.set_random_seed(seed)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def distribution_scope(enabled: bool) -> contextlib.AbstractContextManager:
+    """Sets up data parallelism over all local devices; build and compile inside.
+
+    JAX uses `keras.distribution.DataParallel`; TensorFlow a
+    `tf.distribute.MirroredStrategy`, whose scope must hold model building
+    and compiling. Each global batch is split across the devices, so the
+    batch size must be divisible by the number of devices. Other backends
+    warn and train on one device.
+    """
+    if not enabled:
+        return contextlib.nullcontext()
+    backend = keras.backend.backend()
+    if backend == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy().scope()
+    warnings.warn(
+        f"--distribute supports the jax and tensorflow backends, not "
+        f"{backend!r}; training on one device."
+    )
+    return contextlib.nullcontext()
+
+
+def device_count() -> int:
+    """Returns the number of devices data parallelism would use."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.local_device_count()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        kind = accelerator().upper()
+        return max(1, len(tf.config.list_logical_devices(kind)))
+    return 1

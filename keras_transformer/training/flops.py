@@ -1,0 +1,108 @@
+"""FLOP counts, measured peak FLOP/s and model FLOPs utilization (MFU)."""
+
+import time
+
+import keras
+import numpy as np
+
+from keras_transformer.training.devices import accelerator
+
+_peaks: dict[tuple, float] = {}
+
+
+def gpt_flops_per_token(
+    num_params: int, num_layers: int, hidden_dim: int, seq_len: int
+) -> float:
+    """Returns the training FLOPs per token of a GPT: `6N + 12 L H T`.
+
+    The estimate of nanoGPT's `estimate_mfu` (after the PaLM paper, appendix
+    B): each parameter costs 2 FLOPs per token forward and 4 backward (6N),
+    and attention's QK^T and AV matmuls add `12 * L * H * T` (H = heads x
+    head size = hidden_dim). N counts the parameters without the position
+    embeddings; a tied token embedding counts once, since it is also the
+    output projection.
+
+    Example:
+
+    >>> gpt_flops_per_token(10_000_000, num_layers=6, hidden_dim=384, seq_len=256)
+    67077888.0
+    """
+    return float(6 * num_params + 12 * num_layers * hidden_dim * seq_len)
+
+
+def measure_matmul_peak(
+    dtype: str = "float32", size: int | None = None, min_seconds: float = 0.2
+) -> float:
+    """Returns the FLOP/s of a compiled square matmul on the current backend.
+
+    This is the reference for MFU on machines whose spec-sheet peak is
+    unknown (any CPU): a large matmul is the fastest thing the device does.
+    The first call compiles and is not timed; the result is cached per
+    process for each `(backend, dtype, size)`.
+
+    Args:
+        dtype: `"float32"`, `"bfloat16"` or `"float16"`.
+        size: matrix side; default 4096 on accelerators, 1024 on CPU.
+        min_seconds: time at least this long, for a stable figure.
+
+    Example:
+
+    >>> peak = measure_matmul_peak("float32", size=256)
+    >>> peak > 0
+    True
+    """
+    if size is None:
+        size = 1024 if accelerator() == "cpu" else 4096
+    key = (keras.backend.backend(), dtype, size)
+    if key not in _peaks:
+        matmul = _compiled_matmul()
+        rng = np.random.default_rng(0)
+        a = keras.ops.convert_to_tensor(rng.standard_normal((size, size)), dtype)
+        b = keras.ops.convert_to_tensor(rng.standard_normal((size, size)), dtype)
+        _wait(matmul(a, b))  # compile and warm up
+        repeats = 1
+        while True:
+            start = time.perf_counter()
+            for _ in range(repeats):
+                result = matmul(a, b)
+            _wait(result)  # devices run asynchronously; wait for the last one
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds or repeats >= 1000:
+                break
+            repeats = min(1000, 2 * repeats + int(repeats * min_seconds / elapsed))
+        _peaks[key] = 2.0 * size**3 * repeats / elapsed
+    return _peaks[key]
+
+
+def model_flops_utilization(
+    flops_per_token: float, tokens_per_second: float, peak_flops: float
+) -> float:
+    """Returns MFU: achieved model FLOP/s as a fraction of `peak_flops`.
+
+    Example:
+
+    >>> model_flops_utilization(6e6, tokens_per_second=10_000, peak_flops=1e11)
+    0.6
+    """
+    if peak_flops <= 0:
+        raise ValueError(f"peak_flops must be > 0, got {peak_flops!r}.")
+    return flops_per_token * tokens_per_second / peak_flops
+
+
+def _compiled_matmul():
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(jax.numpy.matmul)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(tf.linalg.matmul, jit_compile=True)
+    return keras.ops.matmul  # torch and numpy run one library kernel anyway
+
+
+def _wait(result) -> None:
+    # Reading one element back forces all queued work to finish, without
+    # paying for a copy of the whole matrix.
+    keras.ops.convert_to_numpy(result[0, 0])

@@ -1,0 +1,45 @@
+"""AdamW as nanoGPT configures it, built from a preset."""
+
+import keras
+
+from keras_transformer.training.preset import Preset
+from keras_transformer.training.schedule import WarmupCosineDecay
+
+
+def no_decay_variables(model: keras.Model) -> list:
+    """Returns the trainable variables that weight decay should skip.
+
+    As nanoGPT does: every weight of rank >= 2 decays (matrices and
+    embedding tables, which a tied GPT also uses as its output projection);
+    biases and normalization scales/offsets (rank 1) do not, since shrinking
+    them only removes capacity.
+    """
+    return [v for v in model.trainable_variables if len(v.shape) < 2]
+
+
+def build_optimizer(config: Preset, model: keras.Model) -> keras.optimizers.AdamW:
+    """Returns AdamW with warm-up + cosine decay, decoupled decay and clipping.
+
+    `model` must be built, so its variables exist for the decay exclusions.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> optimizer = build_optimizer(Preset(steps=100, warmup_steps=10), model)
+    >>> optimizer.global_clipnorm
+    1.0
+    """
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=WarmupCosineDecay(
+            config.learning_rate,
+            config.min_learning_rate,
+            warmup_steps=min(config.warmup_steps, config.steps),
+            decay_steps=config.steps,
+        ),
+        weight_decay=config.weight_decay,
+        beta_1=config.beta1,
+        beta_2=config.beta2,
+        global_clipnorm=config.grad_clip or None,
+    )
+    optimizer.exclude_from_weight_decay(var_list=no_decay_variables(model))
+    return optimizer

@@ -1,0 +1,136 @@
+"""The fields every chapter preset shares, and `key=value` overrides."""
+
+import dataclasses
+import types
+import typing
+
+DTYPE_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
+
+
+@dataclasses.dataclass
+class Preset:
+    """Training settings common to every chapter; chapters subclass it.
+
+    A chapter adds its model and data fields in a subclass, gives every field
+    a default, and defines `smoke`, `cpu` and `gpu` instances. The runner
+    prints the preset at start and saves it to `config.json`.
+
+    The optimizer is AdamW with linear warm-up to `learning_rate` over
+    `warmup_steps`, then cosine decay to `min_learning_rate` at `steps`.
+    Evaluation runs every `eval_interval` steps and at the end; checkpoints
+    are taken at evaluation points, every `checkpoint_interval` steps (a
+    multiple of `eval_interval`) and at the end.
+
+    Example:
+
+    >>> @dataclasses.dataclass
+    ... class GPTConfig(Preset):
+    ...     num_layers: int = 4
+    >>> smoke = GPTConfig(steps=20, eval_interval=10, checkpoint_interval=10)
+    >>> apply_overrides(smoke, ["num_layers=2", "learning_rate=3e-4"]).num_layers
+    2
+    """
+
+    steps: int = 1000
+    batch_size: int = 32
+    seed: int = 1337
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # global-norm clipping; 0 turns it off
+    eval_interval: int = 250
+    checkpoint_interval: int = 250
+    dtype_policy: str | None = None  # None = float32
+    jit_compile: bool = True
+    # TensorFlow op determinism, for bit-exact GPU runs; Keras then turns XLA
+    # off. CPU runs (all backends) repeat exactly without it.
+    deterministic: bool = False
+
+    def __post_init__(self):
+        positive = ("steps", "batch_size", "eval_interval", "checkpoint_interval")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        for name in ("seed", "warmup_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
+        if not 0 < self.min_learning_rate <= self.learning_rate:
+            raise ValueError(
+                f"min_learning_rate must be in (0, learning_rate="
+                f"{self.learning_rate}], got {self.min_learning_rate!r}."
+            )
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(
+                    f"{name} must be in [0, 1), got {getattr(self, name)!r}."
+                )
+        if self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError(
+                f"weight_decay and grad_clip must be >= 0, got "
+                f"{self.weight_decay!r} and {self.grad_clip!r}."
+            )
+        if self.checkpoint_interval % self.eval_interval:
+            raise ValueError(
+                f"checkpoint_interval must be a multiple of eval_interval "
+                f"(checkpoints are taken at evaluation points), got "
+                f"checkpoint_interval={self.checkpoint_interval} and "
+                f"eval_interval={self.eval_interval}."
+            )
+        if self.dtype_policy not in DTYPE_POLICIES:
+            raise ValueError(
+                f"dtype_policy must be one of {DTYPE_POLICIES}, got "
+                f"{self.dtype_policy!r}."
+            )
+
+
+def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
+    """Returns a copy of `preset` with `key=value` strings applied.
+
+    Values are parsed by the field's annotated type: `int`, `float`, `str`,
+    `bool` (`true/false/1/0/yes/no`), and `X | None` (`none`/`null` → None).
+
+    Raises:
+        ValueError: a string is not `key=value`, the key is not a field, or
+            the value does not parse as the field's type.
+    """
+    hints = typing.get_type_hints(type(preset))
+    names = [field.name for field in dataclasses.fields(preset)]
+    changes = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {item!r}.")
+        if key not in names:
+            raise ValueError(
+                f"--set got unknown field {key!r}; valid fields of "
+                f"{type(preset).__name__}: {', '.join(names)}."
+            )
+        changes[key] = parse_value(text.strip(), hints[key], key)
+    return dataclasses.replace(preset, **changes)
+
+
+def parse_value(text: str, annotation, name: str = "value"):
+    """Parses `text` as a value of the type `annotation`."""
+    args = typing.get_args(annotation)
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    if is_union and type(None) in args:
+        if text.lower() in ("none", "null"):
+            return None
+        (annotation,) = [a for a in args if a is not type(None)]
+    try:
+        if annotation is bool:
+            return {"true": True, "1": True, "yes": True,
+                    "false": False, "0": False, "no": False}[text.lower()]
+        if annotation in (int, float, str):
+            return annotation(text)
+    except (KeyError, ValueError):
+        raise ValueError(
+            f"{name} needs a value of type {annotation.__name__}, got {text!r}."
+        ) from None
+    raise ValueError(f"{name} has type {annotation}, which --set cannot parse.")

@@ -1,0 +1,138 @@
+"""The callback that evaluates, times, records and checkpoints a run."""
+
+import dataclasses
+import pathlib
+import time
+
+import keras
+
+from keras_transformer.training import report
+from keras_transformer.training.checkpoint import save_checkpoint
+from keras_transformer.training.energy import energy_wh
+from keras_transformer.training.flops import model_flops_utilization
+from keras_transformer.training.task import Task
+
+CHECKPOINT = "checkpoint.npz"
+METRICS = "metrics.json"
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """Runs at the end of each Keras epoch, i.e. every `eval_interval` steps.
+
+    It evaluates the task, appends `{"step", "train_loss", **metrics}` to the
+    history, adds the metrics to the epoch logs (so the progress bar and
+    TensorBoard show them), rewrites `metrics.json`, and saves a checkpoint
+    every `checkpoint_interval` steps and at the last step. During training
+    it adds a `tok/s` figure to the batch logs.
+
+    Throughput is measured between the ends of consecutive batches within an
+    epoch, so it leaves out compilation (the first batch) and evaluation.
+
+    Args:
+        task: the chapter's task; its `config` is the preset.
+        run_dir: the run folder.
+        info: fixed figures merged into metrics.json (FLOPs, peak, power).
+        state: the checkpointed state to continue from, or None.
+        started: `time.perf_counter()` when this run segment started.
+    """
+
+    def __init__(
+        self, task: Task, run_dir: pathlib.Path, info: dict,
+        state: dict | None, started: float,
+    ):
+        super().__init__()
+        self.task = task
+        self.run_dir = run_dir
+        self.info = info
+        state = state or {}
+        self.step = state.get("step", 0)
+        self.history = state.get("history", [])
+        self.wall_before = state.get("wall_time_s", 0.0)
+        self.timed_steps = state.get("timed_steps", 0)
+        self.timed_seconds = state.get("timed_seconds", 0.0)
+        self.started = started
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._first_end = self._last_end = None
+        self._batches_after_first = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if self._first_end is None:
+            self._first_end = now
+        else:
+            self._batches_after_first += 1
+        self._last_end = now
+        if logs is not None:
+            logs["tok/s"] = self._tokens_per_second(pending=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        config = self.task.config
+        if self._first_end is not None:
+            self.timed_steps += self._batches_after_first
+            self.timed_seconds += self._last_end - self._first_end
+        self.step = min((epoch + 1) * config.eval_interval, config.steps)
+        results = {k: float(v) for k, v in self.task.evaluate(self.model).items()}
+        if self.task.headline not in results:
+            raise ValueError(
+                f"{type(self.task).__name__}.evaluate() must return the "
+                f"headline metric {self.task.headline!r}, got keys {sorted(results)}."
+            )
+        self.history.append(
+            {"step": self.step, "train_loss": float(logs["loss"]), **results}
+        )
+        logs.update(results)
+        if self.step % config.checkpoint_interval == 0 or self.step == config.steps:
+            save_checkpoint(self.run_dir / CHECKPOINT, self.model, self.state())
+        report.write_json(self.run_dir / METRICS, self.metrics(finished=False))
+
+    def state(self) -> dict:
+        """Returns what a checkpoint stores besides the variables."""
+        return {
+            "step": self.step,
+            "history": self.history,
+            "wall_time_s": self.wall_time(),
+            "timed_steps": self.timed_steps,
+            "timed_seconds": self.timed_seconds,
+            "config": dataclasses.asdict(self.task.config),
+        }
+
+    def wall_time(self) -> float:
+        """Seconds of all run segments so far (resumed runs add up)."""
+        return self.wall_before + time.perf_counter() - self.started
+
+    def metrics(self, finished: bool) -> dict:
+        """Returns the contents of metrics.json."""
+        task = self.task
+        values = [r[task.headline] for r in self.history]
+        pick = min if task.headline_mode == "min" else max
+        tokens_per_second = self._tokens_per_second(pending=False)
+        wall = self.wall_time()
+        power = self.info["power_watts"]
+        return {
+            "finished": finished,
+            "step": self.step,
+            "headline": {
+                "name": task.headline,
+                "mode": task.headline_mode,
+                "value": values[-1] if values else None,
+                "best": pick(values) if values else None,
+            },
+            "history": self.history,
+            "wall_time_s": wall,
+            "tokens_per_second": tokens_per_second,
+            "mfu": model_flops_utilization(
+                self.info["flops_per_token"], tokens_per_second, self.info["peak_flops"]
+            ),
+            "energy_wh": energy_wh(power, wall),
+            **self.info,
+        }
+
+    def _tokens_per_second(self, pending: bool) -> float:
+        steps, seconds = self.timed_steps, self.timed_seconds
+        if pending and self._first_end is not None:
+            steps += self._batches_after_first
+            seconds += self._last_end - self._first_end
+        if seconds <= 0:  # every epoch had a single step: nothing steady to time
+            steps, seconds = self.step, max(self.wall_time(), 1e-9)
+        return self.task.tokens_per_step() * steps / seconds

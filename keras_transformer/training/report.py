@@ -1,0 +1,67 @@
+"""The run folder's human-facing outputs: metrics.json, loss curve, summary line."""
+
+import json
+import os
+import pathlib
+
+from matplotlib.figure import Figure
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    """Writes `data` as indented JSON, atomically (temporary file + `os.replace`)."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def plot_history(history: list[dict], path: str | os.PathLike, headline: str) -> None:
+    """Saves a PNG of the training loss and evaluation metrics against step.
+
+    Loss-like metrics (names containing "loss") share the left panel; a
+    headline that is not a loss (accuracy, BLEU, ...) gets its own panel.
+    """
+    steps = [record["step"] for record in history]
+    loss_keys = [k for k in history[0] if "loss" in k] if history else []
+    panels = 1 if "loss" in headline else 2
+    # Figure without pyplot: no global backend switch, works headless.
+    figure = Figure(figsize=(6 * panels, 4), layout="tight")
+    axes = figure.subplots(1, panels, squeeze=False)[0]
+    for key in loss_keys:
+        axes[0].plot(steps, [r[key] for r in history], marker=".", label=key)
+    axes[0].set(xlabel="step", ylabel="loss", title="loss")
+    axes[0].legend()
+    if panels == 2:
+        axes[1].plot(steps, [r.get(headline) for r in history], marker=".")
+        axes[1].set(xlabel="step", ylabel=headline, title=headline)
+    figure.savefig(path, dpi=100)
+
+
+def summary_line(metrics: dict) -> str:
+    """Returns the one-line result of a run, from the contents of metrics.json.
+
+    Example:
+
+    >>> summary_line({"headline": {"name": "val_loss", "value": 1.874},
+    ...     "wall_time_s": 71.2, "tokens_per_second": 21500,
+    ...     "flops_per_token": 5.1e6, "mfu": 0.42, "peak_flops": 2.6e11,
+    ...     "energy_wh": 0.9})
+    'summary: val_loss=1.874 | wall 71.2s | 21,500 tok/s | 5.1 MFLOP/token | MFU 42.0% of 260 GFLOP/s measured peak | ~0.9 Wh'
+    """
+    headline = metrics["headline"]
+    return " | ".join([
+        f"summary: {headline['name']}={headline['value']:.4g}",
+        f"wall {metrics['wall_time_s']:.1f}s",
+        f"{metrics['tokens_per_second']:,.0f} tok/s",
+        f"{_si(metrics['flops_per_token'])}FLOP/token",
+        f"MFU {100 * metrics['mfu']:.1f}% of "
+        f"{_si(metrics['peak_flops'])}FLOP/s measured peak",
+        f"~{metrics['energy_wh']:.2g} Wh",
+    ])
+
+
+def _si(value: float) -> str:
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}"
+    return f"{value:.3g} "

@@ -1,0 +1,240 @@
+"""The chapter runner: command line → preset → model.fit → run folder."""
+
+import dataclasses
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import pprint
+import shutil
+import sys
+import time
+import warnings
+
+import keras
+
+from keras_transformer.training import devices
+from keras_transformer.training import report
+from keras_transformer.training.checkpoint import restore_checkpoint
+from keras_transformer.training.cli import build_parser
+from keras_transformer.training.cli import config_from_args
+from keras_transformer.training.energy import assumed_power_watts
+from keras_transformer.training.flops import measure_matmul_peak
+from keras_transformer.training.optimizer import build_optimizer
+from keras_transformer.training.preset import Preset
+from keras_transformer.training.recorder import CHECKPOINT
+from keras_transformer.training.recorder import METRICS
+from keras_transformer.training.recorder import RunRecorder
+from keras_transformer.training.task import Task
+
+CONFIG = "config.json"
+LOSS_CURVE = "loss_curve.png"
+TENSORBOARD = "tensorboard"
+
+
+def main(
+    presets: dict[str, Preset],
+    task_class: type[Task],
+    argv: list[str] | None = None,
+    chapter: str | None = None,
+) -> dict:
+    """Runs a chapter from the command line; returns the final metrics.
+
+    Args:
+        presets: named presets, normally `smoke`, `cpu` and `gpu`.
+        task_class: the chapter's `Task` subclass.
+        argv: command-line arguments (default: `sys.argv[1:]`).
+        chapter: run-folder prefix (default: the script's file name).
+
+    Example, at the bottom of `chapters/04_gpt.py`:
+
+    >>> if __name__ == "__main__":  # doctest: +SKIP
+    ...     training.main({"smoke": SMOKE, "cpu": CPU, "gpu": GPU}, GPTTask)
+    """
+    chapter = chapter or pathlib.Path(sys.argv[0]).stem
+    args = build_parser(presets, task_class.__doc__).parse_args(argv)
+    return train(
+        config_from_args(presets, args),
+        task_class,
+        pathlib.Path(args.out or f"runs/{chapter}-{args.preset}"),
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        resume=args.resume,
+        distribute=args.distribute,
+        power_watts=args.power_watts,
+        labels={"chapter": chapter, "preset": args.preset},
+    )
+
+
+def train(
+    config: Preset,
+    task_class: type[Task],
+    run_dir: str | os.PathLike,
+    *,
+    data_dir: str | None = None,
+    epochs: float | None = None,
+    resume: bool = False,
+    distribute: bool = False,
+    power_watts: float | None = None,
+    labels: dict | None = None,
+) -> dict:
+    """Trains `task_class(config, data_dir)` and fills `run_dir`; returns metrics.
+
+    The run is cut into Keras epochs of `config.eval_interval` steps; each
+    epoch ends with evaluation, metrics.json and (every
+    `checkpoint_interval` steps) a checkpoint. With `resume=True` and a
+    checkpoint in `run_dir`, training continues from it and ends with the
+    same history as an uninterrupted run. Without `resume`, a previous
+    run's checkpoint, metrics and TensorBoard logs in `run_dir` are removed.
+    """
+    started = time.perf_counter()
+    config = dataclasses.replace(config)  # never mutate the caller's preset
+    run_dir = pathlib.Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    devices.seed_everything(config.seed, config.deterministic)
+    keras.config.set_dtype_policy(config.dtype_policy or "float32")
+
+    task = task_class(config, data_dir)
+    if epochs is not None:
+        config.steps = _steps_for_epochs(epochs, task)
+    print(f"{type(config).__name__} ({(labels or {}).get('preset', '')} preset):")
+    print(pprint.pformat(dataclasses.asdict(config), sort_dicts=False))
+
+    with devices.distribution_scope(distribute):
+        model = task.build_model()
+        if not model.built:
+            model(task.train_batch(0)[0])
+        model.compile(
+            optimizer=build_optimizer(config, model),
+            loss=task.loss(),
+            jit_compile=config.jit_compile and not _tf_mirrored_on_cpu(distribute),
+        )
+        state = _resume_state(run_dir, model, config) if resume else None
+    if state is None:
+        _clear_previous_run(run_dir)
+
+    num_devices = devices.device_count() if distribute else 1
+    compute_dtype = keras.config.dtype_policy().compute_dtype
+    info = {
+        "tokens_per_step": task.tokens_per_step(),
+        "flops_per_token": float(task.flops_per_token(model)),
+        "num_params": int(model.count_params()),
+        # Data parallelism can at best use every device's peak.
+        "peak_flops": num_devices * measure_matmul_peak(compute_dtype),
+        "peak_dtype": compute_dtype,
+        "num_devices": num_devices,
+        "power_watts": power_watts or assumed_power_watts(devices.accelerator(), num_devices),
+    }
+    report.write_json(run_dir / CONFIG, {
+        **(labels or {}),
+        "config": dataclasses.asdict(config),
+        "task": f"{task_class.__module__}.{task_class.__qualname__}",
+        "data_dir": data_dir,
+        "distribute": distribute,
+        "backend": keras.backend.backend(),
+        "device": devices.accelerator(),
+        "num_devices": num_devices,
+        "versions": _versions(),
+    })
+
+    recorder = RunRecorder(task, run_dir, info, state, started)
+    callbacks = [recorder]
+    if devices.tensorboard_available():
+        callbacks.append(keras.callbacks.TensorBoard(
+            run_dir / TENSORBOARD, write_graph=False, update_freq="epoch"
+        ))
+    else:
+        warnings.warn("TensorFlow or TensorBoard is not installed: no TensorBoard logs.")
+    _fit(model, task, recorder.step, callbacks)
+
+    metrics = recorder.metrics(finished=True)
+    report.write_json(run_dir / METRICS, metrics)
+    report.plot_history(metrics["history"], run_dir / LOSS_CURVE, task.headline)
+    task.finish(model, run_dir)
+    print(report.summary_line(metrics))
+    return metrics
+
+
+def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> None:
+    """Calls `model.fit` over whole eval intervals, then once for the remainder."""
+    interval, steps = task.config.eval_interval, task.config.steps
+    whole = steps // interval
+    # Each fit call gets its own generator: a previous call's input pipeline
+    # may have prefetched batches it never used.
+    if start_step < whole * interval:
+        model.fit(
+            _batches(task, start_step), epochs=whole, steps_per_epoch=interval,
+            initial_epoch=start_step // interval, callbacks=callbacks, shuffle=False,
+        )
+    if start_step < steps and steps % interval:
+        model.fit(
+            _batches(task, max(start_step, whole * interval)), epochs=whole + 1,
+            steps_per_epoch=steps % interval, initial_epoch=whole, callbacks=callbacks,
+            shuffle=False,
+        )
+
+
+def _tf_mirrored_on_cpu(distribute: bool) -> bool:
+    # XLA cannot compile a step whose replicas' variables live on several
+    # logical CPU devices, so TensorFlow data parallelism on CPU runs unjitted.
+    return (
+        distribute
+        and keras.backend.backend() == "tensorflow"
+        and devices.accelerator() == "cpu"
+    )
+
+
+def _batches(task: Task, step: int):
+    while True:
+        yield task.train_batch(step)
+        step += 1
+
+
+def _steps_for_epochs(epochs: float, task: Task) -> int:
+    if task.steps_per_epoch is None:
+        raise ValueError(
+            f"--epochs needs {type(task).__name__}.steps_per_epoch, which is "
+            f"None for this task; pass --steps instead."
+        )
+    steps = round(epochs * task.steps_per_epoch)
+    if steps < 1:
+        raise ValueError(
+            f"--epochs must give at least one step, got {epochs} epochs of "
+            f"{task.steps_per_epoch} steps."
+        )
+    return steps
+
+
+def _resume_state(run_dir: pathlib.Path, model: keras.Model, config: Preset) -> dict | None:
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        print(f"No checkpoint in {run_dir}: starting from step 0.")
+        return None
+    state = restore_checkpoint(path, model)
+    current = json.loads(json.dumps(dataclasses.asdict(config)))
+    changed = sorted(k for k in current if current[k] != state["config"].get(k))
+    if changed:
+        raise ValueError(
+            f"--resume needs the preset the checkpoint in {run_dir} was "
+            f"trained with; these fields differ: "
+            + ", ".join(f"{k} (checkpoint {state['config'].get(k)!r}, now {current[k]!r})" for k in changed)
+        )
+    print(f"Resuming {run_dir} at step {state['step']}.")
+    return state
+
+
+def _clear_previous_run(run_dir: pathlib.Path) -> None:
+    for name in (CHECKPOINT, METRICS):
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / TENSORBOARD, ignore_errors=True)
+
+
+def _versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for package in ("keras", "numpy", "tensorflow", "jax", "jaxlib", "torch"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions

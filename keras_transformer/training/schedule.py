@@ -1,0 +1,67 @@
+"""Linear warm-up, then cosine decay: the learning-rate schedule of nanoGPT."""
+
+import math
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak_learning_rate`, cosine decay to the minimum.
+
+    With `s` the number of updates already applied (the optimizer's
+    `iterations`), W = `warmup_steps` and D = `decay_steps`:
+
+    - `s < W`: `peak * (s + 1) / W`, so update W - 1 is the first at the peak;
+    - `W <= s <= D`: `min + (peak - min) * (1 + cos(pi * (s - W) / (D - W))) / 2`;
+    - `s > D`: `min_learning_rate`.
+
+    Args:
+        peak_learning_rate: rate at the end of warm-up.
+        min_learning_rate: rate reached at `decay_steps`.
+        warmup_steps: length of the warm-up, `>= 0`.
+        decay_steps: step at which the decay ends (usually the run's steps).
+
+    Example:
+
+    >>> schedule = WarmupCosineDecay(1e-3, 1e-4, warmup_steps=10, decay_steps=100)
+    >>> round(float(schedule(4)), 6), round(float(schedule(100)), 6)
+    (0.0005, 0.0001)
+    """
+
+    def __init__(
+        self,
+        peak_learning_rate: float,
+        min_learning_rate: float,
+        warmup_steps: int,
+        decay_steps: int,
+    ):
+        if warmup_steps < 0 or decay_steps < warmup_steps:
+            raise ValueError(
+                f"warmup_steps and decay_steps need 0 <= warmup_steps <= "
+                f"decay_steps, got {warmup_steps} and {decay_steps}."
+            )
+        self.peak_learning_rate = peak_learning_rate
+        self.min_learning_rate = min_learning_rate
+        self.warmup_steps = warmup_steps
+        self.decay_steps = decay_steps
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        peak, low = self.peak_learning_rate, self.min_learning_rate
+        warmup = peak * (step + 1.0) / max(self.warmup_steps, 1)
+        progress = (step - self.warmup_steps) / max(
+            self.decay_steps - self.warmup_steps, 1
+        )
+        progress = ops.clip(progress, 0.0, 1.0)
+        cosine = low + (peak - low) * 0.5 * (1.0 + ops.cos(math.pi * progress))
+        return ops.where(step < self.warmup_steps, warmup, cosine)
+
+    def get_config(self) -> dict:
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "min_learning_rate": self.min_learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "decay_steps": self.decay_steps,
+        }

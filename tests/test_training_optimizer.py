@@ -1,0 +1,91 @@
+"""The learning-rate schedule and AdamW's weight-decay exclusions."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keras_transformer.training import Preset
+from keras_transformer.training import WarmupCosineDecay
+from keras_transformer.training import build_optimizer
+from keras_transformer.training import no_decay_variables
+
+
+def reference_lr(step, peak, low, warmup, decay):
+    """nanoGPT's get_lr, written out in plain Python."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if step > decay:
+        return low
+    ratio = (step - warmup) / max(decay - warmup, 1)
+    return low + 0.5 * (1 + math.cos(math.pi * ratio)) * (peak - low)
+
+
+@given(
+    step=st.integers(0, 3000), warmup=st.integers(0, 200),
+    extra=st.integers(0, 2000), low_fraction=st.floats(0.0, 1.0),
+)
+def test_schedule_matches_the_reference_formula(step, warmup, extra, low_fraction):
+    """The schedule equals the plain-Python warm-up + cosine formula at every step."""
+    peak, decay = 1e-3, warmup + extra
+    low = peak * low_fraction
+    schedule = WarmupCosineDecay(peak, low, warmup, decay)
+    np.testing.assert_allclose(
+        float(schedule(step)), reference_lr(step, peak, low, warmup, decay), rtol=1e-5, atol=1e-9
+    )
+
+
+def test_schedule_key_points():
+    """Warm-up is linear and reaches the peak; the decay ends exactly at the minimum."""
+    schedule = WarmupCosineDecay(1e-3, 1e-4, warmup_steps=10, decay_steps=110)
+    lrs = [float(schedule(s)) for s in range(0, 10)]
+    np.testing.assert_allclose(lrs, [1e-3 * (s + 1) / 10 for s in range(10)], rtol=1e-6)
+    np.testing.assert_allclose(float(schedule(10)), 1e-3, rtol=1e-6)
+    np.testing.assert_allclose(float(schedule(60)), 5.5e-4, rtol=1e-5)
+    np.testing.assert_allclose(float(schedule(110)), 1e-4, rtol=1e-6)
+    np.testing.assert_allclose(float(schedule(10_000)), 1e-4, rtol=1e-6)
+
+
+def test_schedule_serializes():
+    """The schedule round-trips through Keras serialization."""
+    schedule = WarmupCosineDecay(3e-4, 3e-5, 5, 50)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
+    assert isinstance(restored, WarmupCosineDecay)
+    assert restored.get_config() == schedule.get_config()
+
+
+def test_bad_schedule_arguments():
+    """decay_steps before the end of warm-up is a ValueError naming both."""
+    with pytest.raises(ValueError, match="warmup_steps and decay_steps"):
+        WarmupCosineDecay(1e-3, 1e-4, warmup_steps=10, decay_steps=5)
+
+
+def _toy_model():
+    inputs = keras.Input((4,), dtype="int32")
+    x = keras.layers.Embedding(10, 8)(inputs)
+    x = keras.layers.LayerNormalization()(x)
+    outputs = keras.layers.Dense(10)(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_weight_decay_only_on_matrices():
+    """As in nanoGPT, weights of rank >= 2 decay (kernels, embeddings); biases and norms do not."""
+    model = _toy_model()
+    matrices = [model.layers[1].embeddings, model.layers[-1].kernel]
+    optimizer = build_optimizer(Preset(steps=10, warmup_steps=2), model)
+    optimizer.build(model.trainable_variables)
+    decayed = [v for v in model.trainable_variables if optimizer._use_weight_decay(v)]
+    assert decayed == matrices
+    assert len(no_decay_variables(model)) == len(model.trainable_variables) - 2
+
+
+def test_optimizer_follows_the_preset():
+    """AdamW takes betas, weight decay and global clipping from the preset (0 = no clipping)."""
+    config = Preset(steps=100, beta1=0.8, beta2=0.95, weight_decay=0.05, grad_clip=0.5)
+    optimizer = build_optimizer(config, _toy_model())
+    assert (optimizer.beta_1, optimizer.beta_2, optimizer.weight_decay) == (0.8, 0.95, 0.05)
+    assert optimizer.global_clipnorm == 0.5
+    assert build_optimizer(Preset(grad_clip=0.0), _toy_model()).global_clipnorm is None

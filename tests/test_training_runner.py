@@ -1,0 +1,226 @@
+"""The chapter runner end to end, on a tiny synthetic language model.
+
+This file is also a chapter script: `python tests/test_training_runner.py
+--preset smoke` trains the tiny task, which is how the subprocess tests run it.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_transformer import training
+from keras_transformer.data import lm_batch
+from keras_transformer.data import lm_eval_windows
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VOCAB = 16
+
+
+@dataclasses.dataclass
+class TinyConfig(training.Preset):
+    block_size: int = 8
+    hidden_dim: int = 32
+    dropout: float = 0.1
+
+
+def synthetic_ids(length: int, seed: int) -> np.ndarray:
+    """A learnable sequence: next = (5 * id + 3) mod 16, with 10% random ids."""
+    rng = np.random.default_rng(seed)
+    ids = np.zeros(length, np.int32)
+    for i in range(1, length):
+        ids[i] = rng.integers(VOCAB) if rng.random() < 0.1 else (5 * ids[i - 1] + 3) % VOCAB
+    return ids
+
+
+class TinyTask(training.Task):
+    """Next-id prediction with Embedding -> Dropout -> Dense -> Dense."""
+
+    steps_per_epoch = 25
+
+    def __init__(self, config, data_dir=None):
+        super().__init__(config, data_dir)
+        self.train_ids = synthetic_ids(4000, 0)
+        # 401 ids give 50 windows: an even split over 2 replicas (see --distribute)
+        self.val_ids = synthetic_ids(401, 1)
+
+    def build_model(self):
+        c = self.config
+        return keras.Sequential([
+            keras.Input((c.block_size,), dtype="int32"),
+            keras.layers.Embedding(VOCAB, c.hidden_dim),
+            keras.layers.Dropout(c.dropout),
+            keras.layers.Dense(c.hidden_dim, activation="relu"),
+            keras.layers.Dense(VOCAB),
+        ])
+
+    def loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def train_batch(self, step):
+        time.sleep(float(os.environ.get("TINY_TASK_DELAY", 0)))  # widens the kill window
+        c = self.config
+        return lm_batch(self.train_ids, step, c.batch_size, c.block_size, c.seed)
+
+    def evaluate(self, model):
+        x, y = lm_eval_windows(self.val_ids, self.config.block_size)
+        return {"val_loss": float(model.evaluate(x, y, batch_size=64, verbose=0))}
+
+    def tokens_per_step(self):
+        return self.config.batch_size * self.config.block_size
+
+    def finish(self, model, run_dir):
+        (run_dir / "finished.txt").write_text("ok\n")
+
+
+SMOKE = TinyConfig(
+    steps=30, batch_size=16, eval_interval=10, checkpoint_interval=10,
+    warmup_steps=3, learning_rate=1e-2, min_learning_rate=1e-3,
+)
+PRESETS = {"smoke": SMOKE, "cpu": SMOKE, "gpu": SMOKE}
+
+
+def run_script(args, env=None, prelude="", wait=True):
+    """Runs this file as a chapter script in a fresh Python process."""
+    code = (
+        f"{prelude}\nimport runpy, sys\nsys.argv = {[__file__] + list(args)!r}\n"
+        f"runpy.run_path({__file__!r}, run_name='__main__')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    if not wait:
+        return process
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output[-3000:]
+    return output
+
+
+def history(run_dir):
+    return json.loads((pathlib.Path(run_dir) / "metrics.json").read_text())["history"]
+
+
+def test_run_folder_contents(tmp_path, capsys):
+    """A run writes config.json, metrics.json, a checkpoint, a loss-curve PNG and prints a summary."""
+    metrics = training.main(PRESETS, TinyTask, ["--preset", "smoke", "--out", str(tmp_path)])
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"config.json", "metrics.json", "checkpoint.npz", "loss_curve.png", "finished.txt"} <= names
+    assert (tmp_path / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["config"] == dataclasses.asdict(SMOKE) and config["preset"] == "smoke"
+    assert config["backend"] == keras.backend.backend() and "keras" in config["versions"]
+    stored = json.loads((tmp_path / "metrics.json").read_text())
+    assert stored["finished"] and stored["step"] == 30
+    assert [r["step"] for r in stored["history"]] == [10, 20, 30]
+    assert stored["headline"]["value"] == stored["history"][-1]["val_loss"] == metrics["headline"]["value"]
+    assert stored["history"][-1]["val_loss"] < stored["history"][0]["val_loss"]
+    for key in ("tokens_per_second", "flops_per_token", "peak_flops", "mfu", "energy_wh", "wall_time_s"):
+        assert stored[key] > 0, key
+    summary = [l for l in capsys.readouterr().out.splitlines() if l.startswith("summary: ")]
+    assert len(summary) == 1 and "val_loss=" in summary[0] and "tok/s" in summary[0] and "MFU" in summary[0]
+
+
+def test_epochs_and_uneven_lengths(tmp_path):
+    """--epochs uses steps_per_epoch, and a length that is no multiple of eval_interval still ends on its last step."""
+    metrics = training.main(
+        PRESETS, TinyTask, ["--preset", "smoke", "--epochs", "1", "--out", str(tmp_path)]
+    )
+    assert [r["step"] for r in metrics["history"]] == [10, 20, 25]
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["steps"] == 25
+
+
+def test_epochs_need_steps_per_epoch(tmp_path):
+    """--epochs on a task without steps_per_epoch is a ValueError."""
+    class NoEpochs(TinyTask):
+        steps_per_epoch = None
+
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        training.main(PRESETS, NoEpochs, ["--epochs", "2", "--out", str(tmp_path)])
+
+
+def test_resume_with_a_different_preset_is_refused(tmp_path):
+    """--resume with changed settings raises ValueError naming the changed field."""
+    training.main(PRESETS, TinyTask, ["--steps", "10", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="learning_rate"):
+        training.main(
+            PRESETS, TinyTask,
+            ["--steps", "10", "--set", "learning_rate=0.02", "--resume", "--out", str(tmp_path)],
+        )
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
+    """Killing a run after its first checkpoint and resuming gives the uninterrupted run's history."""
+    args = ["--preset", "smoke", "--set", "steps=40"]
+    training.main(PRESETS, TinyTask, args + ["--out", str(tmp_path / "straight")])
+
+    killed = tmp_path / "killed"
+    process = run_script(
+        args + ["--out", str(killed)], env={"TINY_TASK_DELAY": "0.05"}, wait=False
+    )
+    deadline = time.time() + 120
+    while not (killed / "checkpoint.npz").exists() and process.poll() is None:
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    interrupted_at = json.loads((killed / "metrics.json").read_text())["step"]
+    assert interrupted_at < 40, "the run finished before it could be killed"
+
+    output = run_script(args + ["--out", str(killed), "--resume"])
+    assert "Resuming" in output
+    straight, resumed = history(tmp_path / "straight"), history(killed)
+    assert [r["step"] for r in resumed] == [10, 20, 30, 40]
+    for a, b in zip(straight, resumed):
+        np.testing.assert_allclose(
+            [a["train_loss"], a["val_loss"]], [b["train_loss"], b["val_loss"]], rtol=1e-6
+        )
+
+
+BLOCK_TENSORFLOW = (
+    "import sys\n"
+    "sys.modules['tensorflow'] = None  # as if not installed\n"
+    "sys.modules['tensorboard'] = None\n"
+)
+TWO_TF_CPUS = (
+    "import tensorflow as tf\n"
+    "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+    "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+)
+
+
+def test_distribute_on_two_tensorflow_cpus(tmp_path):
+    """--distribute with MirroredStrategy over 2 virtual CPUs trains and lowers the loss."""
+    run_script(
+        ["--preset", "smoke", "--distribute", "--out", str(tmp_path)],
+        env={"KERAS_BACKEND": "tensorflow"}, prelude=TWO_TF_CPUS,
+    )
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["num_devices"] == 2
+    assert metrics["history"][-1]["val_loss"] < metrics["history"][0]["val_loss"]
+
+
+def test_distribute_on_two_jax_cpus_without_tensorflow(tmp_path):
+    """With JAX and TensorFlow absent, --distribute over 2 virtual CPUs trains and lowers the loss."""
+    output = run_script(
+        ["--preset", "smoke", "--distribute", "--out", str(tmp_path)],
+        env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+        prelude=BLOCK_TENSORFLOW,
+    )
+    assert "no TensorBoard logs" in output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["num_devices"] == 2
+    assert metrics["history"][-1]["val_loss"] < metrics["history"][0]["val_loss"]
+
+
+if __name__ == "__main__":
+    training.main(PRESETS, TinyTask, chapter="tiny")
