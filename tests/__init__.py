@@ -1,0 +1,1 @@
+"""The test suite: the package's specification, written as properties."""
