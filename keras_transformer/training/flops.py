@@ -105,4 +105,4 @@ def _compiled_matmul():
 def _wait(result) -> None:
     # Reading one element back forces all queued work to finish, without
     # paying for a copy of the whole matrix.
-    keras.ops.convert_to_numpy(result[0, 0])
+    keras.ops.convert_to_numpy(keras.ops.cast(result[0, 0], "float32"))
