@@ -1,0 +1,239 @@
+"""Figures the chapters save into their run folders: heatmaps, matrices, bars, lines.
+
+Every helper draws on a `matplotlib.figure.Figure` without pyplot, so it works
+headless and never switches the global backend, and writes a PNG to `path`.
+Shapes are checked first: a wrong shape is a `ValueError` naming the argument.
+
+Example:
+
+>>> weights = np.full((2, 1, 4), 0.25)   # (heads, queries, keys)
+>>> attention_heatmap(weights, ["a", "b", "c", "d"], ["q"], "attention.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["attention_heatmap", "bar_chart", "line_chart", "matrix_plot"]
+
+
+def attention_heatmap(
+    weights,
+    x_labels: Sequence[str] | None,
+    y_labels: Sequence[str] | None,
+    path: str | os.PathLike,
+    title: str | None = None,
+    head_titles: Sequence[str] | None = None,
+    max_columns: int = 4,
+) -> pathlib.Path:
+    """Saves attention weights as a heatmap, one panel per head.
+
+    Args:
+        weights: `(queries, keys)` for one head or `(heads, queries, keys)`
+            for a grid of heads (e.g. one example of the `(batch, heads, T, S)`
+            scores `MultiHeadAttention(..., return_attention_scores=True)` returns).
+        x_labels: one label per key (columns), or None for indices.
+        y_labels: one label per query (rows), or None for indices.
+        path: the PNG to write.
+        title: the figure's title.
+        head_titles: one title per head; default "head 0", "head 1", ...
+        max_columns: panels per row of the grid.
+
+    Returns:
+        `path` as a `pathlib.Path`.
+
+    Raises:
+        ValueError: `weights` is not rank 2 or 3 or is empty, or a label list
+            does not match its axis.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim == 2:
+        weights = weights[None]
+    if weights.ndim != 3 or 0 in weights.shape:
+        raise ValueError(
+            "`weights` must have shape (queries, keys) or (heads, queries, keys) "
+            f"with no empty axis; got shape {weights.shape}."
+        )
+    heads, queries, keys = weights.shape
+    x_labels = _labels("x_labels", x_labels, keys, "keys (last axis of `weights`)")
+    y_labels = _labels("y_labels", y_labels, queries, "queries (axis -2 of `weights`)")
+    head_titles = _labels("head_titles", head_titles, heads, "heads (axis 0 of `weights`)",
+                          default=[f"head {h}" for h in range(heads)])
+    if max_columns < 1:
+        raise ValueError(f"`max_columns` must be >= 1; got {max_columns}.")
+
+    columns = min(heads, max_columns)
+    rows = -(-heads // columns)
+    cell_w, cell_h = 0.45, 0.45
+    width = max(3.0, min(keys * cell_w + 1.5, 12.0)) * columns
+    height = max(1.6, min(queries * cell_h + 1.2, 10.0)) * rows + (0.5 if title else 0)
+    figure = Figure(figsize=(width, height), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    image = None
+    for h, ax in enumerate(axes):
+        if h >= heads:
+            ax.set_axis_off()
+            continue
+        image = ax.imshow(weights[h], cmap="viridis", vmin=0.0, vmax=max(1e-9, weights.max()),
+                          aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(keys), x_labels, rotation=90, fontsize=8)
+        ax.set_yticks(range(queries), y_labels, fontsize=8)
+        ax.set_title(head_titles[h], fontsize=9)
+        ax.set_xlabel("key")
+        ax.set_ylabel("query")
+    figure.colorbar(image, ax=list(axes[:heads]), shrink=0.8, label="weight")
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+def matrix_plot(
+    matrix,
+    path: str | os.PathLike,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    cmap: str = "RdBu_r",
+    symmetric: bool = True,
+    colorbar_label: str | None = None,
+) -> pathlib.Path:
+    """Saves a 2-D array as an image (rows down, columns across) with a colorbar.
+
+    Args:
+        matrix: a `(rows, columns)` array, e.g. a `(positions, channels)`
+            encoding or a `(positions, positions)` similarity.
+        path: the PNG to write.
+        title, xlabel, ylabel: text for the axes.
+        cmap: a matplotlib colormap name.
+        symmetric: center the color scale on 0 (for signed values).
+        colorbar_label: label of the colorbar.
+
+    Raises:
+        ValueError: `matrix` is not 2-D, is empty, or holds NaN/inf.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or 0 in matrix.shape:
+        raise ValueError(
+            f"`matrix` must be 2-D (rows, columns) and non-empty; got shape {matrix.shape}."
+        )
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("`matrix` holds NaN or inf values; it cannot be plotted.")
+    limits = {}
+    if symmetric:
+        bound = max(1e-12, float(np.abs(matrix).max()))
+        limits = {"vmin": -bound, "vmax": bound}
+    figure = Figure(figsize=(7, 5), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(matrix, cmap=cmap, aspect="auto", interpolation="nearest", **limits)
+    figure.colorbar(image, ax=ax, label=colorbar_label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return _save(figure, path)
+
+
+def bar_chart(
+    values: Mapping[str, float],
+    path: str | os.PathLike,
+    title: str | None = None,
+    ylabel: str | None = None,
+    reference: float | None = None,
+    reference_label: str = "chance",
+) -> pathlib.Path:
+    """Saves a bar chart of named values (e.g. accuracy per model), labelled on top.
+
+    Args:
+        values: `{name: value}`, drawn in insertion order.
+        path: the PNG to write.
+        title, ylabel: text for the axes.
+        reference: draw a dashed horizontal line at this value (e.g. chance).
+        reference_label: legend text of the reference line.
+
+    Raises:
+        ValueError: `values` is empty or holds a non-finite value.
+    """
+    if not values:
+        raise ValueError("`values` must hold at least one {name: value} pair.")
+    names = [str(k) for k in values]
+    heights = np.asarray(list(values.values()), dtype=np.float64)
+    if heights.ndim != 1 or not np.all(np.isfinite(heights)):
+        raise ValueError(f"`values` must map names to finite numbers; got {dict(values)!r}.")
+    figure = Figure(figsize=(max(4.0, 1.2 * len(names) + 2), 4), layout="constrained")
+    ax = figure.subplots()
+    bars = ax.bar(names, heights, color="tab:blue")
+    ax.bar_label(bars, fmt="%.3g")
+    if reference is not None:
+        ax.axhline(reference, color="tab:red", linestyle="--", label=reference_label)
+        ax.legend()
+    ax.set(title=title, ylabel=ylabel)
+    return _save(figure, path)
+
+
+def line_chart(
+    x,
+    series: Mapping[str, Sequence[float]],
+    path: str | os.PathLike,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    reference: float | None = None,
+    reference_label: str = "chance",
+    vline: float | None = None,
+    vline_label: str | None = None,
+) -> pathlib.Path:
+    """Saves one line per named series against shared x values.
+
+    Args:
+        x: the x values, shape `(n,)`.
+        series: `{name: y values}`, each of shape `(n,)`.
+        path: the PNG to write.
+        title, xlabel, ylabel: text for the axes.
+        reference: dashed horizontal line (e.g. chance).
+        vline: dotted vertical line (e.g. the longest training length).
+
+    Raises:
+        ValueError: `x` is not 1-D and non-empty, `series` is empty, or a
+            series' length differs from `x`'s.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"`x` must be 1-D and non-empty; got shape {x.shape}.")
+    if not series:
+        raise ValueError("`series` must hold at least one {name: values} pair.")
+    figure = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = figure.subplots()
+    for name, values in series.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != x.shape:
+            raise ValueError(
+                f"`series[{name!r}]` must have the shape of `x` {x.shape}; got {values.shape}."
+            )
+        ax.plot(x, values, marker="o", label=str(name))
+    if reference is not None:
+        ax.axhline(reference, color="gray", linestyle="--", label=reference_label)
+    if vline is not None:
+        ax.axvline(vline, color="black", linestyle=":", label=vline_label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return _save(figure, path)
+
+
+def _labels(name, labels, size, axis, default=None):
+    if labels is None:
+        return default if default is not None else [str(i) for i in range(size)]
+    labels = [str(label) for label in labels]
+    if len(labels) != size:
+        raise ValueError(
+            f"`{name}` must have one label per {axis}: expected {size}, got {len(labels)}."
+        )
+    return labels
+
+
+def _save(figure: Figure, path) -> pathlib.Path:
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path
