@@ -53,8 +53,9 @@ import numpy as np
 
 import keras_transformer as kt
 from keras_transformer import plots, training
+from keras_transformer.data.synthetic import recall_examples, step_rng
 
-TRAIN_STREAM, TEST_STREAM = 0, 1
+TEST_STREAM = 1  # training batches use stream 0
 
 
 @dataclasses.dataclass
@@ -95,37 +96,6 @@ GPU = RecallConfig(
 )
 
 
-def recall_examples(rng: np.random.Generator, batch_size: int, num_pairs: int,
-                    num_keys: int, num_values: int):
-    """Draws associative-recall examples.
-
-    Token ids: 0 is unused (padding elsewhere in the package), keys are
-    `1 .. num_keys`, values are `num_keys + 1 .. num_keys + num_values`.
-
-    Returns:
-        `tokens` int32 `(batch, 2 * num_pairs + 1)`: `k v k v ... k_query`;
-        `labels` int32 `(batch,)`: the value *index* in `[0, num_values)`
-        paired with the query key; `answer_position` int32 `(batch,)`: the
-        position of that value token in `tokens`.
-    """
-    keys = np.argsort(rng.random((batch_size, num_keys)), axis=1)[:, :num_pairs]
-    values = np.argsort(rng.random((batch_size, num_values)), axis=1)[:, :num_pairs]
-    pick = rng.integers(0, num_pairs, batch_size)
-    rows = np.arange(batch_size)
-    tokens = np.empty((batch_size, 2 * num_pairs + 1), dtype=np.int32)
-    tokens[:, 0:-1:2] = 1 + keys
-    tokens[:, 1:-1:2] = 1 + num_keys + values
-    tokens[:, -1] = 1 + keys[rows, pick]
-    return tokens, values[rows, pick].astype(np.int32), (2 * pick + 1).astype(np.int32)
-
-
-def recall_batch(seed: int, step: int, batch_size: int, num_pairs: int,
-                 num_keys: int, num_values: int):
-    """Training batch `step`: a pure function of `(seed, step)`, so resumption is exact."""
-    rng = np.random.default_rng([seed, TRAIN_STREAM, step])
-    return recall_examples(rng, batch_size, num_pairs, num_keys, num_values)
-
-
 def token_names(tokens, num_keys: int) -> list[str]:
     """Readable labels: `k<i>` for key ids, `v<j>` for value ids; the last is the query."""
     names = [f"k{t - 1}" if t <= num_keys else f"v{t - 1 - num_keys}" for t in tokens]
@@ -144,9 +114,8 @@ class RecallTask(training.Task):
         c = config
         self.vocab_size = 1 + c.num_keys + c.num_values
         self.length = 2 * c.num_pairs + 1
-        rng = np.random.default_rng([c.seed, TEST_STREAM])
         self.test_x, self.test_y, self.test_answer = recall_examples(
-            rng, c.test_size, c.num_pairs, c.num_keys, c.num_values
+            step_rng(c.seed, 0, TEST_STREAM), c.test_size, c.num_pairs, c.num_keys, c.num_values
         )
 
     # ---------------------------------------------------------------- model
@@ -217,7 +186,9 @@ class RecallTask(training.Task):
 
     def train_batch(self, step: int):
         c = self.config
-        x, y, _ = recall_batch(c.seed, step, c.batch_size, c.num_pairs, c.num_keys, c.num_values)
+        x, y, _ = recall_examples(
+            step_rng(c.seed, step), c.batch_size, c.num_pairs, c.num_keys, c.num_values
+        )
         return x, {"attention": y, "baseline": y}
 
     def tokens_per_step(self) -> int:

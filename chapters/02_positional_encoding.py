@@ -55,9 +55,10 @@ import numpy as np
 
 import keras_transformer as kt
 from keras_transformer import plots, training
+from keras_transformer.data.synthetic import reversal_examples, step_rng
 
 VARIANTS = ("none", "learned", "sinusoidal")
-TRAIN_STREAM, TEST_STREAM = 0, 1
+TEST_STREAM = 1  # training batches use stream 0
 
 
 @dataclasses.dataclass
@@ -121,36 +122,6 @@ GPU = PositionConfig(
 )
 
 
-def reversal_examples(rng: np.random.Generator, batch_size: int, vocab_size: int,
-                      min_length: int, max_length: int, width: int | None = None):
-    """Draws sequences to reverse, padded with 0 to `width` (default `max_length`).
-
-    Returns:
-        `tokens` int32 `(batch, width)`: lengths uniform in
-        `[min_length, max_length]`, symbols uniform in `[1, vocab_size)`;
-        `labels` int32 `(batch, width)`: `labels[b, t] = tokens[b, n_b - 1 - t]`
-        for `t < n_b`, 0 at padding; `weights` float32 `(batch, width)`: 1 at
-        real positions, 0 at padding.
-    """
-    width = width or max_length
-    if width < max_length:
-        raise ValueError(f"width ({width}) must be >= max_length ({max_length}).")
-    lengths = rng.integers(min_length, max_length + 1, batch_size)
-    positions = np.arange(width)[None]
-    real = positions < lengths[:, None]
-    tokens = np.where(real, rng.integers(1, vocab_size, (batch_size, width)), 0)
-    mirror = np.clip(lengths[:, None] - 1 - positions, 0, width - 1)
-    labels = np.where(real, np.take_along_axis(tokens, mirror, axis=1), 0)
-    return tokens.astype(np.int32), labels.astype(np.int32), real.astype(np.float32)
-
-
-def reversal_batch(seed: int, step: int, batch_size: int, vocab_size: int,
-                   min_length: int, max_length: int):
-    """Training batch `step`: a pure function of `(seed, step)`, so resumption is exact."""
-    rng = np.random.default_rng([seed, TRAIN_STREAM, step])
-    return reversal_examples(rng, batch_size, vocab_size, min_length, max_length)
-
-
 class PositionTask(training.Task):
     """Sequence reversal with no / learned / sinusoidal positions."""
 
@@ -163,11 +134,11 @@ class PositionTask(training.Task):
         self.eval_lengths = parse_lengths(c.eval_lengths)
         # Test sets: the training length distribution, then each length exactly.
         self.test_sets = {"train": reversal_examples(
-            np.random.default_rng([c.seed, TEST_STREAM, 0]), c.test_size, c.vocab_size,
+            step_rng(c.seed, 0, TEST_STREAM), c.test_size, c.vocab_size,
             c.min_length, c.train_length)}
         for length in self.eval_lengths:
             self.test_sets[f"len{length}"] = reversal_examples(
-                np.random.default_rng([c.seed, TEST_STREAM, length]), c.test_size,
+                step_rng(c.seed, length, TEST_STREAM), c.test_size,
                 c.vocab_size, length, length)
 
     # ---------------------------------------------------------------- model
@@ -199,8 +170,9 @@ class PositionTask(training.Task):
 
     def train_batch(self, step: int):
         c = self.config
-        x, y, w = reversal_batch(c.seed, step, c.batch_size, c.vocab_size,
-                                 c.min_length, c.train_length)
+        x, y, w = reversal_examples(
+            step_rng(c.seed, step), c.batch_size, c.vocab_size, c.min_length, c.train_length
+        )
         return x, {v: y for v in VARIANTS}, {v: w for v in VARIANTS}
 
     def tokens_per_step(self) -> int:
@@ -221,7 +193,7 @@ class PositionTask(training.Task):
     def permutation_errors(self, model: keras.Model) -> dict[str, float]:
         """max |f(P x) - P f(x)| per variant on unpadded training-length inputs."""
         x = self.test_sets[f"len{self.config.train_length}"][0][:64]
-        permutation = np.random.default_rng([self.config.seed, TEST_STREAM, 1]).permutation(
+        permutation = step_rng(self.config.seed, 1, TEST_STREAM).permutation(
             x.shape[1])
         plain = model.predict(x, verbose=0)
         permuted = model.predict(x[:, permutation], verbose=0)

@@ -3,7 +3,8 @@
 The working companion of a Transformer textbook: `keras_transformer.ops` holds
 the attention kernel, `keras_transformer.masks` the mask vocabulary,
 `keras_transformer.layers` the building blocks and `keras_transformer.models`
-the model families built from them.
+the model families built from them; `keras_transformer.plots` (imported on
+demand, it needs matplotlib) draws attention heatmaps and curves.
 """
 
 from keras_transformer import layers, masks, models, ops

@@ -1,0 +1,67 @@
+"""The synthetic tasks of chapters 01 and 02: labels are right and batches are reproducible."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keras_transformer.data.synthetic import recall_examples, reversal_examples, step_rng
+
+recall_sizes = st.integers(1, 6).flatmap(lambda pairs: st.tuples(
+    st.just(pairs), st.integers(pairs, pairs + 6), st.integers(pairs, pairs + 6)))
+
+
+@given(sizes=recall_sizes, batch=st.integers(1, 8), seed=st.integers(0, 2**20),
+       step=st.integers(0, 10**6))
+def test_recall_label_is_the_value_paired_with_the_query_key(sizes, batch, seed, step):
+    """The label is the value right after the query key's occurrence, and answer_position points at it."""
+    num_pairs, num_keys, num_values = sizes
+    tokens, labels, answer = recall_examples(step_rng(seed, step), batch, num_pairs, num_keys, num_values)
+    assert tokens.shape == (batch, 2 * num_pairs + 1) and tokens.dtype == np.int32
+    for row, label, position in zip(tokens, labels, answer):
+        keys, values, query = row[0:-1:2], row[1:-1:2], row[-1]
+        assert np.all((1 <= keys) & (keys <= num_keys))
+        assert np.all((num_keys < values) & (values <= num_keys + num_values))
+        assert len(set(keys)) == num_pairs and len(set(values)) == num_pairs
+        (index,) = np.flatnonzero(keys == query)  # exactly one pair holds the query key
+        assert label == values[index] - 1 - num_keys
+        assert position == 2 * index + 1 and row[position] == values[index]
+
+
+@given(seed=st.integers(0, 2**20), step=st.integers(0, 10**6))
+def test_recall_batches_are_a_pure_function_of_seed_and_step(seed, step):
+    """The same (seed, step) gives the same batch; the next step gives another one."""
+    first = recall_examples(step_rng(seed, step), 16, 8, 16, 8)
+    again = recall_examples(step_rng(seed, step), 16, 8, 16, 8)
+    other = recall_examples(step_rng(seed, step + 1), 16, 8, 16, 8)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0])
+
+
+@given(vocab=st.integers(3, 20), lengths=st.tuples(st.integers(1, 10), st.integers(0, 6)),
+       extra=st.integers(0, 3), batch=st.integers(1, 8), seed=st.integers(0, 2**20),
+       step=st.integers(0, 10**6))
+def test_reversal_labels_are_the_sequence_read_backwards(vocab, lengths, extra, batch, seed,
+                                                         step):
+    """Label t is token n-1-t on real positions; padding is 0 with weight 0; lengths stay in range."""
+    low, high = lengths[0], lengths[0] + lengths[1]
+    tokens, labels, weights = reversal_examples(step_rng(seed, step), batch, vocab, low, high, high + extra)
+    assert tokens.shape == labels.shape == weights.shape == (batch, high + extra)
+    for row, label, weight in zip(tokens, labels, weights):
+        n = int((row != 0).sum())
+        assert low <= n <= high
+        assert np.all(row[:n] > 0) and np.all(row[:n] < vocab) and np.all(row[n:] == 0)
+        np.testing.assert_array_equal(label[:n], row[:n][::-1])
+        np.testing.assert_array_equal(label[n:], 0)
+        np.testing.assert_array_equal(weight, row != 0)
+
+
+@given(seed=st.integers(0, 2**20), step=st.integers(0, 10**6))
+def test_reversal_batches_are_a_pure_function_of_seed_and_step(seed, step):
+    """The same (seed, step) gives the same batch; the next step gives another one."""
+    first = reversal_examples(step_rng(seed, step), 16, 17, 2, 16)
+    again = reversal_examples(step_rng(seed, step), 16, 17, 2, 16)
+    other = reversal_examples(step_rng(seed, step + 1), 16, 17, 2, 16)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0])
