@@ -68,7 +68,7 @@ def scaled_dot_product_attention(
         # Causal-only or unmasked: every row sees a key, so the fused kernel
         # needs no materialized mask and no fix-up.
         _check_causal(is_causal, query, key)
-        return ops.dot_product_attention(query, key, value, is_causal=is_causal)
+        return _fused_attention(query, key, value, is_causal=is_causal)
     mask = _full_mask(mask, is_causal, query, key)
     if fast:
         return _fast_attention(query, key, value, mask)
@@ -102,12 +102,28 @@ def large_negative(dtype) -> float:
 
 def _fast_attention(query, key, value, mask):
     """`keras.ops.dot_product_attention`, then zeros for rows with no visible key."""
-    output = ops.dot_product_attention(query, key, value, mask=mask)
+    output = _fused_attention(query, key, value, mask=mask)
     if mask is None:
         return output
     # (B|1, N|1, T, S) -> (B|1, T, N|1, 1): does the query see any key?
     visible = ops.transpose(ops.any(mask, axis=-1), (0, 2, 1))[..., None]
     return ops.where(visible, output, ops.zeros_like(output))
+
+
+def _fused_attention(query, key, value, mask=None, is_causal=False):
+    """`keras.ops.dot_product_attention` with float32 logits for half-precision inputs.
+
+    TensorFlow has no flash kernel and its fallback rounds the logits to the
+    input dtype (at logits ~1e4 a bfloat16 rounding error exceeds the gap
+    between keys), so there the inputs are upcast; backends with fused kernels
+    accumulate in float32 themselves.
+    """
+    dtype = keras.backend.standardize_dtype(query.dtype)
+    if keras.backend.backend() != "tensorflow" or dtype not in ("float16", "bfloat16"):
+        return ops.dot_product_attention(query, key, value, mask=mask, is_causal=is_causal)
+    query, key, value = (ops.cast(x, "float32") for x in (query, key, value))
+    output = ops.dot_product_attention(query, key, value, mask=mask, is_causal=is_causal)
+    return ops.cast(output, dtype)
 
 
 def _check_causal(is_causal, query, key):

@@ -129,11 +129,18 @@ class DecoderBlock(BlockBase):
         if attention_mask is not None:
             masks.check_attention_mask(attention_mask, x.shape, source_shape)
         mask = masks.attention_mask(key_mask=padding_mask, mask=attention_mask)
+
+        def attend(h):
+            out = self.cross_attention(
+                h, source, attention_mask=mask, cache=cache, training=training
+            )
+            # With a precomputed cache the layer returns `(output, cache)`; the
+            # cache is read-only here, so keep the output only.
+            return out if cache is None else out[0]
+
         return residual(
             x,
-            lambda h: self.cross_attention(
-                h, source, attention_mask=mask, cache=cache, training=training
-            ),
+            attend,
             self.cross_attention_norm,
             self.residual_dropout,
             self.norm_first,

@@ -104,7 +104,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.is_self_attention = None
 
     def _projection(self, equation, output_shape, bias_axes, name):
-        return keras.layers.EinsumDense(
+        layer = keras.layers.EinsumDense(
             equation,
             output_shape=output_shape,
             bias_axes=bias_axes if self.use_bias else None,
@@ -113,6 +113,10 @@ class MultiHeadAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name=name,
         )
+        # Position-wise, so a padding mask on its input still holds on its
+        # output; saying so keeps Keras from warning that the mask is dropped.
+        layer.supports_masking = True
+        return layer
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         check_rank("query", query_shape, 3, "(batch, length, hidden_dim)")

@@ -38,7 +38,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         mask_zero: emit a Keras mask that is `False` where `token_ids == pad_id`,
             so downstream layers ignore padding without an explicit mask.
         pad_id: the padding id used by `mask_zero`.
-        embeddings_initializer: initializer of the token and segment tables.
+        embeddings_initializer: initializer of the token, position and segment tables.
 
     Call arguments:
         token_ids: int `(batch, length)`.
@@ -95,7 +95,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         )
         if position == "learned":
             self.position_embedding = PositionEmbedding(
-                max_length, dtype=self.dtype_policy, name="position_embedding"
+                max_length,
+                initializer=clone_initializer(self.embeddings_initializer),
+                dtype=self.dtype_policy,
+                name="position_embedding",
             )
         else:
             self.position_embedding = SinusoidalPositionEncoding(

@@ -1,0 +1,55 @@
+"""Shared test configuration: hypothesis profiles and dtype-policy hygiene.
+
+Profiles (pick with the environment variable `HYPOTHESIS_PROFILE`):
+
+- `ci` (default): derandomized, no deadline, a modest number of examples, so
+  the suite is reproducible and fast on a 2-core CPU;
+- `dev`: random and with many more examples, for hunting bugs locally.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import pytest
+from hypothesis import HealthCheck, settings
+
+_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=12,
+    print_blob=True,
+    suppress_health_check=_SUPPRESSED,
+)
+settings.register_profile(
+    "dev",
+    deadline=None,
+    max_examples=100,
+    print_blob=True,
+    suppress_health_check=_SUPPRESSED,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _restore_dtype_policy():
+    """Every test starts and ends under the policy that was active before it."""
+    previous = keras.config.dtype_policy()
+    yield
+    keras.config.set_dtype_policy(previous)
+
+
+@pytest.fixture
+def dtype_policy():
+    """Set a global dtype policy for the duration of one test: `dtype_policy("mixed_float16")`."""
+    previous = keras.config.dtype_policy()
+
+    def use(name):
+        keras.config.set_dtype_policy(name)
+
+    yield use
+    keras.config.set_dtype_policy(previous)

@@ -1,0 +1,117 @@
+"""Bad input is a `ValueError` whose message names the offending argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from keras_transformer import layers as L
+from keras_transformer import masks
+from keras_transformer.ops import scaled_dot_product_attention as sdpa
+from tests.helpers import MAX_BATCH, WIDTH, decoder, decoder_block, encoder_block, self_attention
+
+shapes = st.tuples(st.integers(1, MAX_BATCH), st.integers(2, 6), st.integers(2, 6))
+
+
+def zeros(*shape, dtype="float32"):
+    return np.zeros(shape, dtype)
+
+
+@given(shapes, st.sampled_from([2, 3, 5]))
+def test_wrong_rank_names_the_argument(shape, rank):
+    """Inputs of the wrong rank raise a ValueError naming the argument and its expected axes."""
+    b, t, _ = shape
+    bad = zeros(*([b, t, 2, 2, 2][:rank]))
+    with pytest.raises(ValueError, match="`query`"):
+        sdpa(bad, zeros(b, t, 1, 2), zeros(b, t, 1, 2))
+    if rank != 3:
+        with pytest.raises(ValueError, match="`query`"):
+            self_attention(1, 4)(bad)
+        with pytest.raises(ValueError, match="`inputs`"):
+            encoder_block(1)(bad)
+        with pytest.raises(ValueError, match="`inputs`"):
+            L.SinusoidalPositionEncoding()(bad)
+    ids = np.zeros((b, t, 2) if rank != 3 else (b,), "int32")
+    with pytest.raises(ValueError, match="`token_ids`"):
+        L.TokenAndPositionEmbedding(5, 8, 4)(ids)
+    with pytest.raises(ValueError, match="`token_ids`"):
+        masks.padding_mask(ids)
+    with pytest.raises(ValueError, match="`padding_mask`"):
+        encoder_block(1)(zeros(b, t, WIDTH), padding_mask=np.ones((b, t, t), bool))
+
+
+@given(shapes, st.sampled_from(["transposed", "rank5", "rank1", "wrong batch"]))
+def test_unbroadcastable_mask_is_rejected(shape, kind):
+    """A mask that does not broadcast to (B, N, T, S) raises a ValueError naming the attention mask and the accepted shapes."""
+    b, t, s = shape
+    assume(t != s)
+    mask = {"transposed": np.ones((b, s, t), bool), "rank5": np.ones((b, 1, 1, t, s), bool),
+            "rank1": np.ones((s,), bool), "wrong batch": np.ones((b + 1, t, s), bool)}[kind]
+    with pytest.raises(ValueError, match="attention mask"):
+        sdpa(zeros(b, t, 1, 2), zeros(b, s, 1, 2), zeros(b, s, 1, 2), mask=mask)
+    with pytest.raises(ValueError, match="attention mask"):
+        L.MultiHeadAttention(1, 2)(zeros(b, t, 4), zeros(b, s, 4), attention_mask=mask)
+
+
+@given(shapes)
+def test_float_mask_is_rejected(shape):
+    """A float mask is ambiguous (additive or multiplicative?) and raises a ValueError that says True = may attend."""
+    b, t, s = shape
+    with pytest.raises(ValueError, match="True = may attend"):
+        sdpa(zeros(b, t, 1, 2), zeros(b, s, 1, 2), zeros(b, s, 1, 2), mask=np.ones((b, t, s)))
+
+
+@given(st.integers(1, 4), st.integers(1, 16))
+def test_heads_must_divide_the_width(num_heads, width):
+    """A block whose num_heads does not divide the input width raises a ValueError naming hidden_dim and num_heads."""
+    assume(width % num_heads)
+    for layer in (L.EncoderBlock(num_heads, 8), L.DecoderBlock(num_heads, 8)):
+        with pytest.raises(ValueError, match="`hidden_dim`.*`num_heads`"):
+            layer(zeros(1, 3, width))
+
+
+@given(st.integers(1, 20), st.sampled_from([-3, -1, 0, 1, 5]))
+def test_token_ids_outside_the_vocabulary_are_rejected(vocab_size, offset):
+    """Eager token ids outside [0, vocab_size) raise a ValueError naming vocab_size."""
+    bad = vocab_size + offset if offset >= 0 else offset
+    ids = np.array([[0, bad]], "int32")
+    with pytest.raises(ValueError, match="vocab_size"):
+        L.TokenAndPositionEmbedding(vocab_size, 8, 4)(ids)
+
+
+@given(st.integers(1, 6), st.integers(1, 4), st.integers(-3, 8))
+def test_cache_index_out_of_range_is_rejected(cache_length, t, index):
+    """A cache write that does not fit, index < 0 or index + T > cache length, raises a ValueError naming cache_update_index."""
+    assume(index < 0 or index + t > cache_length)
+    layer = self_attention(1, 4)
+    cache = zeros(1, 2, cache_length, 1, 4)
+    with pytest.raises(ValueError, match="`cache_update_index`"):
+        layer(zeros(1, t, WIDTH), cache=cache, cache_update_index=index, use_causal_mask=True)
+
+
+@given(st.sampled_from([(1, 2, 4, 2, 4), (1, 3, 4, 1, 4), (1, 2, 4, 1, 3), (2, 4, 1, 4)]))
+def test_bad_cache_shape_is_rejected(shape):
+    """A cache that is not (batch, 2, max_length, num_heads, key_dim) raises a ValueError naming `cache` and the expected shape."""
+    with pytest.raises(ValueError, match="`cache` must have shape"):
+        self_attention(1, 4)(zeros(1, 1, WIDTH), cache=zeros(*shape), cache_update_index=0)
+    with pytest.raises(ValueError, match="`cache` must have shape"):
+        decoder(1)(zeros(1, 1, WIDTH), cache=zeros(1, *shape), cache_update_index=0)
+
+
+@given(shapes)
+def test_causal_with_unequal_lengths_is_rejected(shape):
+    """`is_causal` / `use_causal_mask` with T != S and no cache offset raises a ValueError instead of aligning top-left."""
+    b, t, s = shape
+    assume(t != s)
+    with pytest.raises(ValueError, match="`is_causal=True`"):
+        sdpa(zeros(b, t, 1, 2), zeros(b, s, 1, 2), zeros(b, s, 1, 2), is_causal=True)
+    with pytest.raises(ValueError, match="`use_causal_mask=True`"):
+        L.MultiHeadAttention(1, 2)(zeros(b, t, 4), zeros(b, s, 4), use_causal_mask=True)
+
+
+def test_decoder_block_must_be_called_consistently():
+    """A block built without cross-attention, then given an encoder sequence, raises a ValueError saying how it was built."""
+    with pytest.raises(ValueError, match="without cross-attention"):
+        decoder_block(1)(zeros(1, 2, WIDTH), zeros(1, 3, WIDTH))
