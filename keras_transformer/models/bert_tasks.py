@@ -1,0 +1,170 @@
+"""Task models: a `BERT` backbone with a head — pretraining, classification, span QA.
+
+Each takes the backbone as its first argument and saves it inside its own
+config, so a `.keras` file restores backbone and head together (and, for the
+pretrainer, the tie between the MLM output weights and the token embedding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import keras
+
+from keras_transformer.models.bert import BERT, INPUT_KEYS
+from keras_transformer.models.bert_heads import (
+    BertClassifierHead,
+    BertMaskedLMHead,
+    BertNextSentenceHead,
+    BertSpanHead,
+)
+
+
+class _BertTask(keras.Model):
+    """What the task models share: the backbone, its inputs and the config round trip."""
+
+    extra_inputs: tuple = ()
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(backbone, BERT):
+            raise ValueError(f"`backbone` must be a `BERT`; got {type(backbone).__name__}.")
+        self.backbone = backbone
+
+    def _split(self, inputs):
+        """`(backbone inputs, task inputs)`; raise if a task input is missing."""
+        if not isinstance(inputs, Mapping):
+            return inputs, {}  # let the backbone explain what it wants
+        missing = [k for k in self.extra_inputs if k not in inputs]
+        if missing:
+            raise ValueError(
+                f"Missing {type(self).__name__} input keys {missing}; the inputs are "
+                f"{list(INPUT_KEYS) + list(self.extra_inputs)}."
+            )
+        backbone = {k: v for k, v in inputs.items() if k not in self.extra_inputs}
+        return backbone, {k: inputs[k] for k in self.extra_inputs}
+
+    def build(self, inputs_shape):
+        backbone_shape, _ = self._split(inputs_shape)
+        if not self.backbone.built:  # a deserialized backbone comes built
+            self.backbone.build(backbone_shape)
+        self._build_head(backbone_shape, inputs_shape)
+        self.built = True
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
+
+
+def _hidden_shape(model, backbone_shape):
+    token_shape = tuple(backbone_shape["token_ids"])
+    return (*token_shape, model.backbone.hidden_dim), (token_shape[0], model.backbone.hidden_dim)
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class BertPretrainer(_BertTask):
+    """BERT's pretraining model: masked LM (tied to the token embedding) + next sentence.
+
+    Call arguments:
+        inputs: the backbone's dict plus `"mask_positions"`, int
+            `(batch, num_predictions)`: the positions whose tokens to predict.
+
+    Returns:
+        A dict: `"mlm_logits"` `(batch, num_predictions, vocab_size)` and
+        `"nsp_logits"` `(batch, 2)` (0 = IsNext, 1 = NotNext), both float32.
+    """
+
+    extra_inputs = ("mask_positions",)
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.mlm_head = BertMaskedLMHead(
+            backbone.embeddings.token_embedding,
+            activation=backbone.activation,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            initializer_range=backbone.initializer_range,
+            dtype=self.dtype_policy,
+            name="mlm_head",
+        )
+        self.nsp_head = BertNextSentenceHead(
+            backbone.initializer_range, dtype=self.dtype_policy, name="nsp_head"
+        )
+
+    def _build_head(self, backbone_shape, inputs_shape):
+        sequence_shape, pooled_shape = _hidden_shape(self, backbone_shape)
+        self.mlm_head.build(sequence_shape, tuple(inputs_shape["mask_positions"]))
+        self.nsp_head.build(pooled_shape)
+
+    def call(self, inputs, training=None):
+        backbone_inputs, task = self._split(inputs)
+        out = self.backbone(backbone_inputs, training=training)
+        return {
+            "mlm_logits": self.mlm_head(out["sequence_output"], task["mask_positions"]),
+            "nsp_logits": self.nsp_head(out["pooled_output"]),
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class BertClassifier(_BertTask):
+    """Sentence (pair) classification, e.g. CoLA: the backbone's pooled `[CLS]` → logits.
+
+    Args:
+        backbone: a `BERT`.
+        num_classes: number of classes.
+        dropout: dropout on the pooled vector.
+
+    Returns:
+        float32 logits `(batch, num_classes)`.
+    """
+
+    def __init__(self, backbone, num_classes: int, dropout: float = 0.1, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.head = BertClassifierHead(
+            num_classes, dropout, backbone.initializer_range,
+            dtype=self.dtype_policy, name="classifier_head",
+        )
+
+    def _build_head(self, backbone_shape, inputs_shape):
+        self.head.build(_hidden_shape(self, backbone_shape)[1])
+
+    def call(self, inputs, training=None):
+        out = self.backbone(inputs, training=training)
+        return self.head(out["pooled_output"], training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class BertSpanQA(_BertTask):
+    """Extractive question answering (SQuAD): start and end logits over the tokens.
+
+    Pack `[CLS] question [SEP] context [SEP]`; padded positions get the large
+    negative `MASKED_LOGIT`, so they are never predicted.
+
+    Returns:
+        A dict of float32 `(batch, length)`: `"start_logits"`, `"end_logits"`.
+    """
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.head = BertSpanHead(
+            backbone.initializer_range, dtype=self.dtype_policy, name="span_head"
+        )
+
+    def _build_head(self, backbone_shape, inputs_shape):
+        self.head.build(_hidden_shape(self, backbone_shape)[0])
+
+    def call(self, inputs, training=None):
+        out = self.backbone(inputs, training=training)
+        return self.head(out["sequence_output"], self.backbone.padding_mask(inputs))
