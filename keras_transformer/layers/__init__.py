@@ -1,5 +1,6 @@
 """Transformer layers, one idea per module."""
 
+from keras_transformer.layers.additive_attention import AdditiveAttention
 from keras_transformer.layers.decoder import Decoder
 from keras_transformer.layers.decoder_block import DecoderBlock
 from keras_transformer.layers.encoder import Encoder
@@ -11,6 +12,7 @@ from keras_transformer.layers.sinusoidal_position_encoding import SinusoidalPosi
 from keras_transformer.layers.token_and_position_embedding import TokenAndPositionEmbedding
 
 __all__ = [
+    "AdditiveAttention",
     "Decoder",
     "DecoderBlock",
     "Encoder",

@@ -1,0 +1,649 @@
+"""The encoder–decoder Transformer for translation, teacher forcing and decoding helpers.
+
+Decoding helpers here are shared with `RNNAttentionSeq2Seq`: both models
+describe one decoding step as `step(tokens, state, index) -> (logits, state)`
+and hand it to `sample_decode` (greedy / keras-hub samplers) or `beam_search`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_transformer import masks
+from keras_transformer.layers import (
+    Decoder,
+    Encoder,
+    PositionEmbedding,
+    SinusoidalPositionEncoding,
+)
+from keras_transformer.layers._checks import (
+    check_length,
+    check_positive,
+    check_rank,
+    check_rate,
+    check_token_ids,
+)
+from keras_transformer.ops import large_negative
+
+INPUT_KEYS = ("encoder_token_ids", "decoder_token_ids")
+
+
+# ------------------------------------------------------------------ teacher forcing
+
+
+def shift_right(token_ids, start_id: int):
+    """Prepend `start_id` and drop the last token: the decoder inputs for teacher forcing.
+
+    `shift_right(labels)[:, t + 1] == labels[:, t]`, so the decoder reads the
+    true token `t` when it predicts token `t + 1`.
+
+    Example:
+    >>> shift_right(np.array([[7, 8, 2, 0]]), start_id=1)
+    array([[1, 7, 8, 2]])
+    """
+    token_ids = np.asarray(token_ids)
+    check_rank("token_ids", token_ids.shape, 2, "(batch, length)")
+    start = np.full((token_ids.shape[0], 1), start_id, dtype=token_ids.dtype)
+    return np.concatenate([start, token_ids[:, :-1]], axis=1)
+
+
+def teacher_forcing_batch(target_ids, start_id: int, end_id: int, pad_id: int = 0):
+    """`(decoder_inputs, labels)` from right-padded target sentences without special tokens.
+
+    `labels` is each target followed by `end_id`, then `pad_id`;
+    `decoder_inputs = shift_right(labels, start_id)` starts with `start_id`.
+    Both are `(batch, length + 1)` int arrays and `labels[:, t] ==
+    decoder_inputs[:, t + 1]`. Train with a loss that ignores `pad_id` labels,
+    e.g. `keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+    ignore_class=pad_id)`.
+
+    Example:
+    >>> teacher_forcing_batch(np.array([[7, 8, 0]]), start_id=1, end_id=2)
+    (array([[1, 7, 8, 2]]), array([[7, 8, 2, 0]]))
+    """
+    target_ids = np.asarray(target_ids)
+    check_rank("target_ids", target_ids.shape, 2, "(batch, length)")
+    if len({start_id, end_id, pad_id}) != 3:
+        raise ValueError(
+            f"`start_id` ({start_id}), `end_id` ({end_id}) and `pad_id` ({pad_id}) must "
+            "be three different ids."
+        )
+    real = target_ids != pad_id
+    lengths = real.sum(axis=1)
+    if np.any(real != (np.arange(target_ids.shape[1])[None] < lengths[:, None])):
+        raise ValueError(
+            "`target_ids` must be right-padded: every `pad_id` comes after the last "
+            "real token of its row."
+        )
+    if np.any(np.isin(target_ids[real], (start_id, end_id))):
+        raise ValueError(
+            "`target_ids` must not contain `start_id` or `end_id`; they are added here."
+        )
+    labels = np.concatenate(
+        [target_ids, np.full((target_ids.shape[0], 1), pad_id, target_ids.dtype)], axis=1
+    )
+    labels[np.arange(len(labels)), lengths] = end_id
+    return shift_right(labels, start_id), labels
+
+
+# ------------------------------------------------------------------------ decoding
+
+
+def length_penalty(length, alpha: float):
+    """GNMT's length penalty `((5 + length) / 6) ** alpha` (Wu et al., 2016).
+
+    Beam search ranks a hypothesis by `log p(y | x) / length_penalty(|y|, alpha)`;
+    `alpha = 0` ranks by plain log-probability, larger `alpha` favours longer output.
+    """
+    return ((5.0 + np.asarray(length, np.float64)) / 6.0) ** alpha
+
+
+def pad_after_end(token_ids, end_id: int, pad_id: int = 0):
+    """Replace every token after a row's first `end_id` with `pad_id` (the end stays)."""
+    token_ids = np.array(token_ids, copy=True)
+    ended = np.cumsum(token_ids == end_id, axis=1) > 0
+    after = np.concatenate([np.zeros_like(ended[:, :1]), ended[:, :-1]], axis=1)
+    token_ids[after] = pad_id
+    return token_ids
+
+
+def hypothesis_lengths(token_ids, end_id: int):
+    """Generated length of each row: up to and including the first `end_id`, else all."""
+    token_ids = np.asarray(token_ids)
+    is_end = token_ids == end_id
+    first = np.where(is_end.any(axis=1), is_end.argmax(axis=1) + 1, token_ids.shape[1])
+    return first
+
+
+def _forbid(logits, token_id):
+    """Logits with `token_id` made impossible (decoders never emit padding)."""
+    logits = ops.cast(logits, "float32")
+    hit = ops.equal(ops.arange(ops.shape(logits)[-1]), token_id)[None, :]
+    return ops.where(hit, large_negative("float32"), logits)
+
+
+def _check_decoding_ids(start_id, end_id, pad_id, vocab_size):
+    for name, value in (("start_id", start_id), ("end_id", end_id)):
+        if not isinstance(value, (int, np.integer)) or not 0 <= value < vocab_size:
+            raise ValueError(
+                f"`{name}` must be an id in [0, target_vocab_size) = [0, {vocab_size}); "
+                f"got {value!r}."
+            )
+        if value == pad_id:
+            raise ValueError(
+                f"`{name}` ({value}) must differ from `pad_id` ({pad_id}): the decoder "
+                "masks padding and never emits it."
+            )
+
+
+def sample_decode(step, state, batch_size, max_length, start_id, end_id, pad_id,
+                  sampler="greedy", model=None):
+    """Decode `max_length` tokens with a keras-hub sampler, one `step` per token.
+
+    Args:
+        step: `step(tokens (batch,), state, index) -> (logits (batch, vocab), state)`:
+            feed the token at position `index` and return the next token's logits.
+        state: the decoder's running state (a KV cache, an RNN state), batch-major.
+        sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`, ...).
+        model: the Keras model owning the variables (needed by the JAX loop).
+
+    Returns:
+        int32 NumPy `(batch, max_length)`: generated tokens without the start
+        token; `pad_id` after each row's first `end_id`; never `pad_id` before it.
+    """
+    import keras_hub  # imported here: decoding is the only user of keras-hub samplers
+
+    sampler = keras_hub.samplers.get(sampler)
+    if isinstance(sampler, keras_hub.samplers.BeamSampler):
+        raise ValueError(
+            "Pass `beam_size=` for beam search instead of a `BeamSampler`: keras-hub's "
+            "beam sampler has no length penalty and does not tile the encoder outputs."
+        )
+    prompt = np.full((batch_size, max_length + 1), pad_id, "int32")
+    prompt[:, 0] = start_id
+    is_prompt = np.zeros_like(prompt, dtype=bool)
+    is_prompt[:, 0] = True
+
+    def next_logits(prompt, state, index):
+        token = ops.slice(prompt, (0, index - 1), (batch_size, 1))[:, 0]
+        logits, state = step(token, state, index - 1)
+        return _forbid(logits, pad_id), None, state
+
+    out = sampler(
+        next_logits,
+        ops.convert_to_tensor(prompt),
+        cache=state,
+        index=1,
+        mask=ops.convert_to_tensor(is_prompt),
+        stop_token_ids=[end_id],
+        model=model,
+    )
+    out = np.asarray(ops.convert_to_numpy(out), "int32")[:, 1:]
+    return pad_after_end(out, end_id, pad_id)
+
+
+def _log_softmax(logits):
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def beam_search(step, state, batch_size, max_length, start_id, end_id, pad_id,
+                beam_size, alpha=0.6):
+    """Beam search with GNMT's length penalty and end tokens.
+
+    Each of the `beam_size` hypotheses per source is extended by every token
+    (except `pad_id`); a hypothesis that has produced `end_id` is finished and
+    carries on unchanged. Out of all candidates the `beam_size` with the best
+    `log p / length_penalty(length, alpha)` survive, finished or not, where
+    `length` counts generated tokens including the end token. The best
+    survivor after `max_length` steps (or once every survivor has finished)
+    wins. With `beam_size=1` this is exactly greedy decoding.
+
+    Args:
+        step: `step(tokens (N,), state, index) -> (logits (N, vocab), state)` with
+            `N = batch_size * beam_size`; row `b * beam_size + k` is beam `k` of
+            source `b`. Anything the step reads from the source (encoder
+            outputs) must be tiled the same way; `state` is reordered here.
+        state: the decoder state for `N` rows (every leaf batch-major).
+
+    Returns:
+        `(tokens, scores)`: int32 `(batch, max_length)` with `pad_id` after the
+        end token, and float64 `(batch,)` length-penalized log-probabilities.
+    """
+    check_positive(beam_size=beam_size, max_length=max_length)
+    b_idx = np.arange(batch_size)[:, None]
+    tokens = np.full((batch_size, beam_size, max_length), pad_id, "int32")
+    log_probs = np.full((batch_size, beam_size), -np.inf)
+    log_probs[:, 0] = 0.0  # one live hypothesis per source to start with
+    lengths = np.zeros((batch_size, beam_size), "int64")
+    finished = np.zeros((batch_size, beam_size), bool)
+    scores = log_probs.copy()
+    last = np.full((batch_size * beam_size,), start_id, "int32")
+    for index in range(max_length):
+        logits, state = step(ops.convert_to_tensor(last), state, index)
+        step_log_probs = _log_softmax(ops.convert_to_numpy(ops.cast(logits, "float32")))
+        vocab = step_log_probs.shape[-1]
+        step_log_probs = step_log_probs.reshape(batch_size, beam_size, vocab)
+        step_log_probs[..., pad_id] = -np.inf
+        candidates = np.where(finished[..., None], -np.inf, log_probs[..., None] + step_log_probs)
+        # A finished hypothesis has exactly one continuation: itself, padded.
+        candidates[..., pad_id] = np.where(finished, log_probs, -np.inf)
+        candidate_lengths = np.where(finished, lengths, index + 1)[..., None]
+        candidate_scores = candidates / length_penalty(candidate_lengths, alpha)
+        flat = candidate_scores.reshape(batch_size, -1)
+        best = np.argsort(-flat, axis=1, kind="stable")[:, :beam_size]
+        beam, token = best // vocab, (best % vocab).astype("int32")
+        tokens = tokens[b_idx, beam]
+        tokens[..., index] = token
+        log_probs = candidates.reshape(batch_size, -1)[b_idx, best]
+        scores = flat[b_idx, best]
+        lengths = np.broadcast_to(candidate_lengths, candidates.shape).reshape(
+            batch_size, -1
+        )[b_idx, best]
+        finished = finished[b_idx, beam] | (token == end_id)
+        rows = ops.convert_to_tensor((b_idx * beam_size + beam).reshape(-1).astype("int32"))
+        state = keras.tree.map_structure(lambda x: ops.take(x, rows, axis=0), state)
+        last = token.reshape(-1)
+        if np.all(finished | ~np.isfinite(log_probs)):
+            break
+    return tokens[:, 0], scores[:, 0]
+
+
+def sequence_scores(log_probs, target_ids, end_id, alpha=0.0):
+    """Length-penalized log-probability of each target row from `(B, L, vocab)` log-probs.
+
+    Tokens count up to and including the first `end_id` (all `L` without one);
+    the sum is divided by `length_penalty(length, alpha)` as in `beam_search`.
+    """
+    target_ids = np.asarray(target_ids)
+    picked = np.take_along_axis(np.asarray(log_probs, np.float64), target_ids[..., None], -1)[..., 0]
+    lengths = hypothesis_lengths(target_ids, end_id)
+    counted = np.arange(target_ids.shape[1])[None] < lengths[:, None]
+    return (picked * counted).sum(axis=1) / length_penalty(lengths, alpha)
+
+
+def score_targets(model, source_ids, target_ids, start_id, end_id, alpha=0.0):
+    """`sequence_scores` of `target_ids` under a seq2seq `model`'s teacher-forced logits."""
+    target_ids = np.asarray(target_ids)
+    check_rank("target_ids", target_ids.shape, 2, "(batch, length)")
+    logits = model({
+        "encoder_token_ids": np.asarray(source_ids),
+        "decoder_token_ids": shift_right(target_ids, start_id),
+    })
+    log_probs = _log_softmax(ops.convert_to_numpy(logits))
+    return sequence_scores(log_probs, target_ids, end_id, alpha)
+
+
+def tile_beams(x, beam_size):
+    """Repeat every batch row `beam_size` times (row `b` -> rows `b*K .. b*K+K-1`)."""
+    return ops.repeat(x, beam_size, axis=0)
+
+
+# --------------------------------------------------------------------------- model
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class Seq2SeqTransformer(keras.Model):
+    """The encoder–decoder Transformer of "Attention Is All You Need".
+
+    Source tokens go through an `Encoder` (bidirectional self-attention); target
+    tokens, shifted right, through a `Decoder` whose self-attention is causal and
+    whose cross-attention reads the encoder outputs. Token embeddings are scaled
+    by `sqrt(hidden_dim)` before positions are added, as in the paper, and start
+    from N(0, hidden_dim ** -0.5). Padding (`pad_id`) is masked as a key
+    everywhere: in encoder self-attention, in cross-attention and in decoder
+    self-attention.
+
+    Args:
+        source_vocab_size, target_vocab_size: vocabulary sizes.
+        max_length: longest source and longest target sequence.
+        num_layers: depth of the encoder and of the decoder.
+        num_heads, hidden_dim, intermediate_dim: the width.
+        dropout: dropout on embeddings, attention weights and residual branches.
+        share_embeddings: one token table for source and target (a joint
+            vocabulary, so the sizes must be equal).
+        tie_output: compute logits with the target token table (transposed)
+            instead of a separate output projection.
+        position: `"sinusoidal"` (the paper) or `"learned"`.
+        norm_first: pre-LN blocks if True, the paper's post-LN if False.
+        pad_id: the padding id of both vocabularies.
+        activation: feed-forward activation (`"relu"` in the paper).
+        layer_norm_epsilon: LayerNorm epsilon.
+
+    Call arguments:
+        inputs: dict with `"encoder_token_ids"` `(batch, S)` and
+            `"decoder_token_ids"` `(batch, T)` (the target shifted right; see
+            `teacher_forcing_batch`).
+
+    Returns:
+        Logits `(batch, T, target_vocab_size)`; position `t` predicts target token
+        `t` from the whole source and decoder tokens `0..t`.
+
+    Example:
+    >>> model = Seq2SeqTransformer(50, 60, max_length=16, num_layers=2, num_heads=2,
+    ...                            hidden_dim=16, intermediate_dim=32)
+    >>> model({"encoder_token_ids": np.ones((2, 7), "int32"),
+    ...        "decoder_token_ids": np.ones((2, 5), "int32")}).shape
+    (2, 5, 60)
+    >>> model.translate(np.ones((2, 7), "int32"), max_length=6, start_id=1, end_id=2).shape
+    (2, 6)
+    """
+
+    def __init__(
+        self,
+        source_vocab_size: int,
+        target_vocab_size: int,
+        max_length: int,
+        num_layers: int,
+        num_heads: int,
+        hidden_dim: int,
+        intermediate_dim: int,
+        dropout: float = 0.1,
+        share_embeddings: bool = False,
+        tie_output: bool = True,
+        position: str = "sinusoidal",
+        norm_first: bool = False,
+        pad_id: int = 0,
+        activation="relu",
+        layer_norm_epsilon: float = 1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive(
+            source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size,
+            max_length=max_length, num_layers=num_layers, num_heads=num_heads,
+            hidden_dim=hidden_dim, intermediate_dim=intermediate_dim,
+        )
+        check_rate("dropout", dropout)
+        if position not in ("sinusoidal", "learned"):
+            raise ValueError(f"`position` must be 'sinusoidal' or 'learned'; got {position!r}.")
+        if share_embeddings and source_vocab_size != target_vocab_size:
+            raise ValueError(
+                "`share_embeddings=True` needs one joint vocabulary: `source_vocab_size` "
+                f"({source_vocab_size}) must equal `target_vocab_size` ({target_vocab_size})."
+            )
+        if not 0 <= pad_id < min(source_vocab_size, target_vocab_size):
+            raise ValueError(f"`pad_id` must be an id of both vocabularies; got {pad_id}.")
+        self.source_vocab_size = source_vocab_size
+        self.target_vocab_size = target_vocab_size
+        self.max_length = max_length
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.share_embeddings = share_embeddings
+        self.tie_output = tie_output
+        self.position = position
+        self.norm_first = norm_first
+        self.pad_id = pad_id
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+        def table(vocab_size, name):
+            return keras.layers.ReversibleEmbedding(
+                vocab_size,
+                hidden_dim,
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=hidden_dim**-0.5),
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        def positions(name):
+            if position == "learned":
+                return PositionEmbedding(max_length, dtype=self.dtype_policy, name=name)
+            return SinusoidalPositionEncoding(dtype=self.dtype_policy, name=name)
+
+        self.source_embedding = table(source_vocab_size, "source_embedding")
+        self.target_embedding = (
+            self.source_embedding if share_embeddings
+            else table(target_vocab_size, "target_embedding")
+        )
+        self.source_position = positions("source_position")
+        self.target_position = positions("target_position")
+        self.embeddings_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        stack_kwargs = dict(
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=norm_first,
+            dtype=self.dtype_policy,
+        )
+        self.encoder = Encoder(num_layers, name="encoder", **stack_kwargs)
+        self.decoder = Decoder(num_layers, name="decoder", **stack_kwargs)
+        self.output_projection = None
+        if not tie_output:
+            self.output_projection = keras.layers.Dense(
+                target_vocab_size, dtype=self.dtype_policy, name="output_projection"
+            )
+
+    # ------------------------------------------------------------------ building
+
+    def build(self, inputs_shape):
+        source_shape, target_shape = (tuple(s) for s in _unpack(inputs_shape))
+        check_rank("encoder_token_ids", source_shape, 2, "(batch, source_length)")
+        check_rank("decoder_token_ids", target_shape, 2, "(batch, target_length)")
+        d = self.hidden_dim
+        self.source_embedding.build(source_shape)
+        if not self.share_embeddings:
+            self.target_embedding.build(target_shape)
+        self.source_position.build((*source_shape, d))
+        self.target_position.build((*target_shape, d))
+        self.encoder.build((*source_shape, d))
+        self.decoder.build((*target_shape, d), (*source_shape, d))
+        if self.output_projection is not None:
+            self.output_projection.build((*target_shape, d))
+        self.built = True
+
+    # ------------------------------------------------------------------ forward
+
+    def call(self, inputs, training=None):
+        source_ids, target_ids = _unpack(inputs)
+        encoder_outputs = self.encode(source_ids, training=training)
+        return self.decode(
+            target_ids, encoder_outputs, self.padding_mask(source_ids), training=training
+        )
+
+    def padding_mask(self, token_ids):
+        """`(batch, length)`, True at real (non-`pad_id`) tokens."""
+        return masks.padding_mask(token_ids, self.pad_id)
+
+    def embed_source(self, source_ids):
+        """Scaled source token embeddings plus positions, `(batch, S, hidden_dim)`."""
+        return self._embed(
+            source_ids, self.source_embedding, self.source_position,
+            self.source_vocab_size, "encoder_token_ids",
+        )
+
+    def embed_target(self, target_ids, start_index=0):
+        """Scaled target token embeddings plus positions from `start_index`, `(batch, T, hidden_dim)`."""
+        return self._embed(
+            target_ids, self.target_embedding, self.target_position,
+            self.target_vocab_size, "decoder_token_ids", start_index,
+        )
+
+    def _embed(self, ids, table, position, vocab_size, name, start_index=0):
+        check_rank(name, ids.shape, 2, "(batch, length)")
+        check_length(ids.shape[1], self.max_length, name, start_index)
+        check_token_ids(ids, vocab_size, name)
+        x = table(ids) * ops.cast(math.sqrt(self.hidden_dim), self.compute_dtype)
+        return x + position(x, start_index=start_index)
+
+    def encode(self, source_ids, training=None):
+        """Encoder outputs `(batch, S, hidden_dim)`; outputs at padded positions are unspecified."""
+        source_ids = ops.convert_to_tensor(source_ids)
+        x = self.embeddings_dropout(self.embed_source(source_ids), training=training)
+        return self.encoder(x, padding_mask=self.padding_mask(source_ids), training=training)
+
+    def decode(self, decoder_token_ids, encoder_outputs, encoder_padding_mask=None,
+               training=None):
+        """Logits `(batch, T, target_vocab_size)` for teacher-forced decoder tokens."""
+        decoder_token_ids = ops.convert_to_tensor(decoder_token_ids)
+        return self.decode_embeddings(
+            self.embed_target(decoder_token_ids),
+            encoder_outputs,
+            encoder_padding_mask=encoder_padding_mask,
+            decoder_padding_mask=self.padding_mask(decoder_token_ids),
+            training=training,
+        )
+
+    def decode_embeddings(self, target_embeddings, encoder_outputs, encoder_padding_mask=None,
+                          decoder_padding_mask=None, training=None):
+        """Logits from already embedded decoder inputs (what `decode` does after `embed_target`)."""
+        x = self.embeddings_dropout(target_embeddings, training=training)
+        x = self.decoder(
+            x,
+            encoder_outputs,
+            decoder_padding_mask=decoder_padding_mask,
+            encoder_padding_mask=encoder_padding_mask,
+            training=training,
+        )
+        return self._logits(x)
+
+    def _logits(self, x):
+        if self.output_projection is None:
+            return ops.cast(self.target_embedding(x, reverse=True), "float32")
+        return ops.cast(self.output_projection(x), "float32")
+
+    # ----------------------------------------------------------------- decoding
+
+    def call_with_cache(self, token_ids, cache, cache_update_index, cross_attention_cache,
+                        encoder_padding_mask=None):
+        """Decode `token_ids` placed at `cache_update_index`; return `(logits, cache)`.
+
+        `cache` comes from `self.decoder.init_cache`, `cross_attention_cache` from
+        `self.decoder.compute_cross_attention_cache(encoder_outputs)` (once per source).
+        """
+        x = self.embed_target(token_ids, start_index=cache_update_index)
+        x, cache = self.decoder(
+            x,
+            encoder_padding_mask=encoder_padding_mask,
+            cache=cache,
+            cache_update_index=cache_update_index,
+            cross_attention_cache=cross_attention_cache,
+        )
+        return self._logits(x), cache
+
+    def translate(
+        self,
+        source_ids,
+        max_length: int | None = None,
+        start_id: int = 1,
+        end_id: int = 2,
+        sampler="greedy",
+        beam_size: int | None = None,
+        length_penalty: float = 0.6,
+        return_scores: bool = False,
+    ):
+        """Translate a batch of (padded) sources, decoding with the KV cache.
+
+        The source is encoded once and each decoder layer's cross-attention keys
+        and values are computed once; every step then feeds one token through
+        the decoder's self-attention cache. Padding is never generated.
+
+        Args:
+            source_ids: int `(batch, S)`, padded with `pad_id`.
+            max_length: tokens to generate (at most the model's `max_length`).
+            start_id, end_id: the target's start and end tokens.
+            sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`,
+                `"top_p"`, `"random"`, ...); ignored with `beam_size`.
+            beam_size: if set, beam search with this many hypotheses (see
+                `beam_search`); `beam_size=1` is greedy.
+            length_penalty: GNMT's `alpha` for beam search (0.6 in the paper).
+            return_scores: with `beam_size`, also return the length-penalized
+                log-probability of each translation.
+
+        Returns:
+            int32 NumPy `(batch, max_length)`: the tokens after `start_id`, ending
+            with `end_id` (unless cut at `max_length`) and `pad_id` after it;
+            `(tokens, scores)` with `return_scores`.
+        """
+        source_ids = np.asarray(source_ids)
+        check_rank("source_ids", source_ids.shape, 2, "(batch, source_length)")
+        max_length = self.max_length if max_length is None else max_length
+        if not isinstance(max_length, (int, np.integer)) or not 1 <= max_length <= self.max_length:
+            raise ValueError(
+                f"`max_length` must be in [1, {self.max_length}] (the model's `max_length`); "
+                f"got {max_length!r}."
+            )
+        _check_decoding_ids(start_id, end_id, self.pad_id, self.target_vocab_size)
+        if return_scores and beam_size is None:
+            raise ValueError("`return_scores=True` needs `beam_size`; use `score` otherwise.")
+        batch = source_ids.shape[0]
+        source_ids = ops.convert_to_tensor(source_ids.astype("int32"))
+        encoder_outputs = self.encode(source_ids)
+        cross = self.decoder.compute_cross_attention_cache(encoder_outputs)
+        source_mask = self.padding_mask(source_ids)
+        if beam_size is not None:
+            check_positive(beam_size=beam_size)
+            cross, source_mask = tile_beams(cross, beam_size), tile_beams(source_mask, beam_size)
+
+        def step(tokens, cache, index):
+            logits, cache = self.call_with_cache(tokens[:, None], cache, index, cross, source_mask)
+            return logits[:, 0], cache
+
+        if beam_size is None:
+            return sample_decode(
+                step, self.decoder.init_cache(batch, max_length), batch, max_length,
+                start_id, end_id, self.pad_id, sampler, model=self,
+            )
+        tokens, scores = beam_search(
+            step, self.decoder.init_cache(batch * beam_size, max_length), batch, max_length,
+            start_id, end_id, self.pad_id, beam_size, length_penalty,
+        )
+        return (tokens, scores) if return_scores else tokens
+
+    def score(self, source_ids, target_ids, start_id: int = 1, end_id: int = 2,
+              length_penalty: float = 0.0):
+        """Length-penalized log p(target | source) by one teacher-forced forward pass.
+
+        `target_ids` are tokens as `translate` returns them (no start token;
+        tokens after the first `end_id` are ignored). This is the score that
+        beam search maximizes.
+        """
+        _check_decoding_ids(start_id, end_id, self.pad_id, self.target_vocab_size)
+        return score_targets(self, source_ids, target_ids, start_id, end_id, length_penalty)
+
+    # -------------------------------------------------------------------- config
+
+    def compute_output_shape(self, inputs_shape):
+        _, target_shape = _unpack(inputs_shape)
+        return (*target_shape, self.target_vocab_size)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "source_vocab_size": self.source_vocab_size,
+            "target_vocab_size": self.target_vocab_size,
+            "max_length": self.max_length,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "share_embeddings": self.share_embeddings,
+            "tie_output": self.tie_output,
+            "position": self.position,
+            "norm_first": self.norm_first,
+            "pad_id": self.pad_id,
+            "activation": self.activation,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        }
+
+
+def _unpack(inputs):
+    """`(encoder_token_ids, decoder_token_ids)` from the model's dict input (or its shapes)."""
+    if not isinstance(inputs, dict) or set(INPUT_KEYS) - set(inputs):
+        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+        raise ValueError(
+            "`inputs` must be a dict with keys 'encoder_token_ids' (the source) and "
+            f"'decoder_token_ids' (the target shifted right); got {got}."
+        )
+    return inputs["encoder_token_ids"], inputs["decoder_token_ids"]
