@@ -70,7 +70,7 @@ class GPTTask(training.Task):
         c = self.config
         return kt.models.GPT(
             vocab_size=self.corpus.vocab_size,
-            max_length=max(c.block_size, c.sample_length + 1),
+            max_length=c.block_size,
             num_layers=c.num_layers,
             num_heads=c.num_heads,
             hidden_dim=c.hidden_dim,
@@ -106,7 +106,7 @@ class GPTTask(training.Task):
 
         prompt = self.corpus.encode("\n")[None]
         sampler = keras_hub.samplers.TopKSampler(k=self.config.sample_top_k, seed=self.config.seed)
-        ids = model.generate(prompt, self.config.sample_length, sampler=sampler)
+        ids = model.generate_long(prompt, self.config.sample_length, sampler=sampler)
         text = self.corpus.decode(ids[0])
         (run_dir / "samples.txt").write_text(text)
         print(f"--- sample (top-{self.config.sample_top_k}) ---{text}\n---")

@@ -93,6 +93,19 @@ def test_right_padded_prompts_generate_like_single_prompts(padded_gpt, data):
         np.testing.assert_array_equal(out[i], alone[0])
 
 
+@settings(max_examples=4)
+@given(st.data())
+def test_long_generation_keeps_the_prompt_and_matches_generate_within_one_window(gpt, data):
+    """`generate_long` writes any number of tokens, and equals `generate` while they fit."""
+    prompt = ids(data.draw, 2, data.draw(st.integers(1, 4)))
+    short = data.draw(st.integers(1, MAX_LENGTH - prompt.shape[1]))
+    np.testing.assert_array_equal(gpt.generate_long(prompt, short), gpt.generate(prompt, short))
+    long = gpt.generate_long(prompt, 3 * MAX_LENGTH)
+    assert long.shape == (2, prompt.shape[1] + 3 * MAX_LENGTH)
+    np.testing.assert_array_equal(long[:, : prompt.shape[1]], prompt)
+    assert long.min() >= 0 and long.max() < VOCAB
+
+
 def test_generation_is_deterministic_at_inference_despite_dropout(gpt):
     """Dropout is off in `generate` and in plain calls: two runs agree exactly."""
     prompt = np.array([[3, 4, 5]])
