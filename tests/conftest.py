@@ -4,6 +4,8 @@ Profiles (pick with the environment variable `HYPOTHESIS_PROFILE`):
 
 - `ci` (default): derandomized, no deadline, a modest number of examples, so
   the suite is reproducible and fast on a 2-core CPU;
+- `quick`: as `ci` with fewer examples, for backends that recompile for
+  every new input shape (JAX, PyTorch in tox);
 - `dev`: random and with many more examples, for hunting bugs locally.
 """
 
@@ -25,6 +27,7 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=_SUPPRESSED,
 )
+settings.register_profile("quick", settings.get_profile("ci"), max_examples=4)
 settings.register_profile(
     "dev",
     deadline=None,
