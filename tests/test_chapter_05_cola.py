@@ -1,0 +1,166 @@
+"""Chapter 05, CoLA part: Matthews correlation helpers, the task's batches, and a smoke run."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keras_transformer import classification_metrics as cm
+from tests.chapter_runs import metrics, run_chapter
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = "05_bert_cola.py"
+DATA_DIR = os.environ.get("KT_DATA_DIR") or str(ROOT.parent / "shared" / "data")
+needs_cola = pytest.mark.skipif(
+    not (pathlib.Path(DATA_DIR) / "cola" / "raw").is_dir(),
+    reason=f"no CoLA copy in {DATA_DIR} (set KT_DATA_DIR)",
+)
+
+
+def load_chapter():
+    """Imports the chapter script (its name starts with a digit) as a module."""
+    path = ROOT / "chapters" / SCRIPT
+    spec = importlib.util.spec_from_file_location("chapter_05_bert_cola", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+ch05 = load_chapter()
+
+
+# ------------------------------------------------------------------ classification metrics
+
+
+def test_mcc_is_one_for_perfect_predictions():
+    """Predicting every label right gives MCC 1."""
+    y = [0, 1, 1, 0, 1, 1, 1]
+    assert cm.matthews_corrcoef(y, y) == pytest.approx(1.0)
+
+
+def test_mcc_is_minus_one_for_inverted_predictions():
+    """Predicting every label wrong (0 <-> 1) gives MCC -1."""
+    y = np.array([0, 1, 1, 0, 1, 1, 1])
+    assert cm.matthews_corrcoef(y, 1 - y) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("constant", [0, 1])
+def test_mcc_is_zero_for_a_constant_prediction(constant):
+    """Always answering the same class gives MCC 0, even when it is the majority class."""
+    y = np.array([1] * 7 + [0] * 3)
+    assert cm.matthews_corrcoef(y, np.full_like(y, constant)) == 0.0
+
+
+def test_mcc_matches_the_formula_on_a_known_case():
+    """MCC equals (TP·TN − FP·FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)) on a worked example."""
+    y_true = [1, 1, 1, 1, 0, 0, 0, 1, 0, 1]
+    y_pred = [1, 1, 0, 1, 0, 1, 0, 1, 0, 0]
+    tp, tn, fp, fn = 4, 3, 1, 2
+    expected = (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    assert cm.matthews_corrcoef(y_true, y_pred) == pytest.approx(expected)
+    np.testing.assert_array_equal(cm.confusion_matrix(y_true, y_pred), [[tn, fp], [fn, tp]])
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=40))
+def test_confusion_matrix_counts_every_pair_once(pairs):
+    """Entry (i, j) counts the examples of true class i predicted as j; the entries sum to n."""
+    y_true, y_pred = (np.array(v) for v in zip(*pairs))
+    matrix = cm.confusion_matrix(y_true, y_pred, num_classes=3)
+    assert matrix.sum() == len(pairs)
+    for i in range(3):
+        for j in range(3):
+            assert matrix[i, j] == np.sum((y_true == i) & (y_pred == j))
+
+
+def test_classification_scores_of_logits():
+    """Scores take the argmax of logits; zero logits over 2 classes cost log 2."""
+    labels = np.array([0, 1, 1, 0])
+    logits = np.array([[2.0, 0.0], [0.0, 3.0], [1.0, 0.0], [0.0, 0.0]])
+    scores = cm.classification_scores(labels, logits)
+    assert scores["accuracy"] == 0.75
+    assert scores["mcc"] == pytest.approx(cm.matthews_corrcoef(labels, [0, 1, 0, 0]))
+    assert cm.classification_scores([0, 1], np.zeros((2, 2)))["loss"] == pytest.approx(np.log(2))
+
+
+@pytest.mark.parametrize("y_true, y_pred, match", [
+    ([0, 1], [0], "same length"),
+    ([], [], "non-empty"),
+    ([0, 1], [0.5, 1], "integer class ids"),
+])
+def test_bad_label_arrays_are_clear_errors(y_true, y_pred, match):
+    """Mismatched, empty or non-integer label arrays are a ValueError saying so."""
+    with pytest.raises(ValueError, match=match):
+        cm.matthews_corrcoef(y_true, y_pred)
+
+
+def test_confusion_matrix_rejects_class_ids_out_of_range():
+    """A class id >= num_classes is a ValueError naming num_classes."""
+    with pytest.raises(ValueError, match="num_classes=2"):
+        cm.confusion_matrix([0, 2], [0, 1])
+
+
+# ------------------------------------------------------------------ chapter task
+
+
+@pytest.mark.parametrize("initializations", ["checkpoint,nope", "", "random,random"])
+def test_config_rejects_unknown_or_repeated_initializations(initializations):
+    """initializations must name distinct backbone builders; anything else is a ValueError listing them."""
+    with pytest.raises(ValueError, match="checkpoint"):
+        ch05.ColaConfig(initializations=initializations)
+
+
+def test_config_rejects_max_length_over_64():
+    """max_length above the chapter's 64 tokens is a ValueError."""
+    with pytest.raises(ValueError, match="max_length"):
+        ch05.ColaConfig(max_length=65)
+
+
+@needs_cola
+def test_train_batches_are_a_seeded_shuffle_of_whole_epochs():
+    """Batches are a pure function of (seed, step), every label goes to every model, and one epoch never repeats a sentence."""
+    task = ch05.ColaTask(ch05.SMOKE, DATA_DIR)
+    c = ch05.SMOKE
+    assert task.steps_per_epoch == c.train_size // c.batch_size
+    x, y = task.train_batch(0)
+    assert x["token_ids"].shape == (c.batch_size, c.max_length)
+    assert set(y) == {"checkpoint", "random"}
+    np.testing.assert_array_equal(y["checkpoint"], y["random"])
+    again, _ = task.train_batch(0)
+    np.testing.assert_array_equal(x["token_ids"], again["token_ids"])
+    epoch = np.concatenate([task.train_batch(s)[0]["token_ids"]
+                            for s in range(task.steps_per_epoch)])
+    assert len({row.tobytes() for row in epoch}) == len({
+        row.tobytes() for row in task.train_x["token_ids"]
+    })
+
+
+# ------------------------------------------------------------------ smoke run
+
+
+@needs_cola
+def test_smoke_preset_writes_scores_and_figures(tmp_path):
+    """The smoke preset trains both initializations and writes dev MCC for each, the curves and confusion matrices."""
+    output = run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(tmp_path))
+    result = metrics(tmp_path)
+    assert result["finished"] and result["step"] == ch05.SMOKE.steps
+    assert result["headline"]["name"] == "checkpoint_in_domain_mcc"
+    assert [r["step"] for r in result["history"]] == [4, 8]
+    for name in ("checkpoint", "random"):
+        for dev in ("in_domain", "out_of_domain"):
+            for metric in ("mcc", "accuracy", "loss"):
+                value = result["history"][-1][f"{name}_{dev}_{metric}"]
+                assert np.isfinite(value)
+            assert -1 <= result["history"][-1][f"{name}_{dev}_mcc"] <= 1
+            assert (tmp_path / f"confusion_matrix_{name}_{dev}.png").stat().st_size > 0
+    for png in ("mcc_curves.png", "mcc.png", "loss_curve.png"):
+        assert (tmp_path / png).stat().st_size > 0, png
+    assert "summary: checkpoint_in_domain_mcc=" in output
+    assert "final dev MCC: checkpoint in_domain" in output
