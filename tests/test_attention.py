@@ -165,7 +165,7 @@ def test_causal_self_attention_does_not_leak_the_future(batch, length, n, data, 
     before = to_numpy(layer(x, use_causal_mask=True, training=False))
     after = to_numpy(layer(changed, use_causal_mask=True, training=False))
     np.testing.assert_array_equal(after[:, :t + 1], before[:, :t + 1])
-    weights = normal(g, (batch, t + 1, WIDTH))
+    weights = ops.convert_to_tensor(normal(g, (batch, t + 1, WIDTH)))
     grad = gradient(lambda a: layer(a, use_causal_mask=True)[:, :t + 1] * weights, x)
     assert np.all(grad[:, t + 1:] == 0.0)
     assert np.any(grad[:, :t + 1] != 0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from keras import ops
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -150,7 +151,7 @@ def test_decoder_does_not_leak_the_future(stack, b, t, s, n, pre_ln, data, seed)
     before = to_numpy(layer(x, y, training=False))[:, :cut + 1]
     np.testing.assert_array_equal(to_numpy(layer(changed, y, training=False))[:, :cut + 1], before)
     # Weighted so that a final LayerNorm (whose outputs sum to a constant) still passes gradient.
-    weights = normal(g, (b, cut + 1, WIDTH))
+    weights = ops.convert_to_tensor(normal(g, (b, cut + 1, WIDTH)))
     grad = gradient(lambda a: layer(a, y, training=False)[:, :cut + 1] * weights, x)
     assert np.all(grad[:, cut + 1:] == 0.0), "gradient flows from the future"
     assert np.any(grad[:, :cut + 1] != 0.0)

@@ -224,3 +224,26 @@ def test_distribute_on_two_jax_cpus_without_tensorflow(tmp_path):
 
 if __name__ == "__main__":
     training.main(PRESETS, TinyTask, chapter="tiny")
+
+
+class BucketedTask(TinyTask):
+    """TinyTask with two window lengths, alternating by step (length buckets)."""
+
+    def build_model(self):
+        c = self.config
+        return keras.Sequential([
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(VOCAB, c.hidden_dim),
+            keras.layers.Dense(VOCAB),
+        ])
+
+    def train_batch(self, step):
+        c = self.config
+        return lm_batch(self.train_ids, step, c.batch_size, 4 + 4 * (step % 2), c.seed)
+
+
+def test_batches_of_several_shapes_train(tmp_path):
+    """A task whose batches come in several lengths (buckets) trains every step and learns."""
+    metrics = training.main(PRESETS, BucketedTask, ["--preset", "smoke", "--out", str(tmp_path)])
+    assert [r["step"] for r in metrics["history"]] == [10, 20, 30]
+    assert metrics["history"][-1]["val_loss"] < metrics["history"][0]["val_loss"]
