@@ -1,0 +1,427 @@
+"""Multi30k (task 1): German→English image-caption translation, WordPiece-tokenized.
+
+Three layers, each usable alone:
+
+1. **Text**: `load_multi30k(split)` reads the raw, parallel, gzipped lines
+   (train 29,000, val 1,014, test_2016_flickr 1,000 pairs) through
+   `resolve_data_file` (a local data folder, or a checksummed download).
+2. **Tokens**: `load_tokenized_multi30k(vocab_size)` learns one WordPiece
+   vocabulary with keras-hub's `compute_word_piece_vocabulary` on the training
+   split, tokenizes every split and caches the result as an `.npz` (keyed by
+   vocabulary size, training lines and casing). Only a cache miss needs
+   TensorFlow (keras-hub's WordPiece runs on TF text ops); a later run, or a
+   JAX machine without TensorFlow, loads the arrays. `decode` turns ids back
+   into text in plain Python, for BLEU.
+3. **Batches**: `BucketedBatches` draws length-bucketed, padded training batches,
+   each a pure function of `(seed, step)`, so a resumed run sees the same batches.
+
+Choices, and why:
+
+- **One joint vocabulary** for German and English. The two languages share the
+  Latin alphabet, digits, punctuation and many names and loan words, so one
+  table learns those pieces once; it lets the Transformer share one embedding
+  table between encoder, decoder and output layer (Vaswani et al. used a
+  shared 37k BPE vocabulary for English–German for the same reason), which
+  matters on a 29k-sentence corpus where every parameter is data-hungry.
+- **Lower-cased** text. Multi30k's own tokenized release is lower-cased, most
+  published Multi30k results are case-insensitive, and with 29k sentences
+  casing would split the counts of every sentence-initial word ("Ein"/"ein",
+  "A"/"a"). Lower-casing is Python's `str.lower`, done here before keras-hub
+  sees the text (keras-hub's own option case-folds `ß` to `ss`); accents and
+  umlauts are kept. BLEU is then case-insensitive: score against the raw
+  references with `lowercase=True` (sacrebleu's signature says `case:lc`).
+- **Whitespace pre-splitting** (`split=False` for keras-hub): a word is cut
+  into pieces with its punctuation attached (`"bushes."` → `bush ##es ##.`),
+  so `decode(encode(text))` gives back the text exactly, up to casing and
+  runs of whitespace. keras-hub's default punctuation splitting would make
+  `"t-shirt"` come back as `"t - shirt"`, which BLEU counts as three tokens.
+- `vocab_size` is an upper bound: tf-text's learner never keeps a piece seen
+  fewer than 10 times, so on the full training split it stops at 6,836 pieces
+  however large the request.
+
+Token ids: `PAD_ID = 0`, `START_ID = 1`, `END_ID = 2`, `UNK_ID = 3`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import os
+import pathlib
+
+import numpy as np
+
+from keras_transformer.data.files import CACHE_DIR_ENV
+from keras_transformer.data.files import resolve_data_file
+
+SPLITS = {"train": 29_000, "val": 1_014, "test_2016_flickr": 1_000}
+LANGUAGES = ("de", "en")
+SOURCE_LANGUAGE, TARGET_LANGUAGE = "de", "en"
+
+# The raw task-1 files on multi30k/dataset's master branch, pinned to the commit
+# the local copies were taken from (they are unchanged since 2018-01-17).
+ORIGIN = (
+    "https://raw.githubusercontent.com/multi30k/dataset/"
+    "a3d2e0d26b56f3846f66a952536ffed4e401d05a/"
+    "data/task1/raw/{name}"
+)
+SHA256 = {
+    "train.en.gz": "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
+    "train.de.gz": "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6",
+    "val.en.gz": "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
+    "val.de.gz": "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
+    "test_2016_flickr.en.gz": "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
+    "test_2016_flickr.de.gz": "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
+}
+
+RESERVED_TOKENS = ("[PAD]", "[START]", "[END]", "[UNK]")
+PAD_ID, START_ID, END_ID, UNK_ID = range(4)
+SUFFIX = "##"
+CACHE_VERSION = 1
+
+
+# ----------------------------------------------------------------------------- text
+
+
+def load_multi30k(split: str, data_dir: str | os.PathLike | None = None):
+    """Returns `(german, english)`: the raw, parallel lines of one split.
+
+    Args:
+        split: `"train"`, `"val"` or `"test_2016_flickr"`.
+        data_dir: a folder holding `multi30k/<split>.<lang>.gz` (else
+            `KT_DATA_DIR`, else the download cache; see `resolve_data_file`).
+
+    Example:
+
+    >>> german, english = load_multi30k("test_2016_flickr", "../shared/data")  # doctest: +SKIP
+    >>> english[0]  # doctest: +SKIP
+    'A man in an orange hat starring at something.'
+    """
+    if split not in SPLITS:
+        raise ValueError(f"`split` must be one of {sorted(SPLITS)}; got {split!r}.")
+    texts = []
+    for language in LANGUAGES:
+        name = f"{split}.{language}.gz"
+        path = resolve_data_file(
+            f"multi30k/{name}", origin=ORIGIN.format(name=name), sha256=SHA256[name],
+            data_dir=data_dir,
+        )
+        with gzip.open(path, "rt", encoding="utf-8", newline="\n") as f:
+            lines = f.read().split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if len(lines) != SPLITS[split]:
+            raise ValueError(f"{path} has {len(lines)} lines; expected {SPLITS[split]}.")
+        texts.append(lines)
+    return texts[0], texts[1]
+
+
+def normalize(text: str, lowercase: bool = True) -> str:
+    """The text as the tokenizer sees it: whitespace runs collapsed, optionally lower-cased."""
+    text = " ".join(text.split())
+    return text.lower() if lowercase else text
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def learn_vocabulary(sentences, vocab_size: int) -> list[str]:
+    """A WordPiece vocabulary of at most `vocab_size` pieces from (normalized) sentences.
+
+    keras-hub's `compute_word_piece_vocabulary` on whitespace-split words
+    (`split=False`), with `RESERVED_TOKENS` first. Needs TensorFlow; it takes
+    about 2 minutes for the 58,000 training lines on one CPU core.
+    """
+    import keras_hub
+    import tensorflow as tf
+
+    if vocab_size <= len(RESERVED_TOKENS):
+        raise ValueError(f"`vocab_size` must exceed {len(RESERVED_TOKENS)}; got {vocab_size}.")
+    words = tf.ragged.constant([s.split() for s in sentences], dtype=tf.string)
+    dataset = tf.data.Dataset.from_tensor_slices(words).batch(1024)
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        dataset, vocab_size, split=False, lowercase=False, strip_accents=False,
+        suffix_indicator=SUFFIX, reserved_tokens=list(RESERVED_TOKENS),
+    )
+    return [str(piece) for piece in vocabulary]
+
+
+def encode(sentences, vocabulary) -> list[np.ndarray]:
+    """Token ids (int32, no start/end tokens) of (normalized) sentences; needs TensorFlow.
+
+    Uses keras-hub's `WordPieceTokenizer` on whitespace-split words; a word that
+    cannot be spelled with the vocabulary's pieces becomes `UNK_ID`.
+    """
+    import keras_hub
+    import tensorflow as tf
+
+    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=list(vocabulary), split=False, lowercase=False, strip_accents=False,
+        suffix_indicator=SUFFIX, oov_token=RESERVED_TOKENS[UNK_ID], dtype="int32",
+    )
+    sentences = list(sentences)
+    if not sentences:
+        return []
+    words = tf.ragged.constant([s.split() for s in sentences], dtype=tf.string)
+    ids = tokenizer.tokenize(words)
+    if isinstance(ids, tf.RaggedTensor):
+        ids = ids.merge_dims(-2, -1).to_list() if ids.ragged_rank > 1 else ids.to_list()
+    return [np.asarray(row, np.int32).ravel() for row in ids]
+
+
+def decode(token_ids, vocabulary) -> str:
+    """Text of token ids, in plain Python: pieces joined, `##` pieces glued to the word before.
+
+    Stops at the first `END_ID`; skips `PAD_ID` and `START_ID`. The inverse of
+    `encode` for every sentence without unknown words:
+    `decode(encode([s])[0]) == s` for a normalized `s`.
+    """
+    words = []
+    for token_id in np.asarray(token_ids).ravel().tolist():
+        if token_id == END_ID:
+            break
+        if token_id in (PAD_ID, START_ID):
+            continue
+        piece = vocabulary[token_id]
+        if words and piece.startswith(SUFFIX) and len(piece) > len(SUFFIX):
+            words[-1] += piece[len(SUFFIX):]
+        else:
+            words.append(piece)
+    return " ".join(words)
+
+
+@dataclasses.dataclass
+class TokenizedMulti30k:
+    """Multi30k as token ids, with the vocabulary and the raw English references.
+
+    Attributes:
+        vocabulary: the joint WordPiece pieces; `vocabulary[id]` is a piece.
+        source: split → list of int32 arrays, German (no start/end tokens).
+        target: split → list of int32 arrays, English (no start/end tokens).
+        references: split → raw English lines (as in the files), for BLEU.
+        lowercase: whether the text was lower-cased before tokenizing.
+        cache_path: the `.npz` the arrays were loaded from or saved to.
+    """
+
+    vocabulary: list[str]
+    source: dict[str, list[np.ndarray]]
+    target: dict[str, list[np.ndarray]]
+    references: dict[str, list[str]]
+    lowercase: bool = True
+    cache_path: pathlib.Path | None = None
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocabulary)
+
+    def decode(self, token_ids) -> str:
+        """Text of one row of ids (see `decode`)."""
+        return decode(token_ids, self.vocabulary)
+
+    def lengths(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """Token counts `(source, target)` of a split's pairs."""
+        return (np.array([len(s) for s in self.source[split]]),
+                np.array([len(t) for t in self.target[split]]))
+
+
+def default_cache_dir() -> pathlib.Path:
+    """`$KT_CACHE_DIR/multi30k`, or `~/.cache/keras_transformer/multi30k`."""
+    root = os.environ.get(CACHE_DIR_ENV) or "~/.cache/keras_transformer"
+    return pathlib.Path(root).expanduser() / "multi30k"
+
+
+def cache_file_name(vocab_size: int, vocab_lines: int | None, lowercase: bool) -> str:
+    """The cache's file name: one file per vocabulary request."""
+    lines = "all" if not vocab_lines else str(vocab_lines)
+    case = "lower" if lowercase else "cased"
+    return f"wordpiece-v{CACHE_VERSION}-{vocab_size}-{lines}-{case}.npz"
+
+
+def load_tokenized_multi30k(
+    vocab_size: int = 8000,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    vocab_lines: int | None = None,
+    lowercase: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> TokenizedMulti30k:
+    """All three splits as WordPiece ids, from the cache or tokenized now (then cached).
+
+    Args:
+        vocab_size: the most pieces the joint vocabulary may have.
+        data_dir: the data folder (see `load_multi30k`).
+        vocab_lines: learn the vocabulary from the first `vocab_lines` training
+            pairs only (both languages); None = all 29,000. Small values make
+            the smoke preset fast; every split is still tokenized in full.
+        lowercase: lower-case the text first (see the module docstring).
+        cache_dir: where the `.npz` lives (default `default_cache_dir()`).
+
+    The cache stores the vocabulary, the ids and the sha256 of the six source
+    files; a cache made from other files is rebuilt. It is written atomically.
+    Reading the cache needs NumPy only; building it needs TensorFlow.
+    """
+    references = {split: load_multi30k(split, data_dir)[1] for split in SPLITS}
+    cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = cache_dir / cache_file_name(vocab_size, vocab_lines, lowercase)
+    fingerprint = hashlib.sha256(json.dumps(SHA256, sort_keys=True).encode()).hexdigest()
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as f:
+            if str(f["fingerprint"]) == fingerprint:
+                return _from_arrays(f, references, lowercase, path)
+    arrays = _tokenize_all(vocab_size, data_dir, vocab_lines, lowercase)
+    arrays["fingerprint"] = np.array(fingerprint)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.part-{os.getpid()}.npz")
+    np.savez_compressed(partial, **arrays)
+    os.replace(partial, path)
+    with np.load(path, allow_pickle=False) as f:
+        return _from_arrays(f, references, lowercase, path)
+
+
+def _tokenize_all(vocab_size, data_dir, vocab_lines, lowercase) -> dict:
+    texts = {split: load_multi30k(split, data_dir) for split in SPLITS}
+    german, english = texts["train"]
+    count = vocab_lines or len(german)
+    sample = [normalize(s, lowercase) for s in german[:count] + english[:count]]
+    vocabulary = learn_vocabulary(sample, vocab_size)
+    arrays = {"vocabulary": np.array(vocabulary)}
+    for split, pair in texts.items():
+        for language, lines in zip(LANGUAGES, pair):
+            ids = encode([normalize(s, lowercase) for s in lines], vocabulary)
+            arrays[f"{split}.{language}.ids"] = np.concatenate(ids).astype(np.int32)
+            arrays[f"{split}.{language}.lengths"] = np.array([len(r) for r in ids], np.int32)
+    return arrays
+
+
+def _from_arrays(f, references, lowercase, path) -> TokenizedMulti30k:
+    def rows(split, language):
+        lengths = f[f"{split}.{language}.lengths"]
+        return np.split(f[f"{split}.{language}.ids"], np.cumsum(lengths)[:-1])
+
+    return TokenizedMulti30k(
+        vocabulary=[str(piece) for piece in f["vocabulary"]],
+        source={split: rows(split, SOURCE_LANGUAGE) for split in SPLITS},
+        target={split: rows(split, TARGET_LANGUAGE) for split in SPLITS},
+        references=references,
+        lowercase=lowercase,
+        cache_path=path,
+    )
+
+
+# -------------------------------------------------------------------------- batches
+
+
+def pad_rows(rows, length: int, pad_id: int = PAD_ID) -> np.ndarray:
+    """Right-pad int rows to `(len(rows), length)`; a row longer than `length` is an error."""
+    out = np.full((len(rows), length), pad_id, np.int32)
+    for i, row in enumerate(rows):
+        if len(row) > length:
+            raise ValueError(f"row {i} has {len(row)} tokens; the padded length is {length}.")
+        out[i, :len(row)] = row
+    return out
+
+
+class BucketedBatches:
+    """Length-bucketed training batches of `(source, target)` ids; batch `step` is pure in `(seed, step)`.
+
+    Every epoch is one permutation of the pairs (drawn from `(seed, epoch)`),
+    cut into chunks of `chunk_batches * batch_size` pairs; each chunk is
+    sorted by length and cut into batches, so a batch holds pairs of similar
+    length, and the epoch's batches are then shuffled (from `(seed, epoch)`
+    too). A batch is padded to the smallest `bucket_lengths` entry that fits:
+    a few fixed shapes, so a compiled training step is traced only a few
+    times. The remainder of an epoch that does not fill a batch is dropped
+    (a different remainder each epoch).
+
+    Shapes: `source` is `(batch_size, L)` and `target` `(batch_size, L - 1)`
+    for a bucket `L`, so the target plus its end token (see
+    `teacher_forcing_batch`) fills `L` decoder positions too. Pairs whose
+    source is longer than `max(bucket_lengths)` or whose target is longer
+    than `max(bucket_lengths) - 1` are left out (`num_dropped` of them).
+
+    Example:
+
+    >>> batches = BucketedBatches(data.source["train"], data.target["train"],  # doctest: +SKIP
+    ...                           batch_size=64, seed=0, bucket_lengths=(16, 32, 48))
+    >>> source, target = batches(0)  # doctest: +SKIP
+    """
+
+    def __init__(self, source, target, batch_size: int, seed: int,
+                 bucket_lengths=(64,), chunk_batches: int = 64):
+        if len(source) != len(target):
+            raise ValueError(f"{len(source)} sources but {len(target)} targets.")
+        bucket_lengths = tuple(sorted(int(b) for b in bucket_lengths))
+        if not bucket_lengths or bucket_lengths[0] < 2:
+            raise ValueError(f"`bucket_lengths` must be lengths >= 2; got {bucket_lengths}.")
+        if batch_size < 1 or chunk_batches < 1:
+            raise ValueError("`batch_size` and `chunk_batches` must be >= 1.")
+        longest = bucket_lengths[-1]
+        source_lengths = np.array([len(s) for s in source])
+        target_lengths = np.array([len(t) for t in target])
+        keep = (source_lengths <= longest) & (target_lengths <= longest - 1)
+        keep &= (source_lengths > 0) & (target_lengths > 0)
+        self.index = np.flatnonzero(keep)
+        self.num_dropped = int(len(source) - len(self.index))
+        if len(self.index) < batch_size:
+            raise ValueError(
+                f"Only {len(self.index)} pairs fit the buckets {bucket_lengths}; "
+                f"`batch_size` is {batch_size}."
+            )
+        self.source, self.target = source, target
+        # A pair needs a bucket of at least max(source, target + end token).
+        self.need = np.maximum(source_lengths, target_lengths + 1)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.bucket_lengths = bucket_lengths
+        self.chunk_batches = chunk_batches
+        self.steps_per_epoch = len(self.index) // batch_size
+        self._epoch, self._plan = None, None
+
+    def epoch_plan(self, epoch: int) -> np.ndarray:
+        """`(steps_per_epoch, batch_size)` pair indices of every batch of `epoch`."""
+        if epoch != self._epoch:
+            rng = np.random.default_rng([self.seed, epoch])
+            order = self.index[rng.permutation(len(self.index))]
+            order = order[:self.steps_per_epoch * self.batch_size]
+            chunk = self.chunk_batches * self.batch_size
+            pieces = [
+                part[np.argsort(self.need[part], kind="stable")]
+                for part in np.split(order, range(chunk, len(order), chunk))
+            ]
+            batches = np.concatenate(pieces).reshape(self.steps_per_epoch, self.batch_size)
+            self._plan = batches[rng.permutation(self.steps_per_epoch)]
+            self._epoch = epoch
+        return self._plan
+
+    def bucket(self, length: int) -> int:
+        """The padded length of a batch whose longest pair needs `length` positions."""
+        for bucket in self.bucket_lengths:
+            if length <= bucket:
+                return bucket
+        raise ValueError(f"no bucket holds length {length}; buckets {self.bucket_lengths}.")
+
+    def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch `step`: `(source (B, L), target (B, L - 1))` int32, padded with `PAD_ID`."""
+        if step < 0:
+            raise ValueError(f"`step` must be >= 0; got {step}.")
+        epoch, position = divmod(step, self.steps_per_epoch)
+        rows = self.epoch_plan(epoch)[position]
+        length = self.bucket(int(self.need[rows].max()))
+        return (pad_rows([self.source[i] for i in rows], length),
+                pad_rows([self.target[i] for i in rows], length - 1))
+
+
+def length_summary(lengths) -> dict:
+    """Mean, median, 99th percentile and maximum of token counts."""
+    lengths = np.asarray(lengths)
+    return {"mean": float(lengths.mean()), "median": float(np.median(lengths)),
+            "p99": float(np.percentile(lengths, 99)), "max": int(lengths.max())}
+
+
+__all__ = [
+    "BucketedBatches", "END_ID", "LANGUAGES", "PAD_ID", "RESERVED_TOKENS", "SPLITS",
+    "START_ID", "TokenizedMulti30k", "UNK_ID", "decode", "encode", "learn_vocabulary",
+    "length_summary", "load_multi30k", "load_tokenized_multi30k", "normalize", "pad_rows",
+]

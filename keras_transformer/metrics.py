@@ -1,0 +1,79 @@
+"""Evaluation metrics the chapters report.
+
+`corpus_bleu` wraps sacrebleu (Post, 2018), the reference BLEU implementation:
+it tokenizes detokenized text itself (13a, as WMT's `mteval-v13a.pl`), so
+scores from different tokenizers and papers compare, and it returns the
+signature string that states exactly how the score was computed. sacrebleu is
+imported on first use (`pip install sacrebleu`, in the `chapters` extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+
+class Bleu(NamedTuple):
+    """A corpus BLEU score in [0, 100] and the sacrebleu signature that defines it.
+
+    `score, signature = corpus_bleu(...)` unpacks it; `details` is sacrebleu's
+    one-line summary (n-gram precisions, brevity penalty, lengths).
+    """
+
+    score: float
+    signature: str
+    details: str
+
+
+def corpus_bleu(
+    hypotheses: Sequence[str],
+    references: Sequence[str] | Sequence[Sequence[str]],
+    *,
+    lowercase: bool = False,
+    tokenize: str = "13a",
+) -> Bleu:
+    """Corpus-level BLEU of detokenized `hypotheses` against `references`, by sacrebleu.
+
+    Args:
+        hypotheses: one detokenized output sentence per source.
+        references: one reference per hypothesis (a list of strings), or
+            several reference streams (a list of such lists, each as long as
+            `hypotheses`).
+        lowercase: case-insensitive BLEU (the signature then says `case:lc`).
+        tokenize: sacrebleu's tokenizer; `"13a"` is the WMT standard.
+
+    Returns:
+        `Bleu(score, signature, details)`.
+
+    Raises:
+        ValueError: a reference stream's length differs from the hypotheses'.
+
+    Example (sacrebleu's README, two reference streams):
+
+    >>> refs = [["The dog bit the man.", "It was not unexpected.", "The man bit him first."],
+    ...         ["The dog had bit the man.", "No one was surprised.", "The man had bitten the dog."]]
+    >>> hyps = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."]
+    >>> round(corpus_bleu(hyps, refs).score, 2)
+    48.53
+    """
+    from sacrebleu.metrics import BLEU
+
+    hypotheses = [str(h) for h in hypotheses]
+    if len(references) and isinstance(references[0], str):
+        streams = [list(references)]
+    else:
+        streams = [list(stream) for stream in references]
+    if not streams:
+        raise ValueError("`references` is empty; give one reference per hypothesis.")
+    for i, stream in enumerate(streams):
+        if len(stream) != len(hypotheses):
+            raise ValueError(
+                f"reference stream {i} has {len(stream)} sentences but there are "
+                f"{len(hypotheses)} hypotheses; give one reference per hypothesis."
+            )
+    bleu = BLEU(lowercase=lowercase, tokenize=tokenize)
+    result = bleu.corpus_score(hypotheses, streams)
+    return Bleu(float(result.score), str(bleu.get_signature()), str(result))
+
+
+__all__ = ["Bleu", "corpus_bleu"]

@@ -1,0 +1,167 @@
+"""Chapter 03 (translation, Transformer vs RNN + attention): loss, cross-attention probe, smoke run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pathlib
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_transformer as kt
+from keras_transformer.data import multi30k
+from tests.chapter_runs import metrics, run_chapter
+
+SCRIPT = "03_translation.py"
+
+
+def load_chapter(file_name: str):
+    """Imports a chapter script (its name starts with a digit) as a module."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "chapters" / file_name
+    spec = importlib.util.spec_from_file_location(f"chapter_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+ch03 = load_chapter(SCRIPT)
+
+needs_data = pytest.mark.skipif(
+    not os.environ.get("KT_DATA_DIR"), reason="set KT_DATA_DIR to the shared data folder"
+)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """A fresh tokenization cache for this module (the smoke vocabulary is learned once here)."""
+    path = tmp_path_factory.mktemp("kt_cache")
+    previous = os.environ.get("KT_CACHE_DIR")
+    os.environ["KT_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["KT_CACHE_DIR"]
+    else:
+        os.environ["KT_CACHE_DIR"] = previous
+
+
+# ------------------------------------------------------------------------------ loss
+
+
+def test_loss_without_smoothing_is_cross_entropy_ignoring_padding():
+    """With smoothing 0 the loss equals Keras's sparse cross-entropy with ignore_class=pad."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 5, 11)).astype("float32")
+    labels = rng.integers(1, 11, (3, 5))
+    labels[0, 3:] = labels[2, 1:] = 0
+    ours = ch03.SmoothedSparseCrossentropy(0.0)(labels, logits)
+    keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    np.testing.assert_allclose(float(ours), float(keras_loss(labels, logits)), rtol=1e-5)
+
+
+def test_smoothed_loss_matches_the_formula_and_ignores_padded_positions():
+    """Loss = mean over real labels of (1-e)(-log p_y) + e mean_v(-log p_v); padded logits don't matter."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(2, 4, 7)).astype("float32")
+    labels = np.array([[3, 5, 0, 0], [1, 2, 6, 0]])
+    loss = ch03.SmoothedSparseCrossentropy(0.1)
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    per_token = -0.9 * np.take_along_axis(log_probs, labels[..., None], -1)[..., 0]
+    per_token -= 0.1 * log_probs.mean(-1)
+    expected = per_token[labels != 0].mean()
+    np.testing.assert_allclose(float(loss(labels, logits)), expected, rtol=1e-5)
+    changed = logits.copy()
+    changed[labels == 0] = rng.normal(size=(int((labels == 0).sum()), 7)) * 10
+    np.testing.assert_allclose(float(loss(labels, changed)), expected, rtol=1e-5)
+
+
+# ------------------------------------------------------------------- cross-attention
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_cross_attention_probe_reruns_the_decoder_exactly(norm_first):
+    """The probe's block-by-block re-run equals the model's blocks, and its weights are
+    distributions over real source tokens (zero on padding)."""
+    model = kt.models.Seq2SeqTransformer(
+        30, 30, max_length=12, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        norm_first=norm_first, share_embeddings=True,
+    )
+    source = np.array([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]], "int32")
+    target = np.array([[1, 4, 5, 0, 0], [1, 7, 8, 9, 3]], "int32")
+    model({"encoder_token_ids": source, "decoder_token_ids": target})
+    weights, outputs = ch03.cross_attention_weights(model, source, target)
+    assert weights.shape == (2, 2, 2, 5, 6)  # (batch, layers, heads, T, S)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(weights[0, ..., 4:] == 0.0)
+
+    encoded = model.encode(source)
+    x = model.embed_target(target)
+    for block, probed in zip(model.decoder.layer_blocks(), outputs):
+        x = block(x, encoded, decoder_padding_mask=model.padding_mask(target),
+                  encoder_padding_mask=model.padding_mask(source))
+        real = np.asarray(target) != 0
+        np.testing.assert_allclose(np.asarray(probed)[real], np.asarray(x)[real],
+                                   rtol=1e-5, atol=1e-5)
+
+
+# -------------------------------------------------------------------------- the task
+
+
+@needs_data
+def test_training_batches_are_pure_teacher_forcing_batches(cache_dir):
+    """Batch `step` is the same on every call, its labels are the decoder inputs shifted
+    left and ended, and both models get the same labels."""
+    task = ch03.TranslationTask(ch03.SMOKE)
+    (x, y), (x2, y2) = task.train_batch(7), task.train_batch(7)
+    np.testing.assert_array_equal(x["encoder_token_ids"], x2["encoder_token_ids"])
+    np.testing.assert_array_equal(y["transformer"], y2["rnn"])
+    decoder_inputs, labels = x["decoder_token_ids"], y["transformer"]
+    length = int(ch03.SMOKE.bucket_lengths)
+    assert x["encoder_token_ids"].shape == decoder_inputs.shape == labels.shape == (16, length)
+    assert np.all(decoder_inputs[:, 0] == multi30k.START_ID)
+    np.testing.assert_array_equal(decoder_inputs[:, 1:][labels[:, :-1] != 0],
+                                  labels[:, :-1][labels[:, :-1] != 0])
+    assert np.all((labels == multi30k.END_ID).sum(axis=1) == 1)
+    assert task.steps_per_epoch == task.batches.steps_per_epoch > 0
+
+
+def test_bucket_lengths_must_fit_the_model():
+    """A bucket longer than max_length, or a malformed list, is a ValueError."""
+    with pytest.raises(ValueError, match="max_length"):
+        ch03.TranslationConfig(bucket_lengths="16,80", max_length=64)
+    with pytest.raises(ValueError, match="comma-separated"):
+        ch03.TranslationConfig(bucket_lengths="16;32")
+
+
+@needs_data
+def test_smoke_preset_trains_both_models_and_writes_bleu_and_heatmaps(tmp_path, cache_dir):
+    """The smoke run writes config/metrics with greedy and beam BLEU for both models, the
+    sacrebleu signature, parameter counts, translations and the heatmap PNGs."""
+    out = tmp_path / "run"
+    output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(out))
+    result = metrics(out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["beam_size"] == ch03.SMOKE.beam_size
+    last = result["history"][-1]
+    for name in ("transformer", "rnn"):
+        for mode in ("greedy", "beam"):
+            assert 0.0 <= last[f"{name}_{mode}_bleu"] <= 100.0
+        assert last[f"{name}_params"] > 0
+        losses = [row[f"{name}_val_nll"] for row in result["history"]]
+        assert losses[-1] < losses[0], name
+    assert result["headline"]["name"] == "transformer_beam_bleu"
+    assert result["headline"]["value"] == last["transformer_beam_bleu"]
+    assert result["bleu"]["signature"].startswith("nrefs:1|case:lc|eff:no|tok:13a")
+    assert result["bleu"]["sentences"] == ch03.SMOKE.eval_sentences
+    for i in range(ch03.SMOKE.num_heatmaps):
+        assert (out / f"cross_attention_{i}.png").stat().st_size > 0
+        assert (out / f"side_by_side_{i}.png").stat().st_size > 0
+    for name in ("checkpoint.npz", "loss_curve.png", "bleu.png", "translations.txt", "vocab.txt"):
+        assert (out / name).exists(), name
+    translations = (out / "translations.txt").read_text(encoding="utf-8")
+    assert "A man in an orange hat starring at something." in translations
+    assert "summary: transformer_beam_bleu=" in output and "case:lc" in output
