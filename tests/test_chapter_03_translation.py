@@ -104,7 +104,7 @@ def test_cross_attention_probe_reruns_the_decoder_exactly(norm_first):
         x = block(x, encoded, decoder_padding_mask=model.padding_mask(target),
                   encoder_padding_mask=model.padding_mask(source))
         real = np.asarray(target) != 0
-        np.testing.assert_allclose(np.asarray(probed)[real], np.asarray(x)[real],
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(probed)[real], keras.ops.convert_to_numpy(x)[real],
                                    rtol=1e-5, atol=1e-5)
 
 

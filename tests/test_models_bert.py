@@ -235,8 +235,8 @@ def test_mlm_logits_follow_changes_to_the_embedding_table(pretrainer):
         edited = original.copy()
         edited[7] = 0.0
         table.assign(edited)
-        logits = np.asarray(pretrainer(x)["mlm_logits"])
-        bias = np.asarray(pretrainer.mlm_head.output_bias)
+        logits = keras.ops.convert_to_numpy(pretrainer(x)["mlm_logits"])
+        bias = keras.ops.convert_to_numpy(pretrainer.mlm_head.output_bias)
         np.testing.assert_allclose(logits[..., 7], bias[7], atol=1e-6)
     finally:
         table.assign(original)
@@ -251,7 +251,7 @@ def test_mlm_head_gathers_the_masked_positions(pretrainer):
     assert tuple(out["nsp_logits"].shape) == (2, 2)
     for j in range(3):
         single = pretrainer({**x, "mask_positions": positions[:, j : j + 1]})["mlm_logits"]
-        np.testing.assert_allclose(np.asarray(single)[:, 0], np.asarray(out["mlm_logits"])[:, j],
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(single)[:, 0], keras.ops.convert_to_numpy(out["mlm_logits"])[:, j],
                                    atol=1e-5)
 
 
@@ -304,7 +304,7 @@ def test_classifier_and_span_models_round_trip(tmp_path):
             for key in expected:
                 np.testing.assert_array_equal(actual[key], expected[key])
         else:
-            np.testing.assert_array_equal(np.asarray(actual), np.asarray(expected))
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(actual), keras.ops.convert_to_numpy(expected))
         assert plain(loaded.get_config()) == plain(model.get_config())
 
 

@@ -11,6 +11,7 @@ import shutil
 import warnings
 
 import numpy as np
+import keras
 import pytest
 
 import keras_transformer as kt
@@ -51,7 +52,7 @@ def tokenizer(folder):
 
 def run(model, batch):
     out = model(batch)
-    return {k: np.asarray(v) for k, v in out.items()}
+    return {k: keras.ops.convert_to_numpy(v) for k, v in out.items()}
 
 
 def mean_pooled(model, batch):

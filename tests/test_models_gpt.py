@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 import keras_transformer as kt
 
+to_numpy = keras.ops.convert_to_numpy
+
 VOCAB, MAX_LENGTH = 23, 16
 
 
@@ -49,8 +51,8 @@ def test_logits_shape_and_no_future_leak(gpt, data):
     tokens = ids(data.draw, batch, length)
     changed = tokens.copy()
     changed[:, t + 1:] = ids(data.draw, batch, length - t - 1)
-    before = np.asarray(gpt(tokens))
-    after = np.asarray(gpt(changed))
+    before = to_numpy(gpt(tokens))
+    after = to_numpy(gpt(changed))
     assert before.shape == (batch, length, VOCAB)
     np.testing.assert_allclose(before[:, : t + 1], after[:, : t + 1], atol=1e-5)
 
@@ -59,7 +61,7 @@ def greedy_by_full_passes(model, prompt, steps):
     """The reference: re-run the whole sequence for every new token, take the argmax."""
     tokens = prompt
     for _ in range(steps):
-        logits = np.asarray(model(tokens))
+        logits = to_numpy(model(tokens))
         tokens = np.concatenate([tokens, logits[:, -1].argmax(-1)[:, None]], axis=1)
     return tokens
 
@@ -110,7 +112,7 @@ def test_generation_is_deterministic_at_inference_despite_dropout(gpt):
     """Dropout is off in `generate` and in plain calls: two runs agree exactly."""
     prompt = np.array([[3, 4, 5]])
     np.testing.assert_array_equal(gpt.generate(prompt, 5), gpt.generate(prompt, 5))
-    np.testing.assert_array_equal(np.asarray(gpt(prompt)), np.asarray(gpt(prompt)))
+    np.testing.assert_array_equal(to_numpy(gpt(prompt)), to_numpy(gpt(prompt)))
 
 
 def test_keras_hub_samplers_are_accepted(gpt):
@@ -158,5 +160,5 @@ def test_save_and_load_reproduce_logits(gpt, tmp_path):
     path = tmp_path / "gpt.keras"
     gpt.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_array_equal(np.asarray(loaded(tokens)), np.asarray(gpt(tokens)))
+    np.testing.assert_array_equal(to_numpy(loaded(tokens)), to_numpy(gpt(tokens)))
     assert loaded.get_config() == gpt.get_config()
