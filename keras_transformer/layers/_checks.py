@@ -17,8 +17,8 @@ def check_rank(name: str, shape, rank: int, meaning: str) -> None:
 
 def check_length(length, max_length: int, name: str = "inputs", start_index=0) -> None:
     """Raise if a static sequence length (plus a static `start_index`) exceeds `max_length`."""
-    if length is None or not isinstance(start_index, int):
-        return
+    if not isinstance(length, int) or not isinstance(start_index, int):
+        return  # unknown until run time (None, or a symbolic JAX dimension)
     if start_index + length > max_length:
         where = f" starting at position {start_index}" if start_index else ""
         raise ValueError(

@@ -53,7 +53,9 @@ class PositionEmbedding(keras.layers.Layer):
         check_length(inputs.shape[1], self.max_length, "inputs", start_index)
         shape = ops.shape(inputs)
         table = ops.convert_to_tensor(self.embeddings)
-        rows = ops.slice(table, (start_index, 0), (shape[1], shape[2]))
+        # A gather rather than a slice: a slice's size must be static under JAX,
+        # and the length is symbolic when a model is built on `Input((None,))`.
+        rows = ops.take(table, ops.arange(shape[1]) + start_index, axis=0)
         return ops.broadcast_to(ops.cast(rows, self.compute_dtype), shape)
 
     def compute_output_shape(self, input_shape):
