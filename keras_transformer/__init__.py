@@ -3,12 +3,13 @@
 The working companion of a Transformer textbook: `keras_transformer.ops` holds
 the attention kernel, `keras_transformer.masks` the mask vocabulary,
 `keras_transformer.layers` the building blocks and `keras_transformer.models`
-the model families built from them; `keras_transformer.plots` (imported on
+the model families built from them, `keras_transformer.losses` their
+sequence losses; `keras_transformer.plots` (imported on
 demand, it needs matplotlib) draws attention heatmaps and curves.
 """
 
-from keras_transformer import layers, masks, models, ops
+from keras_transformer import layers, losses, masks, models, ops
 
 __version__ = "0.1.0"
 
-__all__ = ["layers", "masks", "models", "ops", "__version__"]
+__all__ = ["layers", "losses", "masks", "models", "ops", "__version__"]

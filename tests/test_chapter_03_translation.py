@@ -8,11 +8,9 @@ import os
 import pathlib
 import sys
 
-import keras
 import numpy as np
 import pytest
 
-import keras_transformer as kt
 from keras_transformer.data import multi30k
 from tests.chapter_runs import metrics, run_chapter
 
@@ -47,65 +45,6 @@ def cache_dir(tmp_path_factory):
         del os.environ["KT_CACHE_DIR"]
     else:
         os.environ["KT_CACHE_DIR"] = previous
-
-
-# ------------------------------------------------------------------------------ loss
-
-
-def test_loss_without_smoothing_is_cross_entropy_ignoring_padding():
-    """With smoothing 0 the loss equals Keras's sparse cross-entropy with ignore_class=pad."""
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(3, 5, 11)).astype("float32")
-    labels = rng.integers(1, 11, (3, 5))
-    labels[0, 3:] = labels[2, 1:] = 0
-    ours = ch03.SmoothedSparseCrossentropy(0.0)(labels, logits)
-    keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
-    np.testing.assert_allclose(float(ours), float(keras_loss(labels, logits)), rtol=1e-5)
-
-
-def test_smoothed_loss_matches_the_formula_and_ignores_padded_positions():
-    """Loss = mean over real labels of (1-e)(-log p_y) + e mean_v(-log p_v); padded logits don't matter."""
-    rng = np.random.default_rng(1)
-    logits = rng.normal(size=(2, 4, 7)).astype("float32")
-    labels = np.array([[3, 5, 0, 0], [1, 2, 6, 0]])
-    loss = ch03.SmoothedSparseCrossentropy(0.1)
-    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-    per_token = -0.9 * np.take_along_axis(log_probs, labels[..., None], -1)[..., 0]
-    per_token -= 0.1 * log_probs.mean(-1)
-    expected = per_token[labels != 0].mean()
-    np.testing.assert_allclose(float(loss(labels, logits)), expected, rtol=1e-5)
-    changed = logits.copy()
-    changed[labels == 0] = rng.normal(size=(int((labels == 0).sum()), 7)) * 10
-    np.testing.assert_allclose(float(loss(labels, changed)), expected, rtol=1e-5)
-
-
-# ------------------------------------------------------------------- cross-attention
-
-
-@pytest.mark.parametrize("norm_first", [True, False])
-def test_cross_attention_probe_reruns_the_decoder_exactly(norm_first):
-    """The probe's block-by-block re-run equals the model's blocks, and its weights are
-    distributions over real source tokens (zero on padding)."""
-    model = kt.models.Seq2SeqTransformer(
-        30, 30, max_length=12, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
-        norm_first=norm_first, share_embeddings=True,
-    )
-    source = np.array([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]], "int32")
-    target = np.array([[1, 4, 5, 0, 0], [1, 7, 8, 9, 3]], "int32")
-    model({"encoder_token_ids": source, "decoder_token_ids": target})
-    weights, outputs = ch03.cross_attention_weights(model, source, target)
-    assert weights.shape == (2, 2, 2, 5, 6)  # (batch, layers, heads, T, S)
-    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
-    assert np.all(weights[0, ..., 4:] == 0.0)
-
-    encoded = model.encode(source)
-    x = model.embed_target(target)
-    for block, probed in zip(model.decoder.layer_blocks(), outputs):
-        x = block(x, encoded, decoder_padding_mask=model.padding_mask(target),
-                  encoder_padding_mask=model.padding_mask(source))
-        real = np.asarray(target) != 0
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(probed)[real], keras.ops.convert_to_numpy(x)[real],
-                                   rtol=1e-5, atol=1e-5)
 
 
 # -------------------------------------------------------------------------- the task

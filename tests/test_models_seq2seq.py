@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_transformer as kt
-from keras_transformer.models.seq2seq import pad_after_end
+from keras_transformer.models.seq2seq import _top_k_indices, pad_after_end
 from tests.helpers import gradient
 
 
@@ -171,6 +171,50 @@ def test_source_padding_changes_no_logit(model, data):
     np.testing.assert_allclose(
         to_numpy(model.decode(target, encoded, real)), expected, atol=1e-5
     )
+
+
+@given(st.data())
+def test_beam_selection_equals_a_stable_sort(data):
+    """Beam search keeps each row's k best candidates in the order of a stable descending sort (ties, -inf included)."""
+    rows, width = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 40))
+    k = data.draw(st.integers(1, width))
+    values = st.sampled_from([-np.inf, -2.0, -1.0, -0.5, 0.0, 1.5])
+    scores = np.array(data.draw(st.lists(values, min_size=rows * width, max_size=rows * width)))
+    scores = scores.reshape(rows, width)
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(_top_k_indices(scores, k), expected)
+
+
+@settings(max_examples=6)
+@given(st.data())
+def test_cross_attention_scores_are_causal_alignments_over_real_source_tokens(model, data):
+    """`cross_attention_scores` gives, per layer and head, a distribution over real source tokens
+    for each target position, unchanged by later target tokens, and asking for it changes no output."""
+    batch, s, t = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 6)),
+                   data.draw(st.integers(2, 6)))
+    source = sources(data.draw, model, batch, s)
+    target = ids(data.draw, (batch, t), TGT_VOCAB)
+    scores = to_numpy(model.cross_attention_scores(source, target))
+    assert scores.shape == (batch, model.num_layers, model.num_heads, t, s)
+    real = source != PAD
+    np.testing.assert_allclose(scores.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(scores.transpose(0, 4, 1, 2, 3)[~real] == 0.0)
+
+    cut = data.draw(st.integers(1, t - 1))
+    changed = target.copy()
+    changed[:, cut:] = ids(data.draw, (batch, t - cut), TGT_VOCAB)
+    np.testing.assert_allclose(
+        to_numpy(model.cross_attention_scores(source, changed))[..., :cut, :],
+        scores[..., :cut, :], atol=1e-6,
+    )
+
+    encoded = model.encode(source)
+    masks = dict(decoder_padding_mask=model.padding_mask(target),
+                 encoder_padding_mask=model.padding_mask(source))
+    with_scores, _ = model.decoder(model.embed_target(target), encoded,
+                                   return_cross_attention_scores=True, **masks)
+    plain = model.decoder(model.embed_target(target), encoded, **masks)
+    np.testing.assert_allclose(to_numpy(with_scores), to_numpy(plain), atol=1e-6)
 
 
 @settings(max_examples=6)

@@ -22,7 +22,9 @@ class Decoder(StackBase):
     (from `compute_cross_attention_cache`).
 
     Returns:
-        The output, or `(output, cache)` when `cache` is given.
+        The output; `(output, cache)` when `cache` is given; `(output, scores)`
+        with `return_cross_attention_scores=True`, where `scores` stacks every
+        layer's cross-attention weights, `(batch, num_layers, num_heads, T, S)`.
 
     Example:
     >>> decoder = Decoder(num_layers=2, num_heads=2, intermediate_dim=32, norm_first=True)
@@ -47,6 +49,7 @@ class Decoder(StackBase):
         cache_update_index=None,
         cross_attention_cache=None,
         use_causal_mask=True,
+        return_cross_attention_scores=False,
         training=None,
     ):
         if cache is not None and (len(cache.shape) != 6 or cache.shape[1] != self.num_layers):
@@ -55,7 +58,7 @@ class Decoder(StackBase):
                 f"head_dim) with num_layers={self.num_layers}; got {tuple(cache.shape)}. "
                 "Build it with `decoder.init_cache(batch_size, max_length)`."
             )
-        x, new_caches = decoder_sequence, []
+        x, new_caches, scores = decoder_sequence, [], []
         for i, block in enumerate(self.layer_blocks()):
             out = block(
                 x,
@@ -70,13 +73,19 @@ class Decoder(StackBase):
                     None if cross_attention_cache is None else cross_attention_cache[:, i]
                 ),
                 use_causal_mask=use_causal_mask,
+                return_cross_attention_scores=return_cross_attention_scores,
                 training=training,
             )
             if cache is not None:
                 out, layer_cache = out
                 new_caches.append(layer_cache)
+            elif return_cross_attention_scores:
+                out, layer_scores = out
+                scores.append(layer_scores)
             x = out
         x = self._finish(x)
+        if return_cross_attention_scores:
+            return x, ops.stack(scores, axis=1)
         return x if cache is None else (x, ops.stack(new_caches, axis=1))
 
     def init_cache(self, batch_size: int, max_length: int, dtype=None):

@@ -38,9 +38,12 @@ class DecoderBlock(BlockBase):
             and values from `compute_cross_attention_cache`, used instead of
             `encoder_sequence`.
         use_causal_mask: causal self-attention (default True).
+        return_cross_attention_scores: also return the cross-attention
+            weights `(batch, num_heads, T, S)` (not with a cache).
 
     Returns:
-        The output, or `(output, self_attention_cache)` when a cache is given.
+        The output; `(output, self_attention_cache)` when a cache is given;
+        `(output, cross_attention_scores)` when asked for the scores.
 
     Example:
     >>> block = DecoderBlock(num_heads=2, intermediate_dim=32)
@@ -70,10 +73,18 @@ class DecoderBlock(BlockBase):
         self_attention_cache_update_index=None,
         cross_attention_cache=None,
         use_causal_mask=True,
+        return_cross_attention_scores=False,
         training=None,
     ):
         check_rank("decoder_sequence", decoder_sequence.shape, 3, "(batch, length, hidden_dim)")
         wants_cross = encoder_sequence is not None or cross_attention_cache is not None
+        if return_cross_attention_scores and (
+            not wants_cross or self_attention_cache is not None
+        ):
+            raise ValueError(
+                "`return_cross_attention_scores=True` needs `encoder_sequence` or "
+                "`cross_attention_cache` and no `self_attention_cache`."
+            )
         if wants_cross != self.has_cross_attention:
             raise ValueError(
                 "This block was built "
@@ -107,15 +118,20 @@ class DecoderBlock(BlockBase):
         if self.has_cross_attention:
             x = self._cross_attend(
                 x, encoder_sequence, encoder_padding_mask, encoder_attention_mask,
-                cross_attention_cache, training,
+                cross_attention_cache, training, return_cross_attention_scores,
             )
+        if return_cross_attention_scores:
+            x, scores = x
         x = residual(
             x, self.feed_forward, self.feed_forward_norm, self.residual_dropout,
             self.norm_first, training,
         )
+        if return_cross_attention_scores:
+            return x, scores
         return x if cache is None else (x, cache)
 
-    def _cross_attend(self, x, encoder_sequence, padding_mask, attention_mask, cache, training):
+    def _cross_attend(self, x, encoder_sequence, padding_mask, attention_mask, cache, training,
+                      return_scores=False):
         source = encoder_sequence if cache is None else None
         source_shape = (
             encoder_sequence.shape if cache is None
@@ -132,11 +148,14 @@ class DecoderBlock(BlockBase):
 
         def attend(h):
             out = self.cross_attention(
-                h, source, attention_mask=mask, cache=cache, training=training
+                h, source, attention_mask=mask, cache=cache,
+                return_attention_scores=return_scores, training=training,
             )
-            # With a precomputed cache the layer returns `(output, cache)`; the
-            # cache is read-only here, so keep the output only.
-            return out if cache is None else out[0]
+            if cache is None:
+                return out  # the output, or `(output, scores)`
+            # With a precomputed cache the layer returns `(output, [scores,]
+            # cache)`; the cache is read-only here, so drop it.
+            return out[:-1] if return_scores else out[0]
 
         return residual(
             x,

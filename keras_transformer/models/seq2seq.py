@@ -192,6 +192,24 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def _top_k_indices(scores, k):
+    """Column indices of each row's `k` largest scores, best first, ties to the lower index.
+
+    The same as a stable `argsort(-scores)[:, :k]`, but `argpartition` finds
+    the top `k` in linear time (the rows are `beam_size * vocab` wide); only
+    those are then sorted. Scores tied with the k-th are all kept before the
+    sort, so the tie-break matches the stable sort exactly.
+    """
+    k = min(k, scores.shape[1])
+    kth = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:].min(axis=1, keepdims=True)
+    rows, cols = np.nonzero(scores >= kth)
+    # Order candidates by row, then score (descending), then index.
+    order = np.lexsort((cols, -scores[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    first = np.searchsorted(rows, np.arange(scores.shape[0]))
+    return cols[first[:, None] + np.arange(k)[None]]
+
+
 def beam_search(step, state, batch_size, max_length, start_id, end_id, pad_id,
                 beam_size, alpha=0.6):
     """Beam search with GNMT's length penalty and end tokens.
@@ -236,7 +254,7 @@ def beam_search(step, state, batch_size, max_length, start_id, end_id, pad_id,
         candidate_lengths = np.where(finished, lengths, index + 1)[..., None]
         candidate_scores = candidates / length_penalty(candidate_lengths, alpha)
         flat = candidate_scores.reshape(batch_size, -1)
-        best = np.argsort(-flat, axis=1, kind="stable")[:, :beam_size]
+        best = _top_k_indices(flat, beam_size)
         beam, token = best // vocab, (best % vocab).astype("int32")
         tokens = tokens[b_idx, beam]
         tokens[..., index] = token
@@ -506,6 +524,27 @@ class Seq2SeqTransformer(keras.Model):
             training=training,
         )
         return self._logits(x)
+
+    def cross_attention_scores(self, source_ids, decoder_token_ids):
+        """Every decoder layer's cross-attention weights, `(batch, layers, heads, T, S)`.
+
+        Runs the model at inference (no dropout) on teacher-forced decoder
+        tokens; row `t` of a head is where target position `t` looks in the
+        source, zero on source padding. This is the alignment the textbook
+        draws beside the RNN's additive attention.
+        """
+        source_ids = ops.convert_to_tensor(source_ids)
+        decoder_token_ids = ops.convert_to_tensor(decoder_token_ids)
+        encoder_outputs = self.encode(source_ids, training=False)
+        _, scores = self.decoder(
+            self.embed_target(decoder_token_ids),
+            encoder_outputs,
+            decoder_padding_mask=self.padding_mask(decoder_token_ids),
+            encoder_padding_mask=self.padding_mask(source_ids),
+            return_cross_attention_scores=True,
+            training=False,
+        )
+        return scores
 
     def _logits(self, x):
         if self.output_projection is None:

@@ -173,12 +173,31 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> No
         shapes = {tuple(np.shape(a) for a in keras.tree.flatten(b)) for b in batches}
         common = dict(epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, shuffle=False)
         if len(shapes) > 1:
-            model.fit((b for b in batches), steps_per_epoch=len(batches), **common)
+            model.fit(_stream(batches), steps_per_epoch=len(batches), **common)
             continue
         x, y, *weights = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *batches)
         batch_size = len(keras.tree.flatten(batches[0][1])[0])
         model.fit(x, y, sample_weight=weights[0] if weights else None,
                   batch_size=batch_size, **common)
+
+
+def _stream(batches: list):
+    """The batches, one by one, in a form `fit` accepts whatever their shapes.
+
+    Keras reads a generator's tensor spec from its first two batches, so two
+    equal first shapes would fix every dimension and reject a later bucket.
+    On TensorFlow the batches therefore go in as a `tf.data.Dataset` whose
+    spec leaves every dimension open; JAX and PyTorch take the generator.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return (b for b in batches)
+    import tensorflow as tf
+
+    spec = keras.tree.map_structure(
+        lambda a: tf.TensorSpec((None,) * np.ndim(a), tf.as_dtype(np.asarray(a).dtype)),
+        batches[0],
+    )
+    return tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec)
 
 
 def _tf_mirrored_on_cpu(distribute: bool) -> bool:
