@@ -63,6 +63,7 @@ from keras import ops
 import keras_transformer as kt
 from keras_transformer import metrics, plots, training
 from keras_transformer.data import multi30k
+from keras_transformer.data.buckets import parse_lengths
 from keras_transformer.models import teacher_forcing_batch
 
 TEST_SPLIT = "test_2016_flickr"
@@ -122,12 +123,7 @@ def bucket_lengths(config: TranslationConfig) -> tuple[int, ...]:
     loop to have a static length, which batches of several shapes cannot give
     it, so the TensorFlow presets use one length.
     """
-    try:
-        lengths = tuple(sorted(int(x) for x in config.bucket_lengths.split(",")))
-    except ValueError:
-        raise ValueError(
-            f"bucket_lengths must be comma-separated integers, got {config.bucket_lengths!r}."
-        ) from None
+    lengths = parse_lengths(config.bucket_lengths)
     if not lengths or lengths[0] < 2:
         raise ValueError(f"bucket_lengths must be integers >= 2, got {config.bucket_lengths!r}.")
     return lengths

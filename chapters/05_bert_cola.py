@@ -7,11 +7,15 @@ differ only in where the backbone's weights start:
 
 1. **checkpoint**: sentence-transformers/all-MiniLM-L6-v2 (a 6-layer,
    384-wide, 12-head uncased BERT), `BERT.from_hf_checkpoint(minilm_checkpoint_dir())`;
-2. **random**: the same architecture (same `config.json`), randomly initialized;
-3. (to come) **pretrained**: the small BERT pretrained with MLM + NSP earlier
-   in this chapter. Add a builder to `BACKBONES` and its name to the preset's
-   `initializations`; it must use the checkpoint's WordPiece vocabulary,
-   since every model reads the same token ids.
+2. **pretrained**: the small BERT pretrained with MLM + NSP by
+   `chapters/05_bert_pretraining.py` on SQuAD's Wikipedia paragraphs, loaded
+   from its run folder (`pretrained_dir`) with its own WordPiece vocabulary;
+3. **random**: the checkpoint's architecture (same `config.json`), randomly
+   initialized.
+
+Each model reads the sentences through its own vocabulary: the inputs of the
+joint model are prefixed by vocabulary (`minilm_token_ids`,
+`pretrained_token_ids`, ...).
 
 All initializations train **jointly**, as the outputs of one `keras.Model`
 with one loss per output (as chapter 01 does): they share no layer, so the
@@ -27,8 +31,9 @@ batch 32, 3 epochs, linear warm-up over the first 10% of the steps. The
 runner's schedule then decays by a cosine (not BERT's straight line) to
 `min_learning_rate`=1e-7, which ends near zero as the linear decay does.
 
-    python chapters/05_bert_cola.py --preset gpu     # 3 epochs, sequences of 64 tokens
-    python chapters/05_bert_cola.py --preset cpu     # ~4 min on 2 CPU cores: shortened, see CPU below
+    python chapters/05_bert_pretraining.py --preset cpu   # first: the "pretrained" backbone
+    python chapters/05_bert_cola.py --preset cpu     # 3 epochs, length-bucketed batches
+    python chapters/05_bert_cola.py --preset gpu
     python chapters/05_bert_cola.py --preset smoke   # a tiny subset, for the tests
     python chapters/05_bert_cola.py --preset gpu --epochs 5
 
@@ -52,31 +57,42 @@ import numpy as np
 import keras_transformer as kt
 from keras_transformer import classification_metrics, plots, training
 from keras_transformer.data import cola
+from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
+from keras_transformer.models.bert_folder import load_bert_folder
 from keras_transformer.models.hf_checkpoint import read_hf_bert_config
 
 DEV_SETS = {"in_domain": "in_domain_dev", "out_of_domain": "out_of_domain_dev"}
 NUM_CLASSES = 2
 INPUT_DTYPES = {"token_ids": "int32", "segment_ids": "int32", "padding_mask": "bool"}
+#: The vocabulary each initialization reads its sentences with.
+VOCABULARY = {"checkpoint": "minilm", "random": "minilm", "pretrained": "pretrained"}
 
 
-def checkpoint_backbone(name: str) -> kt.models.BERT:
-    """all-MiniLM-L6-v2's pretrained encoder."""
-    return kt.models.BERT.from_hf_checkpoint(kt.models.minilm_checkpoint_dir(), name=name)
+def build_backbone(init: str, config: ColaConfig) -> kt.models.BERT:
+    """The backbone of initialization `init`, named `<init>_backbone`."""
+    name, folder = f"{init}_backbone", kt.models.minilm_checkpoint_dir()
+    if init == "checkpoint":
+        return kt.models.BERT.from_hf_checkpoint(folder, name=name)
+    if init == "random":
+        return kt.models.BERT(**read_hf_bert_config(folder), name=name)
+    return load_bert_folder(config.pretrained_dir, name=name)[0]
 
 
-def random_backbone(name: str) -> kt.models.BERT:
-    """The checkpoint's architecture (its `config.json`), with BERT's random initialization."""
-    return kt.models.BERT(**read_hf_bert_config(kt.models.minilm_checkpoint_dir()), name=name)
-
-
-#: Backbone builders by initialization name; each takes the layer name.
-BACKBONES = {"checkpoint": checkpoint_backbone, "random": random_backbone}
+def tokenizer_for(vocabulary: str, config: ColaConfig):
+    """The WordPiece tokenizer of `vocabulary` ("minilm" or "pretrained")."""
+    if vocabulary == "minilm":
+        return cola.cola_tokenizer()
+    return load_bert_folder(config.pretrained_dir)[1]
 
 
 @dataclasses.dataclass
 class ColaConfig(training.Preset):
-    initializations: str = "checkpoint,random"  # comma-separated names from BACKBONES
+    initializations: str = "checkpoint,pretrained,random"  # comma-separated, from VOCABULARY
+    pretrained_dir: str = "runs/05_bert_pretraining-cpu"  # the pretraining chapter's run folder
     max_length: int = cola.MAX_LENGTH  # tokens per packed sentence, [CLS] and [SEP] included
+    # Training batches are padded to the smallest of these (and max_length)
+    # that holds their longest sentence; most CoLA sentences need <= 16.
+    bucket_lengths: str = "16,24,32,48"
     classifier_dropout: float = 0.1
     train_size: int = 0  # 0: all 8,551 training sentences; n: a fixed random subset of n
     eval_size: int = 0  # 0: the whole dev sets; n: the first n sentences of each
@@ -91,22 +107,27 @@ class ColaConfig(training.Preset):
     def __post_init__(self):
         super().__post_init__()
         names = self.names()
-        unknown = [n for n in names if n not in BACKBONES]
+        unknown = [n for n in names if n not in VOCABULARY]
         if not names or unknown or len(set(names)) != len(names):
             raise ValueError(
                 f"initializations must be distinct comma-separated names from "
-                f"{sorted(BACKBONES)}; got {self.initializations!r}."
+                f"{sorted(VOCABULARY)}; got {self.initializations!r}."
             )
         if not 3 <= self.max_length <= cola.MAX_LENGTH:
             raise ValueError(
                 f"max_length must be in [3, {cola.MAX_LENGTH}] ([CLS], a word piece, "
                 f"[SEP]); got {self.max_length}."
             )
+        self.buckets()  # raises on a malformed list
         if self.train_size < 0 or self.eval_size < 0:
             raise ValueError(
                 f"train_size and eval_size must be >= 0 (0 = all); got "
                 f"{self.train_size} and {self.eval_size}."
             )
+
+    def buckets(self) -> tuple[int, ...]:
+        """Padded lengths of training batches: `bucket_lengths` below `max_length`, then it."""
+        return buckets_up_to(self.bucket_lengths, self.max_length)
 
     def names(self) -> list[str]:
         """The initializations to train, in order."""
@@ -114,26 +135,22 @@ class ColaConfig(training.Preset):
 
 
 SMOKE = ColaConfig(
-    max_length=24, batch_size=8, train_size=96, eval_size=48, steps=8, warmup_steps=2,
-    eval_interval=4, checkpoint_interval=8, jit_compile=False,
+    initializations="checkpoint,random", max_length=24, batch_size=8, train_size=96,
+    eval_size=48, steps=8, warmup_steps=2, eval_interval=4, checkpoint_interval=8,
+    jit_compile=False,
 )
-# 2 CPU cores: sequences cut to 32 tokens (the longest CoLA sentence has 47
-# with [CLS]/[SEP], but only 5 of 8,551 training sentences and 5 of 516
-# out-of-domain dev sentences exceed 32; a step costs time linear in the
-# length), and 150 steps (0.56 epoch) instead of 3 epochs: both models
-# together take ~0.98 s a step, 232 s for the whole run on 2 shared cores.
-# At that length neither model has left the majority-class answer (MCC 0):
-# HF's 0.41 needs more steps (3 epochs: ~13 min for both models, ~7 for the
-# checkpoint alone). XLA is off: on 2 CPU cores it was no faster per step
-# and its compile of two 6-layer models costs ~30 s.
+# The recipe in full (3 epochs of 267 steps at batch 32, sentences of up to 64
+# tokens) for all three initializations. Length buckets keep it cheap on 2 CPU
+# cores: most batches are 16 tokens long. XLA is off: on 2 CPU cores it was
+# no faster per step, and it compiles once per bucket and model.
 CPU = ColaConfig(
-    max_length=32, batch_size=32, steps=150, warmup_steps=15,
-    eval_interval=50, checkpoint_interval=150, jit_compile=False,
+    max_length=64, batch_size=32, steps=3 * (8551 // 32), warmup_steps=80,
+    eval_interval=89, checkpoint_interval=267, jit_compile=False,
 )
-# The full recipe: 3 epochs of 267 steps at batch 32, sequences of 64 tokens.
 GPU = ColaConfig(
     max_length=64, batch_size=32, steps=3 * (8551 // 32), warmup_steps=80,
     eval_interval=89, checkpoint_interval=267, eval_batch_size=512,
+    pretrained_dir="runs/05_bert_pretraining-gpu",
 )
 
 
@@ -149,34 +166,43 @@ class ColaTask(training.Task):
         if "checkpoint" not in c.names():
             self.headline = f"{c.names()[0]}_in_domain_mcc"
         splits = cola.load_cola(data_dir)
-        tokenizer = cola.cola_tokenizer()
         train = splits["in_domain_train"]
         order = np.arange(len(train))
         if c.train_size:
             order = np.sort(np.random.default_rng(c.seed).permutation(len(train))[: c.train_size])
-        self.train_x = cola.cola_inputs([train.sentences[i] for i in order], tokenizer, c.max_length)
         self.train_y = train.labels[order]
-        self.dev = {}
-        for key, split in DEV_SETS.items():
-            n = c.eval_size or len(splits[split])
-            self.dev[key] = (
-                cola.cola_inputs(splits[split].sentences[:n], tokenizer, c.max_length),
-                splits[split].labels[:n],
-            )
-        self.steps_per_epoch = max(1, len(self.train_y) // c.batch_size)
+        self.train_x, self.dev = {}, {key: ({}, None) for key in DEV_SETS}
+        for vocabulary in dict.fromkeys(VOCABULARY[n] for n in c.names()):
+            tokenizer = tokenizer_for(vocabulary, c)
+
+            def encode(sentences, tokenizer=tokenizer, vocabulary=vocabulary):
+                arrays = cola.cola_inputs(sentences, tokenizer, c.max_length)
+                return {f"{vocabulary}_{k}": v for k, v in arrays.items()}
+
+            self.train_x.update(encode([train.sentences[i] for i in order]))
+            for key, split in DEV_SETS.items():
+                n = c.eval_size or len(splits[split])
+                self.dev[key][0].update(encode(splits[split].sentences[:n]))
+                self.dev[key] = (self.dev[key][0], splits[split].labels[:n])
+        # A batch is as long as its longest sentence in any of the vocabularies.
+        self.lengths = np.max([v.sum(axis=1) for k, v in self.train_x.items()
+                               if k.endswith("_padding_mask")], axis=0)
+        self.batches = LengthBuckets(self.lengths, c.batch_size, c.seed, c.buckets())
+        self.steps_per_epoch = self.batches.steps_per_epoch
 
     # ---------------------------------------------------------------- model
 
     def build_model(self) -> keras.Model:
         c = self.config
-        inputs = {k: keras.Input((None,), dtype=d, name=k) for k, d in INPUT_DTYPES.items()}
+        inputs = {k: keras.Input((None,), dtype=INPUT_DTYPES[k.split("_", 1)[1]], name=k)
+                  for k in self.train_x}
         outputs = {}
         for name in c.names():
-            backbone = BACKBONES[name](f"{name}_backbone")
+            vocabulary = VOCABULARY[name]
             classifier = kt.models.BertClassifier(
-                backbone, NUM_CLASSES, dropout=c.classifier_dropout, name=name
+                build_backbone(name, c), NUM_CLASSES, dropout=c.classifier_dropout, name=name
             )
-            outputs[name] = classifier(inputs)
+            outputs[name] = classifier({k: inputs[f"{vocabulary}_{k}"] for k in INPUT_DTYPES})
         return keras.Model(inputs, outputs, name="cola")
 
     def loss(self):
@@ -188,29 +214,19 @@ class ColaTask(training.Task):
     # ---------------------------------------------------------------- data
 
     def train_batch(self, step: int):
-        """Batch `step`: epoch `step // steps_per_epoch` of a seeded shuffle, last partial batch dropped."""
-        c = self.config
-        epoch, index = divmod(step, self.steps_per_epoch)
-        order = np.random.default_rng([c.seed, epoch]).permutation(len(self.train_y))
-        take = order[index * c.batch_size : (index + 1) * c.batch_size]
-        x = {k: v[take] for k, v in self.train_x.items()}
-        return x, {name: self.train_y[take] for name in c.names()}
+        """Batch `step` (see `LengthBuckets`): sentences of similar length, cut to their bucket."""
+        rows, length = self.batches(step)
+        x = {k: v[rows, :length] for k, v in self.train_x.items()}
+        return x, {name: self.train_y[rows] for name in self.config.names()}
 
     def tokens_per_step(self) -> int:
-        """Tokens the models process per step: padded rows of `max_length`."""
-        return self.config.batch_size * self.config.max_length
+        """Real tokens per step ([CLS] and [SEP] included; the longer tokenization), on average."""
+        return round(self.config.batch_size * float(self.lengths[self.batches.index].mean()))
 
     def flops_per_token(self, model: keras.Model) -> float:
-        """`6N + 12 L H T` per backbone (N without the embedding tables), summed over the models."""
-        c, total = self.config, 0.0
-        for name in c.names():
-            backbone = model.get_layer(name).backbone
-            tables = sum(int(np.prod(w.shape)) for w in backbone.embeddings.weights)
-            total += training.gpt_flops_per_token(
-                model.get_layer(name).count_params() - tables,
-                backbone.num_layers, backbone.hidden_dim, c.max_length,
-            )
-        return total
+        """`bert_flops_per_token` of every classifier, summed (they all read every token)."""
+        return sum(training.bert_flops_per_token(model.get_layer(name), self.config.max_length)
+                   for name in self.config.names())
 
     # ---------------------------------------------------------------- results
 

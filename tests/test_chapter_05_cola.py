@@ -124,22 +124,33 @@ def test_config_rejects_max_length_over_64():
 
 
 @needs_cola
-def test_train_batches_are_a_seeded_shuffle_of_whole_epochs():
-    """Batches are a pure function of (seed, step), every label goes to every model, and one epoch never repeats a sentence."""
+def test_train_batches_are_length_buckets_of_whole_epochs():
+    """Batches are a pure function of (seed, step), cut to the smallest bucket holding every
+    sentence, give every model the same labels, and one epoch never repeats a sentence."""
     task = ch05.ColaTask(ch05.SMOKE, DATA_DIR)
     c = ch05.SMOKE
     assert task.steps_per_epoch == c.train_size // c.batch_size
-    x, y = task.train_batch(0)
-    assert x["token_ids"].shape == (c.batch_size, c.max_length)
-    assert set(y) == {"checkpoint", "random"}
-    np.testing.assert_array_equal(y["checkpoint"], y["random"])
-    again, _ = task.train_batch(0)
-    np.testing.assert_array_equal(x["token_ids"], again["token_ids"])
-    epoch = np.concatenate([task.train_batch(s)[0]["token_ids"]
-                            for s in range(task.steps_per_epoch)])
-    assert len({row.tobytes() for row in epoch}) == len({
-        row.tobytes() for row in task.train_x["token_ids"]
-    })
+    seen = []
+    for step in range(task.steps_per_epoch):
+        x, y = task.train_batch(step)
+        rows, length = task.batches(step)
+        assert x["minilm_token_ids"].shape == (c.batch_size, length) and length in c.buckets()
+        np.testing.assert_array_equal(x["minilm_token_ids"],
+                                      task.train_x["minilm_token_ids"][rows, :length])
+        assert not task.train_x["minilm_padding_mask"][rows, length:].any()  # nothing real cut
+        assert set(y) == {"checkpoint", "random"}
+        np.testing.assert_array_equal(y["checkpoint"], y["random"])
+        seen.extend(rows)
+    assert len(set(seen)) == len(seen)
+    np.testing.assert_array_equal(task.train_batch(1)[0]["minilm_token_ids"],
+                                  ch05.ColaTask(c, DATA_DIR).train_batch(1)[0]["minilm_token_ids"])
+
+
+def test_buckets_end_at_max_length():
+    """Training lengths are the buckets below max_length, then max_length; a malformed list is a ValueError."""
+    assert ch05.ColaConfig(max_length=40, bucket_lengths="16,24,48").buckets() == (16, 24, 40)
+    with pytest.raises(ValueError, match="bucket_lengths"):
+        ch05.ColaConfig(bucket_lengths="16;32")
 
 
 # ------------------------------------------------------------------ smoke run
@@ -164,3 +175,21 @@ def test_smoke_preset_writes_scores_and_figures(tmp_path):
         assert (tmp_path / png).stat().st_size > 0, png
     assert "summary: checkpoint_in_domain_mcc=" in output
     assert "final dev MCC: checkpoint in_domain" in output
+
+
+@needs_cola
+def test_pretraining_smoke_run_feeds_the_pretrained_initialization(tmp_path):
+    """The pretraining chapter reports held-out MLM/NSP accuracy and saves a backbone folder
+    that the CoLA chapter fine-tunes as its "pretrained" initialization."""
+    pretrained = tmp_path / "pretraining"
+    output = run_chapter("05_bert_pretraining.py", "--preset", "smoke", "--data-dir", DATA_DIR,
+                         "--out", str(pretrained))
+    last = metrics(pretrained)["history"][-1]
+    assert 0 <= last["mlm_accuracy"] <= 1 and 0 <= last["nsp_accuracy"] <= 1
+    assert "held-out MLM accuracy" in output
+    cola = tmp_path / "cola"
+    run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(cola),
+                "--set", "initializations=pretrained", "--set", f"pretrained_dir={pretrained}")
+    result = metrics(cola)
+    assert result["headline"]["name"] == "pretrained_in_domain_mcc"
+    assert -1 <= result["history"][-1]["pretrained_out_of_domain_mcc"] <= 1

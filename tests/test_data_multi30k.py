@@ -192,15 +192,15 @@ def test_an_epoch_uses_every_pair_at_most_once_and_batches_similar_lengths():
     """One epoch's batches hold distinct pairs, all but < batch_size of them, sorted within chunks."""
     source, target = random_pairs(1, 1000)
     batches = BucketedBatches(source, target, 16, seed=0, bucket_lengths=(31,), chunk_batches=8)
-    plan = batches.epoch_plan(0)
+    plan = batches.buckets.epoch_plan(0)
     assert plan.shape == (batches.steps_per_epoch, 16) == (1000 // 16, 16)
     assert len(np.unique(plan)) == plan.size
     # Length-sorting within chunks: a batch's lengths spread far less than random batches'.
-    spread = np.mean([np.ptp(batches.need[row]) for row in plan])
-    random_spread = np.mean([np.ptp(batches.need[row]) for row in
+    spread = np.mean([np.ptp(batches.buckets.lengths[row]) for row in plan])
+    random_spread = np.mean([np.ptp(batches.buckets.lengths[row]) for row in
                              np.random.default_rng(0).permutation(plan.size).reshape(plan.shape)])
     assert spread < 0.5 * random_spread
-    assert not np.array_equal(batches.epoch_plan(1), plan)
+    assert not np.array_equal(batches.buckets.epoch_plan(1), plan)
 
 
 def test_pairs_longer_than_the_largest_bucket_are_left_out():

@@ -189,6 +189,29 @@ def test_save_and_load_reproduce_outputs(bert, tmp_path):
     assert loaded.get_config() == bert.get_config()
 
 
+@pytest.mark.parametrize("num_segments", [2, 0])
+def test_bert_folder_round_trip_reproduces_outputs_and_tokens(num_segments, tmp_path):
+    """`save_bert_folder` then `load_bert_folder` gives the same outputs and a tokenizer over the same vocabulary."""
+    from keras_transformer.models.bert_folder import load_bert_folder, save_bert_folder
+
+    model = small_bert(num_segments=num_segments)
+    x = {"token_ids": np.array([[2, 3, 4, 0], [5, 6, 7, 8]])}
+    if num_segments:
+        x["segment_ids"] = np.array([[0, 0, 1, 0], [0, 1, 1, 1]])
+    expected = as_numpy(model(x))
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s"]
+    vocabulary += [f"w{i}" for i in range(model.vocab_size - len(vocabulary))]
+    save_bert_folder(tmp_path, model, vocabulary)
+    loaded, tokenizer = load_bert_folder(tmp_path, name="reloaded")
+    actual = as_numpy(loaded(x))
+    for key in expected:
+        np.testing.assert_array_equal(actual[key], expected[key])
+    assert loaded.name == "reloaded"
+    assert np.asarray(tokenizer("The cats")).tolist() == [5, 6, 7]
+    with pytest.raises(ValueError, match="vocab_size"):
+        save_bert_folder(tmp_path, model, vocabulary[:-1])
+
+
 def test_fit_runs_with_a_classifier_head():
     """`BertClassifier` trains inside `model.fit` and its loss goes down on a learnable toy task."""
     keras.utils.set_random_seed(3)

@@ -53,6 +53,7 @@ import pathlib
 
 import numpy as np
 
+from keras_transformer.data.buckets import LengthBuckets
 from keras_transformer.data.files import CACHE_DIR_ENV
 from keras_transformer.data.files import resolve_data_file
 
@@ -326,20 +327,12 @@ def pad_rows(rows, length: int, pad_id: int = PAD_ID) -> np.ndarray:
 class BucketedBatches:
     """Length-bucketed training batches of `(source, target)` ids; batch `step` is pure in `(seed, step)`.
 
-    Every epoch is one permutation of the pairs (drawn from `(seed, epoch)`),
-    cut into chunks of `chunk_batches * batch_size` pairs; each chunk is
-    sorted by length and cut into batches, so a batch holds pairs of similar
-    length, and the epoch's batches are then shuffled (from `(seed, epoch)`
-    too). A batch is padded to the smallest `bucket_lengths` entry that fits:
-    a few fixed shapes, so a compiled training step is traced only a few
-    times. The remainder of an epoch that does not fill a batch is dropped
-    (a different remainder each epoch).
-
-    Shapes: `source` is `(batch_size, L)` and `target` `(batch_size, L - 1)`
-    for a bucket `L`, so the target plus its end token (see
-    `teacher_forcing_batch`) fills `L` decoder positions too. Pairs whose
-    source is longer than `max(bucket_lengths)` or whose target is longer
-    than `max(bucket_lengths) - 1` are left out (`num_dropped` of them).
+    `LengthBuckets` over each pair's need, `max(source, target + end token)`:
+    `source` is `(batch_size, L)` and `target` `(batch_size, L - 1)` for a
+    bucket `L`, so the target plus its end token (see `teacher_forcing_batch`)
+    fills `L` decoder positions too. Pairs that need more than
+    `max(bucket_lengths)` positions, or have an empty side, are left out
+    (`num_dropped` of them).
 
     Example:
 
@@ -352,63 +345,24 @@ class BucketedBatches:
                  bucket_lengths=(64,), chunk_batches: int = 64):
         if len(source) != len(target):
             raise ValueError(f"{len(source)} sources but {len(target)} targets.")
-        bucket_lengths = tuple(sorted(int(b) for b in bucket_lengths))
-        if not bucket_lengths or bucket_lengths[0] < 2:
+        if min(bucket_lengths, default=0) < 2:
             raise ValueError(f"`bucket_lengths` must be lengths >= 2; got {bucket_lengths}.")
-        if batch_size < 1 or chunk_batches < 1:
-            raise ValueError("`batch_size` and `chunk_batches` must be >= 1.")
-        longest = bucket_lengths[-1]
         source_lengths = np.array([len(s) for s in source])
         target_lengths = np.array([len(t) for t in target])
-        keep = (source_lengths <= longest) & (target_lengths <= longest - 1)
-        keep &= (source_lengths > 0) & (target_lengths > 0)
-        self.index = np.flatnonzero(keep)
-        self.num_dropped = int(len(source) - len(self.index))
-        if len(self.index) < batch_size:
-            raise ValueError(
-                f"Only {len(self.index)} pairs fit the buckets {bucket_lengths}; "
-                f"`batch_size` is {batch_size}."
-            )
+        need = np.maximum(source_lengths, target_lengths + 1)
+        need[(source_lengths == 0) | (target_lengths == 0)] = 0  # left out
+        try:
+            self.buckets = LengthBuckets(need, batch_size, seed, bucket_lengths, chunk_batches)
+        except ValueError as error:
+            raise ValueError(str(error).replace("examples", "pairs")) from None
         self.source, self.target = source, target
-        # A pair needs a bucket of at least max(source, target + end token).
-        self.need = np.maximum(source_lengths, target_lengths + 1)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.bucket_lengths = bucket_lengths
-        self.chunk_batches = chunk_batches
-        self.steps_per_epoch = len(self.index) // batch_size
-        self._epoch, self._plan = None, None
-
-    def epoch_plan(self, epoch: int) -> np.ndarray:
-        """`(steps_per_epoch, batch_size)` pair indices of every batch of `epoch`."""
-        if epoch != self._epoch:
-            rng = np.random.default_rng([self.seed, epoch])
-            order = self.index[rng.permutation(len(self.index))]
-            order = order[:self.steps_per_epoch * self.batch_size]
-            chunk = self.chunk_batches * self.batch_size
-            pieces = [
-                part[np.argsort(self.need[part], kind="stable")]
-                for part in np.split(order, range(chunk, len(order), chunk))
-            ]
-            batches = np.concatenate(pieces).reshape(self.steps_per_epoch, self.batch_size)
-            self._plan = batches[rng.permutation(self.steps_per_epoch)]
-            self._epoch = epoch
-        return self._plan
-
-    def bucket(self, length: int) -> int:
-        """The padded length of a batch whose longest pair needs `length` positions."""
-        for bucket in self.bucket_lengths:
-            if length <= bucket:
-                return bucket
-        raise ValueError(f"no bucket holds length {length}; buckets {self.bucket_lengths}.")
+        self.index = self.buckets.index
+        self.num_dropped = self.buckets.num_dropped
+        self.steps_per_epoch = self.buckets.steps_per_epoch
 
     def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch `step`: `(source (B, L), target (B, L - 1))` int32, padded with `PAD_ID`."""
-        if step < 0:
-            raise ValueError(f"`step` must be >= 0; got {step}.")
-        epoch, position = divmod(step, self.steps_per_epoch)
-        rows = self.epoch_plan(epoch)[position]
-        length = self.bucket(int(self.need[rows].max()))
+        rows, length = self.buckets(step)
         return (pad_rows([self.source[i] for i in rows], length),
                 pad_rows([self.target[i] for i in rows], length - 1))
 

@@ -30,6 +30,21 @@ def gpt_flops_per_token(
     return float(6 * num_params + 12 * num_layers * hidden_dim * seq_len)
 
 
+def bert_flops_per_token(task_model: keras.Model, seq_len: int) -> float:
+    """Training FLOPs per token of a BERT task model (backbone + head): `6N + 12 L H T`.
+
+    `task_model.backbone` is a `BERT`; N counts every parameter of the task
+    model except the backbone's embedding tables (look-ups, not matmuls) —
+    an MLM head tied to the token table does multiply by it, but only at the
+    few masked positions, which this estimate leaves out.
+    """
+    backbone = task_model.backbone
+    tables = sum(int(np.prod(w.shape)) for w in backbone.embeddings.weights)
+    return gpt_flops_per_token(
+        task_model.count_params() - tables, backbone.num_layers, backbone.hidden_dim, seq_len
+    )
+
+
 def measure_matmul_peak(
     dtype: str = "float32", size: int | None = None, min_seconds: float = 0.2
 ) -> float:

@@ -56,7 +56,12 @@ class Task:
         raise NotImplementedError(f"{type(self).__name__} must define build_model().")
 
     def loss(self) -> keras.losses.Loss:
-        """Returns the training loss, e.g. sparse cross-entropy on logits."""
+        """Returns the training loss, e.g. sparse cross-entropy on logits.
+
+        A model with several outputs (a dict) takes a dict of losses keyed
+        like its outputs; `train_batch` then gives `y` as a dict with the
+        same keys, and the runner minimizes the sum.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define loss().")
 
     def train_batch(self, step: int) -> tuple:

@@ -1,0 +1,227 @@
+"""Chapter 05 — pretraining a small BERT from scratch: WordPiece, masked LM and next sentence.
+
+The corpus is Wikipedia: the paragraphs (`context` fields) of the SQuAD
+articles used for QA training (articles 1-38 of dev-v1.1.json; see
+`keras_transformer.data.squad`), never the 10 held out for QA evaluation.
+The last `heldout_articles` of those 38 are kept apart as this chapter's
+own held-out text, on which MLM and NSP accuracy are measured.
+
+1. **Vocabulary**: keras-hub's `compute_word_piece_vocabulary` learns an
+   uncased WordPiece vocabulary of at most `vocab_size` pieces from the
+   pretraining paragraphs.
+2. **Next-sentence pairs**: paragraphs are split into sentences; each
+   sentence A with a successor gets B = that successor (IsNext, label 0)
+   or, half of the time, a random sentence of another article (NotNext,
+   label 1). keras-hub's `MultiSegmentPacker` packs `[CLS] A [SEP] B [SEP]`.
+3. **Masked LM**: keras-hub's `MaskedLMMaskGenerator` picks 15% of the real
+   tokens (at most `max_predictions`); 80% of them become `[MASK]`, 10% a
+   random token, 10% stay. Every pair is masked `dupe_factor` times, up
+   front and from `seed`, so batch `step` is a pure function of the seed and
+   the step (exact `--resume`), as in BERT's data generation.
+
+The model is `BertPretrainer` (MLM head tied to the token embedding, NSP head
+on the pooled `[CLS]`); the loss is the MLM cross-entropy over the predicted
+positions plus the NSP cross-entropy. `finish` saves the backbone
+and `vocab.txt` with `save_bert_folder`; chapter 05's CoLA script loads
+that folder as its "pretrained" initialization.
+
+    python chapters/05_bert_pretraining.py --preset cpu     # ~10 min on 2 CPU cores
+    python chapters/05_bert_pretraining.py --preset gpu
+    python chapters/05_bert_pretraining.py --preset smoke
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+
+import keras
+import numpy as np
+
+import keras_transformer as kt
+from keras_transformer import training
+from keras_transformer.data import squad
+from keras_transformer.models.bert_folder import save_bert_folder
+from keras_transformer.models.bert_preprocessing import BertWordPieceTokenizer, bert_inputs
+
+RESERVED = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by
+# a space and an upper-case letter, a digit or a quote: good enough for Wikipedia.
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
+
+
+@dataclasses.dataclass
+class PretrainingConfig(training.Preset):
+    vocab_size: int = 8000
+    max_length: int = 64
+    max_predictions: int = 10  # masked positions per pair (15% of 64, rounded)
+    dupe_factor: int = 5  # maskings of every pair
+    heldout_articles: int = 4
+    num_layers: int = 4
+    num_heads: int = 4
+    hidden_dim: int = 256
+    intermediate_dim: int = 1024
+    dropout: float = 0.1
+    learning_rate: float = 5e-4
+    min_learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    beta2: float = 0.98
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_predictions < 1 or self.dupe_factor < 1 or self.heldout_articles < 1:
+            raise ValueError("max_predictions, dupe_factor and heldout_articles must be >= 1.")
+
+
+SMOKE = PretrainingConfig(
+    vocab_size=1000, max_length=32, max_predictions=5, dupe_factor=1, num_layers=1,
+    num_heads=2, hidden_dim=32, intermediate_dim=64, batch_size=16, steps=10, warmup_steps=2,
+    eval_interval=5, checkpoint_interval=10, jit_compile=False,
+)
+# 2 CPU cores: 1,000 steps of 64 pairs (about 2 passes over the 5 maskings).
+CPU = PretrainingConfig(
+    batch_size=64, steps=1000, warmup_steps=100, eval_interval=250, checkpoint_interval=500,
+)
+GPU = PretrainingConfig(
+    max_length=128, max_predictions=20, dupe_factor=10, num_layers=6, num_heads=8,
+    hidden_dim=512, intermediate_dim=2048, batch_size=128, steps=6000, warmup_steps=600,
+    eval_interval=1000, checkpoint_interval=2000, learning_rate=3e-4, min_learning_rate=3e-5,
+    dtype_policy="mixed_bfloat16",
+)
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """A paragraph's sentences (see `SENTENCE_END`), stripped, empty ones dropped."""
+    return [s.strip() for s in SENTENCE_END.split(paragraph) if s.strip()]
+
+
+def next_sentence_pairs(articles: list[list[str]], rng: np.random.Generator):
+    """`(A sentences, B sentences, labels)`: B follows A (0) or comes from another article (1)."""
+    sentences = [[split_sentences(p) for p in paragraphs] for paragraphs in articles]
+    pool = [(a, s) for a, paragraphs in enumerate(sentences) for p in paragraphs for s in p]
+    first, second, labels = [], [], []
+    for a, paragraphs in enumerate(sentences):
+        for p in paragraphs:
+            for i in range(len(p) - 1):
+                label = int(rng.random() < 0.5)
+                if label:
+                    other, text = pool[rng.integers(len(pool))]
+                    while other == a:
+                        other, text = pool[rng.integers(len(pool))]
+                    second.append(text)
+                else:
+                    second.append(p[i + 1])
+                first.append(p[i])
+                labels.append(label)
+    return first, second, np.asarray(labels, "int32")
+
+
+class PretrainingTask(training.Task):
+    """MLM + NSP pretraining of a small BERT on SQuAD's training paragraphs."""
+
+    headline = "mlm_accuracy"
+    headline_mode = "max"
+
+    def __init__(self, config: PretrainingConfig, data_dir: str | None = None):
+        super().__init__(config, data_dir)
+        c = config
+        import keras_hub
+        import tensorflow as tf
+
+        articles = squad.article_paragraphs(squad.squad_splits(data_dir)["train"])
+        train_articles, heldout = articles[:-c.heldout_articles], articles[-c.heldout_articles:]
+        paragraphs = [p for article in train_articles for p in article]
+        self.vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+            tf.data.Dataset.from_tensor_slices(paragraphs).batch(64), c.vocab_size,
+            lowercase=True, strip_accents=True, reserved_tokens=RESERVED,
+        )
+        self.tokenizer = BertWordPieceTokenizer(
+            vocabulary=self.vocabulary, lowercase=True, strip_accents=True
+        )
+        masker = keras_hub.layers.MaskedLMMaskGenerator(
+            vocabulary_size=len(self.vocabulary), mask_selection_rate=0.15,
+            mask_token_id=self.vocabulary.index("[MASK]"),
+            mask_selection_length=c.max_predictions,
+            unselectable_token_ids=[self.vocabulary.index(t) for t in ("[PAD]", "[CLS]", "[SEP]")],
+        )
+        rng = np.random.default_rng(c.seed)
+        tf.random.set_seed(c.seed)  # the mask generator draws from TensorFlow's seeded ops
+        self.train = self._examples(next_sentence_pairs(train_articles, rng), masker, c.dupe_factor)
+        self.heldout = self._examples(next_sentence_pairs(heldout, rng), masker, 1)
+        count = len(self.train[1]["nsp_logits"])
+        self.steps_per_epoch = count // c.batch_size
+        print(
+            f"Pretraining corpus: {sum(map(len, train_articles))} paragraphs of "
+            f"{len(train_articles)} articles, {count // c.dupe_factor} sentence pairs x "
+            f"{c.dupe_factor} maskings, vocabulary {len(self.vocabulary)} pieces; held out: "
+            f"{len(self.heldout[1]['nsp_logits'])} pairs of {len(heldout)} articles."
+        )
+
+    def _examples(self, pairs, masker, copies: int):
+        """`(x, y)` arrays: `copies` maskings of every packed pair."""
+        first, second, labels = pairs
+        packed = bert_inputs(self.tokenizer, first, second, max_length=self.config.max_length)
+        xs, ys = [], []
+        for _ in range(copies):
+            masked = masker(packed["token_ids"])
+            xs.append({
+                "token_ids": np.asarray(masked["token_ids"], "int32"),
+                "segment_ids": packed["segment_ids"],
+                "padding_mask": packed["padding_mask"],
+                "mask_positions": np.asarray(masked["mask_positions"], "int32"),
+            })
+            # Unused prediction slots have label 0 ([PAD]), which the loss ignores.
+            ys.append({"mlm_logits": np.asarray(masked["mask_ids"], "int32"),
+                       "nsp_logits": labels})
+        join = lambda *parts: np.concatenate(parts)  # noqa: E731
+        return keras.tree.map_structure(join, *xs), keras.tree.map_structure(join, *ys)
+
+    def build_model(self) -> keras.Model:
+        c = self.config
+        backbone = kt.models.BERT(
+            vocab_size=len(self.vocabulary), max_length=c.max_length, num_layers=c.num_layers,
+            num_heads=c.num_heads, hidden_dim=c.hidden_dim, intermediate_dim=c.intermediate_dim,
+            dropout=c.dropout, name="backbone",
+        )
+        return kt.models.BertPretrainer(backbone, name="pretrainer")
+
+    def loss(self):
+        return {
+            "mlm_logits": keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=0, name="mlm"),
+            "nsp_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="nsp"),
+        }
+
+    def train_batch(self, step: int):
+        """Batch `step`: epoch `step // steps_per_epoch` of a seeded shuffle of the masked pairs."""
+        c = self.config
+        epoch, index = divmod(step, self.steps_per_epoch)
+        order = np.random.default_rng([c.seed, epoch]).permutation(len(self.train[1]["nsp_logits"]))
+        rows = order[index * c.batch_size:(index + 1) * c.batch_size]
+        return keras.tree.map_structure(lambda a: a[rows], self.train)
+
+    def tokens_per_step(self) -> int:
+        return int(self.config.batch_size * self.train[0]["padding_mask"].sum(1).mean())
+
+    def flops_per_token(self, model: keras.Model) -> float:
+        return training.bert_flops_per_token(model, self.config.max_length)
+
+    def evaluate(self, model: keras.Model) -> dict[str, float]:
+        """MLM accuracy over the held-out masked positions, NSP accuracy over the held-out pairs."""
+        x, y = self.heldout
+        out = model.predict(x, batch_size=256, verbose=0)
+        real = y["mlm_logits"] != 0
+        mlm = np.argmax(out["mlm_logits"], axis=-1)[real] == y["mlm_logits"][real]
+        nsp = np.argmax(out["nsp_logits"], axis=-1) == y["nsp_logits"]
+        return {"mlm_accuracy": float(mlm.mean()), "nsp_accuracy": float(nsp.mean())}
+
+    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+        save_bert_folder(run_dir, model.backbone, self.vocabulary)
+        scores = self.evaluate(model)
+        print(f"held-out MLM accuracy {scores['mlm_accuracy']:.3f}, NSP accuracy "
+              f"{scores['nsp_accuracy']:.3f}; backbone and vocab.txt saved in {run_dir}")
+
+
+if __name__ == "__main__":
+    training.main({"smoke": SMOKE, "cpu": CPU, "gpu": GPU}, PretrainingTask)

@@ -1,0 +1,109 @@
+"""Length-bucketed batching: batches of similar-length examples, padded to a few lengths."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class LengthBuckets:
+    """Which examples make batch `step`, and its padded length; pure in `(seed, step)`.
+
+    Every epoch is one permutation of the examples (drawn from `(seed,
+    epoch)`), cut into chunks of `chunk_batches * batch_size`; each chunk is
+    sorted by length and cut into batches, so a batch holds examples of
+    similar length, and the epoch's batches are then shuffled (from `(seed,
+    epoch)` too). A batch is padded to the smallest of `bucket_lengths` that
+    holds its longest example: a few shapes, so a compiled training step is
+    traced a few times only, and short batches cost less than long ones. The
+    remainder of an epoch that does not fill a batch is dropped (a different
+    one each epoch); examples longer than the largest bucket, or empty ones,
+    are left out (`num_dropped`).
+
+    Args:
+        lengths: `(n,)` positions each example needs.
+        batch_size: examples per batch.
+        seed: the seed of every epoch's shuffles.
+        bucket_lengths: the padded lengths batches may have.
+        chunk_batches: batches per sorted chunk; larger chunks give tighter
+            length groups and a less random batch composition.
+
+    Example:
+
+    >>> buckets = LengthBuckets([3, 9, 4, 12, 7, 5], batch_size=2, seed=0,
+    ...                         bucket_lengths=(8, 16))
+    >>> rows, length = buckets(0)  # the examples of batch 0, and their padded length
+    >>> buckets.steps_per_epoch, length in (8, 16)
+    (3, True)
+    """
+
+    def __init__(self, lengths, batch_size: int, seed: int, bucket_lengths=(64,),
+                 chunk_batches: int = 64):
+        bucket_lengths = tuple(sorted(int(b) for b in bucket_lengths))
+        if not bucket_lengths or bucket_lengths[0] < 1:
+            raise ValueError(f"`bucket_lengths` must be lengths >= 1; got {bucket_lengths}.")
+        if batch_size < 1 or chunk_batches < 1:
+            raise ValueError(
+                f"`batch_size` and `chunk_batches` must be >= 1; got {batch_size} and "
+                f"{chunk_batches}."
+            )
+        self.lengths = np.asarray(lengths, dtype="int64")
+        self.index = np.flatnonzero((self.lengths > 0) & (self.lengths <= bucket_lengths[-1]))
+        self.num_dropped = int(len(self.lengths) - len(self.index))
+        if len(self.index) < batch_size:
+            raise ValueError(
+                f"Only {len(self.index)} examples fit the buckets {bucket_lengths}; "
+                f"`batch_size` is {batch_size}."
+            )
+        self.batch_size = batch_size
+        self.seed = seed
+        self.bucket_lengths = bucket_lengths
+        self.chunk_batches = chunk_batches
+        self.steps_per_epoch = len(self.index) // batch_size
+        self._epoch, self._plan = None, None
+
+    def epoch_plan(self, epoch: int) -> np.ndarray:
+        """`(steps_per_epoch, batch_size)` example indices of every batch of `epoch`."""
+        if epoch != self._epoch:
+            rng = np.random.default_rng([self.seed, epoch])
+            order = self.index[rng.permutation(len(self.index))]
+            order = order[:self.steps_per_epoch * self.batch_size]
+            chunk = self.chunk_batches * self.batch_size
+            pieces = [
+                part[np.argsort(self.lengths[part], kind="stable")]
+                for part in np.split(order, range(chunk, len(order), chunk))
+            ]
+            batches = np.concatenate(pieces).reshape(self.steps_per_epoch, self.batch_size)
+            self._plan = batches[rng.permutation(self.steps_per_epoch)]
+            self._epoch = epoch
+        return self._plan
+
+    def bucket(self, length: int) -> int:
+        """The padded length of a batch whose longest example needs `length` positions."""
+        for bucket in self.bucket_lengths:
+            if length <= bucket:
+                return bucket
+        raise ValueError(f"No bucket holds length {length}; buckets {self.bucket_lengths}.")
+
+    def __call__(self, step: int) -> tuple[np.ndarray, int]:
+        """Batch `step`: `(example indices (batch_size,), padded length)`."""
+        if step < 0:
+            raise ValueError(f"`step` must be >= 0; got {step}.")
+        epoch, position = divmod(step, self.steps_per_epoch)
+        rows = self.epoch_plan(epoch)[position]
+        return rows, self.bucket(int(self.lengths[rows].max()))
+
+
+def parse_lengths(spec: str, name: str = "bucket_lengths") -> tuple[int, ...]:
+    """Sorted distinct positive integers from a comma-separated `spec` ("16,24,32")."""
+    try:
+        lengths = {int(x) for x in spec.split(",") if x.strip()}
+    except ValueError:
+        raise ValueError(f"`{name}` must be comma-separated integers; got {spec!r}.") from None
+    if any(n < 1 for n in lengths):
+        raise ValueError(f"`{name}` must hold lengths >= 1; got {spec!r}.")
+    return tuple(sorted(lengths))
+
+
+def buckets_up_to(spec: str, max_length: int) -> tuple[int, ...]:
+    """The lengths of `spec` below `max_length`, then `max_length`: every example fits the last."""
+    return tuple(n for n in parse_lengths(spec) if n < max_length) + (max_length,)

@@ -1,0 +1,63 @@
+"""A BERT backbone and its WordPiece vocabulary saved together in one folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from keras_transformer.models.bert import BERT
+from keras_transformer.models.bert_preprocessing import BertWordPieceTokenizer
+
+FILES = ("backbone.json", "backbone.weights.h5", "vocab.txt")
+
+
+def save_bert_folder(folder: str | os.PathLike, backbone: BERT, vocabulary: list[str]) -> None:
+    """Writes `backbone.json` (its config), `backbone.weights.h5` and `vocab.txt` into `folder`.
+
+    Example:
+
+    >>> save_bert_folder("runs/pretrained", pretrainer.backbone, vocabulary)  # doctest: +SKIP
+    >>> backbone, tokenizer = load_bert_folder("runs/pretrained")  # doctest: +SKIP
+    """
+    if len(vocabulary) != backbone.vocab_size:
+        raise ValueError(
+            f"`vocabulary` has {len(vocabulary)} pieces but the backbone's vocab_size is "
+            f"{backbone.vocab_size}."
+        )
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "backbone.json").write_text(json.dumps(backbone.get_config(), indent=1) + "\n")
+    backbone.save_weights(folder / "backbone.weights.h5")
+    (folder / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+
+
+def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowercase: bool = True):
+    """`(BERT backbone, BertWordPieceTokenizer)` from a folder written by `save_bert_folder`.
+
+    Args:
+        folder: the folder.
+        name: a new layer name for the backbone (e.g. to hold two in one model).
+        lowercase: whether the vocabulary is uncased (lower-case and strip
+            accents before WordPiece).
+    """
+    folder = Path(folder)
+    missing = [f for f in FILES if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks {missing}: not a folder from `save_bert_folder`.")
+    config = json.loads((folder / "backbone.json").read_text())
+    if name is not None:
+        config["name"] = name
+    backbone = BERT.from_config(config)
+    inputs = {"token_ids": np.ones((1, 2), "int32"), "padding_mask": np.ones((1, 2), bool)}
+    if backbone.num_segments:
+        inputs["segment_ids"] = np.zeros((1, 2), "int32")
+    backbone(inputs)  # creates the variables the weights file fills
+    backbone.load_weights(folder / "backbone.weights.h5")
+    vocabulary = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    tokenizer = BertWordPieceTokenizer(
+        vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase
+    )
+    return backbone, tokenizer

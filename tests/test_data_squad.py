@@ -1,0 +1,96 @@
+"""SQuAD loading, sliding windows and span decoding (`keras_transformer.data.squad`), on the real dev file."""
+
+import os
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keras_transformer.data import squad
+from keras_transformer.models import minilm_checkpoint_dir
+from keras_transformer.models.bert_preprocessing import load_hf_tokenizer
+from keras_transformer.qa_metrics import normalize_answer, squad_scores
+
+DATA_DIR = os.environ.get("KT_DATA_DIR") or str(pathlib.Path(__file__).parents[2] / "shared" / "data")
+pytestmark = pytest.mark.skipif(
+    not (pathlib.Path(DATA_DIR) / "squad_v1.1" / "dev-v1.1.json").is_file(),
+    reason=f"no SQuAD dev file in {DATA_DIR} (set KT_DATA_DIR)",
+)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return squad.squad_splits(DATA_DIR)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return squad.offsets_tokenizer(minilm_checkpoint_dir() / "vocab.txt")
+
+
+def test_the_dev_file_splits_by_article(splits):
+    """Without the train file, train is articles 1-38 and eval 39-48: 8,582 and 1,988 questions, no paragraph shared."""
+    assert (len(splits["train"]), len(splits["eval"])) == (8582, 1988)
+    assert not {e.title for e in splits["train"]} & {e.title for e in splits["eval"]}
+    assert not {e.context for e in splits["train"]} & {e.context for e in splits["eval"]}
+    assert sum(map(len, squad.article_paragraphs(splits["train"]))) == 1646
+
+
+def test_offsets_tokenizer_gives_the_models_token_ids(splits, tokenizer):
+    """The offsets tokenizer and the checkpoint's keras-hub tokenizer give the same ids."""
+    texts = [e.context for e in splits["eval"][:40:4]] + [e.question for e in splits["eval"][:40]]
+    reference = load_hf_tokenizer(minilm_checkpoint_dir())(texts)
+    for text, expected in zip(texts, reference):
+        assert tokenizer.encode(text, add_special_tokens=False).ids == list(np.asarray(expected))
+
+
+@settings(max_examples=6, deadline=None)
+@given(max_length=st.integers(48, 200), doc_stride=st.integers(8, 96), first=st.integers(0, 1900))
+def test_windows_cover_the_context_and_labels_point_at_the_answer(
+        splits, tokenizer, max_length, doc_stride, first):
+    """Windows fit `max_length`, together hold every context token, and a labelled span's
+    characters are the first gold answer (up to normalization); unlabelled windows miss it."""
+    examples = splits["eval"][first:first + 60]
+    w = squad.windows(examples, tokenizer, max_length, doc_stride, max_question_length=32)
+    assert w.inputs["token_ids"].shape == (len(w), max_length)
+    assert np.all(w.lengths <= max_length)
+    for i, example in enumerate(examples):
+        rows = np.flatnonzero(w.example_index == i)
+        covered = {tuple(o) for r in rows for o in w.offsets[r] if o[0] >= 0}
+        context_offsets = tokenizer.encode(example.context, add_special_tokens=False).offsets
+        assert covered == {tuple(o) for o in context_offsets}
+        answer = example.answers[0]
+        start_char = example.answer_starts[0]
+        for r in rows:
+            s, e = w.start_positions[r], w.end_positions[r]
+            held = [o for o in w.offsets[r] if o[0] >= 0]
+            inside = held[0][0] <= start_char and held[-1][1] >= start_char + len(answer)
+            if s == 0:
+                assert e == 0 and not inside
+            else:
+                assert inside
+                text = example.context[w.offsets[r, s, 0]:w.offsets[r, e, 1]]
+                assert normalize_answer(answer) in normalize_answer(text)
+
+
+def test_oracle_logits_decode_to_the_gold_answers(splits, tokenizer):
+    """Logits that peak at the labelled spans decode back to the gold answers (EM near 100)."""
+    examples = splits["eval"][:300]
+    w = squad.windows(examples, tokenizer, max_length=128, doc_stride=64)
+    start = np.full(w.inputs["token_ids"].shape, -5.0)
+    end = start.copy()
+    labelled = w.start_positions > 0
+    start[labelled, w.start_positions[labelled]] = 5.0
+    end[labelled, w.end_positions[labelled]] = 5.0
+    predictions = squad.best_spans(start, end, w.offsets, w.example_index,
+                                   [e.context for e in examples])
+    scores = squad_scores(predictions, [e.answers for e in examples])
+    assert scores["exact_match"] > 97.0 and scores["f1"] > 98.0
+
+
+def test_windows_without_room_for_context_raise(tokenizer, splits):
+    """A `max_length` too short for question + context piece is a ValueError naming it."""
+    with pytest.raises(ValueError, match="max_length"):
+        squad.windows(splits["eval"][:2], tokenizer, max_length=40, max_question_length=64)
