@@ -32,7 +32,7 @@ runner's schedule then decays by a cosine (not BERT's straight line) to
 `min_learning_rate`=1e-7, which ends near zero as the linear decay does.
 
     python chapters/05_bert_pretraining.py --preset cpu   # first: the "pretrained" backbone
-    python chapters/05_bert_cola.py --preset cpu     # 3 epochs, length-bucketed batches
+    python chapters/05_bert_cola.py --preset cpu     # 3 epochs, three models: ~13 min on 2 CPU cores
     python chapters/05_bert_cola.py --preset gpu
     python chapters/05_bert_cola.py --preset smoke   # a tiny subset, for the tests
     python chapters/05_bert_cola.py --preset gpu --epochs 5
