@@ -350,3 +350,18 @@ def test_mlm_head_rejects_a_plain_embedding():
     """The MLM head needs a ReversibleEmbedding to tie to, and says so."""
     with pytest.raises(ValueError, match="ReversibleEmbedding"):
         kt.models.BertMaskedLMHead(keras.layers.Embedding(VOCAB, HIDDEN))
+
+
+def test_task_models_join_a_functional_model_of_unknown_length():
+    """Classifier and span QA with a short `max_length` take `keras.Input((None,))` on every backend
+    (their output shapes are stated, not traced with a stand-in length)."""
+    inputs = {k: keras.Input((None,), dtype=d, name=k)
+              for k, d in (("token_ids", "int32"), ("segment_ids", "int32"), ("padding_mask", "bool"))}
+    classifier = kt.models.BertClassifier(small_bert(), 3)(inputs)
+    spans = kt.models.BertSpanQA(small_bert())(inputs)
+    assert tuple(classifier.shape) == (None, 3) and tuple(spans["start_logits"].shape) == (None, None)
+    model = keras.Model(inputs, {"classes": classifier, **spans})
+    x = {"token_ids": np.array([[2, 3, 4, 0]]), "segment_ids": np.zeros((1, 4), "int32"),
+         "padding_mask": np.array([[True, True, True, False]])}
+    out = model.predict(x, verbose=0)
+    assert out["classes"].shape == (1, 3) and out["end_logits"].shape == (1, 4)

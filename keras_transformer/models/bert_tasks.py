@@ -64,6 +64,12 @@ class _BertTask(keras.Model):
         return cls(**config)
 
 
+def _token_shape(inputs_shape) -> tuple:
+    """`(batch, length)` of the token ids, from a dict of input shapes."""
+    shape = inputs_shape["token_ids"] if isinstance(inputs_shape, Mapping) else inputs_shape
+    return tuple(shape)
+
+
 def _hidden_shape(model, backbone_shape):
     token_shape = tuple(backbone_shape["token_ids"])
     return (*token_shape, model.backbone.hidden_dim), (token_shape[0], model.backbone.hidden_dim)
@@ -141,6 +147,11 @@ class BertClassifier(_BertTask):
         out = self.backbone(inputs, training=training)
         return self.head(out["pooled_output"], training=training)
 
+    def compute_output_shape(self, inputs_shape):
+        # Stated rather than traced: the PyTorch backend traces symbolic calls
+        # with a stand-in length (83), which a short `max_length` would reject.
+        return (_token_shape(inputs_shape)[0], self.num_classes)
+
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "dropout": self.dropout}
 
@@ -168,3 +179,7 @@ class BertSpanQA(_BertTask):
     def call(self, inputs, training=None):
         out = self.backbone(inputs, training=training)
         return self.head(out["sequence_output"], self.backbone.padding_mask(inputs))
+
+    def compute_output_shape(self, inputs_shape):
+        shape = _token_shape(inputs_shape)
+        return {"start_logits": shape, "end_logits": shape}
