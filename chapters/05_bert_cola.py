@@ -58,7 +58,7 @@ import keras_transformer as kt
 from keras_transformer import classification_metrics, plots, training
 from keras_transformer.data import cola
 from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
-from keras_transformer.models.bert_folder import load_bert_folder
+from keras_transformer.models.bert_folder import load_bert_folder, load_bert_folder_tokenizer
 from keras_transformer.models.hf_checkpoint import read_hf_bert_config
 
 DEV_SETS = {"in_domain": "in_domain_dev", "out_of_domain": "out_of_domain_dev"}
@@ -82,7 +82,7 @@ def tokenizer_for(vocabulary: str, config: ColaConfig):
     """The WordPiece tokenizer of `vocabulary` ("minilm" or "pretrained")."""
     if vocabulary == "minilm":
         return cola.cola_tokenizer()
-    return load_bert_folder(config.pretrained_dir)[1]
+    return load_bert_folder_tokenizer(config.pretrained_dir)
 
 
 @dataclasses.dataclass
@@ -172,7 +172,9 @@ class ColaTask(training.Task):
         if c.train_size:
             order = np.sort(np.random.default_rng(c.seed).permutation(len(train))[: c.train_size])
         self.train_y = train.labels[order]
-        self.train_x, self.dev = {}, {key: ({}, None) for key in DEV_SETS}
+        dev = {key: splits[split] for key, split in DEV_SETS.items()}
+        dev_size = {key: c.eval_size or len(split) for key, split in dev.items()}
+        self.train_x, dev_x = {}, {key: {} for key in dev}
         for vocabulary in dict.fromkeys(VOCABULARY[n] for n in c.names()):
             tokenizer = tokenizer_for(vocabulary, c)
 
@@ -181,10 +183,9 @@ class ColaTask(training.Task):
                 return {f"{vocabulary}_{k}": v for k, v in arrays.items()}
 
             self.train_x.update(encode([train.sentences[i] for i in order]))
-            for key, split in DEV_SETS.items():
-                n = c.eval_size or len(splits[split])
-                self.dev[key][0].update(encode(splits[split].sentences[:n]))
-                self.dev[key] = (self.dev[key][0], splits[split].labels[:n])
+            for key, split in dev.items():
+                dev_x[key].update(encode(split.sentences[:dev_size[key]]))
+        self.dev = {key: (dev_x[key], split.labels[:dev_size[key]]) for key, split in dev.items()}
         # A batch is as long as its longest sentence in any of the vocabularies.
         self.lengths = np.max([v.sum(axis=1) for k, v in self.train_x.items()
                                if k.endswith("_padding_mask")], axis=0)

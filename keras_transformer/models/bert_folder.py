@@ -56,8 +56,15 @@ def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowerca
         inputs["segment_ids"] = np.zeros((1, 2), "int32")
     backbone(inputs)  # creates the variables the weights file fills
     backbone.load_weights(folder / "backbone.weights.h5")
-    vocabulary = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    tokenizer = BertWordPieceTokenizer(
+    return backbone, load_bert_folder_tokenizer(folder, lowercase)
+
+
+def load_bert_folder_tokenizer(folder: str | os.PathLike, lowercase: bool = True):
+    """The `BertWordPieceTokenizer` of a `save_bert_folder` folder, without its weights."""
+    path = Path(folder) / "vocab.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} lacks vocab.txt: not a folder from `save_bert_folder`.")
+    vocabulary = path.read_text(encoding="utf-8").splitlines()
+    return BertWordPieceTokenizer(
         vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase
     )
-    return backbone, tokenizer
