@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import pathlib
 import sys
 
@@ -14,14 +13,11 @@ from hypothesis import strategies as st
 
 from keras_transformer import classification_metrics as cm
 from tests.chapter_runs import metrics, run_chapter
+from tests.data_folder import DATA_DIR, needs_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = "05_bert_cola.py"
-DATA_DIR = os.environ.get("KT_DATA_DIR") or str(ROOT.parent / "shared" / "data")
-needs_cola = pytest.mark.skipif(
-    not (pathlib.Path(DATA_DIR) / "cola" / "raw").is_dir(),
-    reason=f"no CoLA copy in {DATA_DIR} (set KT_DATA_DIR)",
-)
+needs_cola = needs_data("cola/raw")
 
 
 def load_chapter():

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 
 import numpy as np
-import pytest
 
 from tests.chapter_runs import metrics, run_chapter
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-DATA_DIR = os.environ.get("KT_DATA_DIR") or str(ROOT.parent / "shared" / "data")
+from tests.data_folder import DATA_DIR, needs_data
 
 
-@pytest.mark.skipif(not (pathlib.Path(DATA_DIR) / "squad_v1.1" / "dev-v1.1.json").is_file(),
-                    reason=f"no SQuAD dev file in {DATA_DIR} (set KT_DATA_DIR)")
+@needs_data("squad_v1.1/dev-v1.1.json")
 def test_smoke_preset_scores_exact_match_and_f1(tmp_path):
     """The smoke preset trains, evaluates EM/F1 on held-out articles and writes one answer per question."""
     output = run_chapter("05_bert_squad.py", "--preset", "smoke", "--data-dir", DATA_DIR,

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import pathlib
 
 import numpy as np
 import pytest
 
 from keras_transformer.data import cola
+from tests.data_folder import DATA_DIR, needs_data
 
-DATA_DIR = os.environ.get("KT_DATA_DIR") or str(
-    pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-pytestmark = pytest.mark.skipif(
-    not (pathlib.Path(DATA_DIR) / "cola" / "raw").is_dir(),
-    reason=f"no CoLA copy in {DATA_DIR} (set KT_DATA_DIR)",
-)
+pytestmark = needs_data("cola/raw")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,5 @@
 """SQuAD loading, sliding windows and span decoding (`keras_transformer.data.squad`), on the real dev file."""
 
-import os
-import pathlib
 
 import numpy as np
 import pytest
@@ -12,12 +10,9 @@ from keras_transformer.data import squad
 from keras_transformer.models import minilm_checkpoint_dir
 from keras_transformer.models.bert_preprocessing import load_hf_tokenizer
 from keras_transformer.qa_metrics import normalize_answer, squad_scores
+from tests.data_folder import DATA_DIR, needs_data
 
-DATA_DIR = os.environ.get("KT_DATA_DIR") or str(pathlib.Path(__file__).parents[2] / "shared" / "data")
-pytestmark = pytest.mark.skipif(
-    not (pathlib.Path(DATA_DIR) / "squad_v1.1" / "dev-v1.1.json").is_file(),
-    reason=f"no SQuAD dev file in {DATA_DIR} (set KT_DATA_DIR)",
-)
+pytestmark = needs_data("squad_v1.1/dev-v1.1.json")
 
 
 @pytest.fixture(scope="module")
