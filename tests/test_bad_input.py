@@ -115,3 +115,10 @@ def test_decoder_block_must_be_called_consistently():
     """A block built without cross-attention, then given an encoder sequence, raises a ValueError saying how it was built."""
     with pytest.raises(ValueError, match="without cross-attention"):
         decoder_block(1)(zeros(1, 2, WIDTH), zeros(1, 3, WIDTH))
+
+
+def test_cross_attention_scores_need_an_encoder_sequence_and_no_cache():
+    """Asking a decoder block for cross-attention scores without an encoder sequence is a ValueError saying what it needs."""
+    block = L.DecoderBlock(num_heads=2, intermediate_dim=8)
+    with pytest.raises(ValueError, match="return_cross_attention_scores"):
+        block(np.zeros((1, 3, 4), "float32"), return_cross_attention_scores=True)

@@ -89,3 +89,12 @@ def test_windows_without_room_for_context_raise(tokenizer, splits):
     """A `max_length` too short for question + context piece is a ValueError naming it."""
     with pytest.raises(ValueError, match="max_length"):
         squad.windows(splits["eval"][:2], tokenizer, max_length=40, max_question_length=64)
+
+
+def test_span_decoding_rejects_logits_of_another_shape(splits, tokenizer):
+    """Start/end logits that do not match the windows' offsets are a ValueError naming them."""
+    w = squad.windows(splits["eval"][:3], tokenizer, max_length=96, doc_stride=48)
+    logits = np.zeros((len(w), 95))
+    with pytest.raises(ValueError, match="start_logits"):
+        squad.best_spans(logits, logits, w.offsets, w.example_index,
+                         [e.context for e in splits["eval"][:3]])

@@ -252,6 +252,14 @@ def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, offsets: np.nda
         example_index: `(windows,)`, the example of each window.
         contexts: each example's context string.
     """
+    start_logits, end_logits = np.asarray(start_logits), np.asarray(end_logits)
+    if not (start_logits.shape == end_logits.shape == offsets.shape[:2]
+            and len(example_index) == len(start_logits)):
+        raise ValueError(
+            f"`start_logits` {start_logits.shape}, `end_logits` {end_logits.shape}, `offsets` "
+            f"{offsets.shape} and `example_index` ({len(example_index)},) must describe the same "
+            "windows: (windows, length), (windows, length), (windows, length, 2), (windows,)."
+        )
     best = [(-np.inf, "")] * len(contexts)
     for w in range(len(example_index)):
         i = int(example_index[w])
