@@ -55,11 +55,11 @@ import keras
 import numpy as np
 
 import keras_transformer as kt
-from keras_transformer import classification_metrics, plots, training
+from keras_transformer import metrics, plots, training
 from keras_transformer.data import cola
 from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
-from keras_transformer.models.bert_folder import load_bert_folder, load_bert_folder_tokenizer
-from keras_transformer.models.hf_checkpoint import read_hf_bert_config
+from keras_transformer.models.bert.folder import load_bert_folder, load_bert_folder_tokenizer
+from keras_transformer.models.bert.checkpoint import read_hf_bert_config
 
 DEV_SETS = {"in_domain": "in_domain_dev", "out_of_domain": "out_of_domain_dev"}
 NUM_CLASSES = 2
@@ -244,7 +244,7 @@ class ColaTask(training.Task):
         for key, logits in self.predict_dev(model).items():
             labels = self.dev[key][1]
             for name in self.config.names():
-                scores = classification_metrics.classification_scores(labels, logits[name])
+                scores = metrics.classification_scores(labels, logits[name])
                 for metric, value in scores.items():
                     results[f"{name}_{key}_{metric}"] = value
         return results
@@ -256,9 +256,9 @@ class ColaTask(training.Task):
         for key, (_, labels) in self.dev.items():
             for name in names:
                 predicted = np.argmax(logits[key][name], axis=-1)
-                mcc = classification_metrics.matthews_corrcoef(labels, predicted)
+                mcc = metrics.matthews_corrcoef(labels, predicted)
                 final[f"{name} {key}"] = mcc
-                (tn, fp), (fn, tp) = classification_metrics.confusion_matrix(labels, predicted)
+                (tn, fp), (fn, tp) = metrics.confusion_matrix(labels, predicted)
                 plots.matrix_plot(
                     [[tn, fp], [fn, tp]], run_dir / f"confusion_matrix_{name}_{key}.png",
                     title=f"{name}, {DEV_SETS[key]}: MCC {mcc:.3f}\n"

@@ -42,8 +42,8 @@ import numpy as np
 import keras_transformer as kt
 from keras_transformer import training
 from keras_transformer.data import squad
-from keras_transformer.models.bert_folder import save_bert_folder
-from keras_transformer.models.bert_preprocessing import BertWordPieceTokenizer, bert_inputs
+from keras_transformer.models.bert.folder import save_bert_folder
+from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
 
 RESERVED = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by

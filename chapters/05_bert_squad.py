@@ -34,10 +34,10 @@ import keras
 import numpy as np
 
 import keras_transformer as kt
-from keras_transformer import qa_metrics, training
+from keras_transformer import metrics, training
 from keras_transformer.data import squad
 from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
-from keras_transformer.models.hf_checkpoint import read_hf_bert_config
+from keras_transformer.models.bert.checkpoint import read_hf_bert_config
 
 OUTPUTS = ("start_logits", "end_logits")
 
@@ -154,14 +154,14 @@ class SquadTask(training.Task):
             self.eval.offsets, self.eval.example_index,
             [e.context for e in self.eval_examples], c.max_answer_length,
         )
-        return qa_metrics.squad_scores(self.predictions, [e.answers for e in self.eval_examples])
+        return metrics.squad_scores(self.predictions, [e.answers for e in self.eval_examples])
 
     def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
         if self.predictions is None:  # e.g. a resumed run that had nothing left to train
             self.evaluate(model)
         answers = {e.id: p for e, p in zip(self.eval_examples, self.predictions)}
         (run_dir / "predictions.json").write_text(json.dumps(answers, indent=1) + "\n")
-        scores = qa_metrics.squad_scores(self.predictions, [e.answers for e in self.eval_examples])
+        scores = metrics.squad_scores(self.predictions, [e.answers for e in self.eval_examples])
         print(f"SQuAD v1.1 ({self.protocol}), {len(self.eval_examples)} questions: "
               f"exact match {scores['exact_match']:.2f}, F1 {scores['f1']:.2f}")
 

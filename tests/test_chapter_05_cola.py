@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_transformer import classification_metrics as cm
+from keras_transformer.metrics import classification as cm
 from tests.chapter_runs import metrics, run_chapter
 from tests.data_folder import DATA_DIR, needs_data
 

@@ -192,7 +192,7 @@ def test_save_and_load_reproduce_outputs(bert, tmp_path):
 @pytest.mark.parametrize("num_segments", [2, 0])
 def test_bert_folder_round_trip_reproduces_outputs_and_tokens(num_segments, tmp_path):
     """`save_bert_folder` then `load_bert_folder` gives the same outputs and a tokenizer over the same vocabulary."""
-    from keras_transformer.models.bert_folder import load_bert_folder, save_bert_folder
+    from keras_transformer.models.bert.folder import load_bert_folder, save_bert_folder
 
     model = small_bert(num_segments=num_segments)
     x = {"token_ids": np.array([[2, 3, 4, 0], [5, 6, 7, 8]])}
@@ -307,7 +307,7 @@ def test_span_head_masks_padding(data):
     for key in ("start_logits", "end_logits"):
         logits = out[key]
         assert logits.shape == ids.shape and np.isfinite(logits).all()
-        assert (logits[~real] == kt.models.bert_heads.MASKED_LOGIT).all()
+        assert (logits[~real] == kt.models.bert.heads.MASKED_LOGIT).all()
         assert (np.abs(logits[real]) < 1e3).all()
         assert real[np.arange(len(ids)), logits.argmax(-1)].all()
 

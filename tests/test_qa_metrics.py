@@ -1,4 +1,4 @@
-"""What SQuAD's exact match and F1 (`keras_transformer.qa_metrics`) promise."""
+"""What SQuAD's exact match and F1 (`keras_transformer.metrics.squad`) promise."""
 
 import string
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_transformer import qa_metrics as qa
+from keras_transformer.metrics import squad as qa
 
 words = st.lists(st.sampled_from(["the", "a", "an", "cat", "Cat", "sat,", "mat.", "on", "1990"]),
                  max_size=8).map(" ".join)

@@ -99,8 +99,8 @@ def load_cola(data_dir: str | os.PathLike | None = None) -> dict[str, CoLASplit]
 
 def cola_tokenizer():
     """The WordPiece tokenizer of the MiniLM checkpoint (`minilm_checkpoint_dir()`), uncased."""
-    from keras_transformer.models.bert_preprocessing import load_hf_tokenizer
-    from keras_transformer.models.hf_checkpoint import minilm_checkpoint_dir
+    from keras_transformer.data.bert_inputs import load_hf_tokenizer
+    from keras_transformer.data.checkpoint_folders import minilm_checkpoint_dir
 
     return load_hf_tokenizer(minilm_checkpoint_dir())
 
@@ -120,7 +120,7 @@ def cola_inputs(
         `bert_inputs`'s dict of `(n, max_length)` arrays: int32 `"token_ids"`,
         `"segment_ids"` (all 0) and bool `"padding_mask"`.
     """
-    from keras_transformer.models.bert_preprocessing import bert_inputs
+    from keras_transformer.data.bert_inputs import bert_inputs
 
     tokenizer = tokenizer or cola_tokenizer()
     return bert_inputs(tokenizer, list(sentences), max_length=max_length)

@@ -1,12 +1,35 @@
 """Model families built from `keras_transformer.layers`."""
 
-from keras_transformer.models.bert import BERT
-from keras_transformer.models.bert_heads import BertClassifierHead, BertMaskedLMHead, BertNextSentenceHead, BertSpanHead
-from keras_transformer.models.bert_tasks import BertClassifier, BertPretrainer, BertSpanQA
+from keras_transformer.data.checkpoint_folders import minilm_checkpoint_dir
+from keras_transformer.models.bert import (
+    BERT,
+    BertClassifier,
+    BertClassifierHead,
+    BertMaskedLMHead,
+    BertNextSentenceHead,
+    BertPretrainer,
+    BertSpanHead,
+    BertSpanQA,
+)
 from keras_transformer.models.gpt import GPT
-from keras_transformer.models.hf_checkpoint import minilm_checkpoint_dir
 from keras_transformer.models.rnn_attention import RNNAttentionSeq2Seq
-from keras_transformer.models.seq2seq import Seq2SeqTransformer, beam_search, shift_right, teacher_forcing_batch
+from keras_transformer.models.decoding import beam_search, shift_right, teacher_forcing_batch
+from keras_transformer.models.seq2seq import Seq2SeqTransformer
 
-__all__ = ["GPT", "RNNAttentionSeq2Seq", "Seq2SeqTransformer", "beam_search", "shift_right", "teacher_forcing_batch"]
-__all__ += ["BERT", "BertClassifier", "BertClassifierHead", "BertMaskedLMHead", "BertNextSentenceHead", "BertPretrainer", "BertSpanHead", "BertSpanQA", "minilm_checkpoint_dir"]
+__all__ = [
+    "BERT",
+    "BertClassifier",
+    "BertClassifierHead",
+    "BertMaskedLMHead",
+    "BertNextSentenceHead",
+    "BertPretrainer",
+    "BertSpanHead",
+    "BertSpanQA",
+    "GPT",
+    "RNNAttentionSeq2Seq",
+    "Seq2SeqTransformer",
+    "beam_search",
+    "minilm_checkpoint_dir",
+    "shift_right",
+    "teacher_forcing_batch",
+]

@@ -14,14 +14,14 @@ from keras_transformer.layers._checks import (
     check_token_ids,
 )
 from keras_transformer.layers.additive_attention import AdditiveAttention
-from keras_transformer.models.seq2seq import (
+from keras_transformer.models.decoding import (
     _check_decoding_ids,
-    _unpack,
     beam_search,
     sample_decode,
     score_targets,
     tile_beams,
 )
+from keras_transformer.models.seq2seq import _unpack
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")

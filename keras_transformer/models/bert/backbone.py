@@ -24,8 +24,8 @@ class BERT(keras.Model):
     position. Weights start from a truncated N(0, 0.02), as in BERT.
 
     Heads (masked LM, next sentence, classification, span QA) live in
-    `keras_transformer.models.bert_heads`; task models that put a head on this
-    backbone in `keras_transformer.models.bert_tasks`.
+    `keras_transformer.models.bert.heads`; task models that put a head on this
+    backbone in `keras_transformer.models.bert.tasks`.
 
     Args:
         vocab_size: number of token ids.
@@ -245,7 +245,7 @@ class BERT(keras.Model):
             strict: raise on missing weights.
             **kwargs: override constructor arguments (e.g. `dropout=0.0`).
         """
-        from keras_transformer.models.hf_checkpoint import load_bert_checkpoint
+        from keras_transformer.models.bert.checkpoint import load_bert_checkpoint
 
         return load_bert_checkpoint(cls, folder, dtype=dtype, strict=strict, **kwargs)
 

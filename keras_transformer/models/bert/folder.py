@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_transformer.models.bert import BERT
-from keras_transformer.models.bert_preprocessing import BertWordPieceTokenizer
+from keras_transformer.models.bert.backbone import BERT
+from keras_transformer.data.bert_inputs import BertWordPieceTokenizer
 
 FILES = ("backbone.json", "backbone.weights.h5", "vocab.txt")
 

@@ -1,4 +1,4 @@
-"""Evaluation metrics the chapters report.
+"""BLEU, through sacreBLEU, for the translation chapter.
 
 `corpus_bleu` wraps sacrebleu (Post, 2018), the reference BLEU implementation:
 it tokenizes detokenized text itself (13a, as WMT's `mteval-v13a.pl`), so

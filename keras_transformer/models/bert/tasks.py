@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import keras
 
-from keras_transformer.models.bert import BERT, INPUT_KEYS
-from keras_transformer.models.bert_heads import (
+from keras_transformer.models.bert.backbone import BERT, INPUT_KEYS
+from keras_transformer.models.bert.heads import (
     BertClassifierHead,
     BertMaskedLMHead,
     BertNextSentenceHead,
