@@ -365,3 +365,56 @@ def test_task_models_join_a_functional_model_of_unknown_length():
          "padding_mask": np.array([[True, True, True, False]])}
     out = model.predict(x, verbose=0)
     assert out["classes"].shape == (1, 3) and out["end_logits"].shape == (1, 4)
+
+
+# ------------------------------------------------------------------ fresh models
+
+FRESH_BATCH = {**inputs(np.array([[2, 3, 4, 0], [5, 6, 0, 0]])), "mask_positions": np.array([[1, 2], [0, 1]])}
+FRESH_MODELS = {
+    "BERT": lambda: small_bert(),
+    "BertPretrainer": lambda: kt.models.BertPretrainer(small_bert()),
+    "BertClassifier": lambda: kt.models.BertClassifier(small_bert(), num_classes=3),
+    "BertSpanQA": lambda: kt.models.BertSpanQA(small_bert()),
+}
+
+
+def fresh_inputs(name):
+    """The batch a model takes: only the pretrainer takes `mask_positions`."""
+    keep = name == "BertPretrainer"
+    return {k: v for k, v in FRESH_BATCH.items() if keep or k != "mask_positions"}
+
+
+def predicted(model, x):
+    out = model.predict(x, verbose=0)
+    return out if isinstance(out, dict) else {"logits": out}
+
+
+@pytest.mark.parametrize("name", sorted(FRESH_MODELS))
+def test_fresh_model_predicts_as_after_a_prior_call(name):
+    """A model fresh from its constructor predicts, and gives what the same weights give after a prior call."""
+    x = fresh_inputs(name)
+    fresh = FRESH_MODELS[name]()
+    first = predicted(fresh, x)
+    warmed = FRESH_MODELS[name]()
+    warmed({k: v[:1, :3] if k != "mask_positions" else v[:1] for k, v in x.items()})
+    warmed.set_weights(fresh.get_weights())
+    second = predicted(warmed, x)
+    assert sorted(first) == sorted(second)
+    for key in first:
+        np.testing.assert_allclose(first[key], second[key], atol=1e-6)
+
+
+@pytest.mark.parametrize("num_segments", [2, 0])
+def test_fresh_backbone_saves_to_a_bert_folder(num_segments, tmp_path):
+    """`save_bert_folder` takes a backbone fresh from its constructor, and the folder reloads to the same outputs."""
+    from keras_transformer.models.bert.folder import load_bert_folder, save_bert_folder
+
+    model = small_bert(num_segments=num_segments)
+    vocabulary = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(VOCAB - 2)]
+    save_bert_folder(tmp_path, model, vocabulary)
+    loaded, _ = load_bert_folder(tmp_path)
+    x = {"token_ids": np.array([[2, 3, 4, 0]])}
+    if num_segments:
+        x["segment_ids"] = np.zeros((1, 4), "int32")
+    for key, value in as_numpy(model(x)).items():
+        np.testing.assert_array_equal(as_numpy(loaded(x))[key], value)

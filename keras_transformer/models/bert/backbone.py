@@ -54,11 +54,13 @@ class BERT(keras.Model):
         not depend on what padded positions hold.
 
     Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
     >>> bert = BERT(vocab_size=100, max_length=16, num_layers=2, num_heads=2,
     ...             hidden_dim=16, intermediate_dim=32)
     >>> out = bert({"token_ids": np.array([[2, 5, 7, 3, 0]]),
     ...             "segment_ids": np.array([[0, 0, 0, 0, 0]])})
-    >>> out["sequence_output"].shape, out["pooled_output"].shape
+    >>> tuple(out["sequence_output"].shape), tuple(out["pooled_output"].shape)
     ((1, 5, 16), (1, 16))
 
     A pretrained Hugging Face checkpoint: `BERT.from_hf_checkpoint(folder)`.
@@ -166,6 +168,14 @@ class BERT(keras.Model):
         """The bool `(batch, length)` mask the model uses: the given one, or `token_ids != pad_id`.
 
         `None` when neither is available (`pad_id=None` and no mask given).
+
+        Example:
+        >>> import numpy as np
+        >>> from keras_transformer.models import BERT
+        >>> bert = BERT(vocab_size=10, max_length=4, num_layers=1, num_heads=1,
+        ...             hidden_dim=4, intermediate_dim=8)
+        >>> np.asarray(bert.padding_mask({"token_ids": np.array([[5, 6, 0]])})).tolist()
+        [[True, True, False]]
         """
         padding_mask = inputs.get("padding_mask")
         if padding_mask is not None:
@@ -237,13 +247,19 @@ class BERT(keras.Model):
         weight is a `ValueError` naming it (with `strict=False`, missing
         weights keep their random initialization and only warn).
 
-        The tokenizer is separate: `keras_transformer.models.load_hf_tokenizer(folder)`.
+        The tokenizer is separate:
+        `keras_transformer.data.bert_inputs.load_hf_tokenizer(folder)`.
 
         Args:
             folder: path of the checkpoint folder.
             dtype: dtype policy of the model (e.g. `"mixed_bfloat16"`).
             strict: raise on missing weights.
             **kwargs: override constructor arguments (e.g. `dropout=0.0`).
+
+        Example:
+        >>> bert = BERT.from_hf_checkpoint("all-MiniLM-L6-v2/")  # doctest: +SKIP
+        >>> bert.skipped_checkpoint_weights  # doctest: +SKIP
+        ()
         """
         from keras_transformer.models.bert.checkpoint import load_bert_checkpoint
 

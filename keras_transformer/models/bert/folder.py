@@ -18,15 +18,25 @@ def save_bert_folder(folder: str | os.PathLike, backbone: BERT, vocabulary: list
     """Writes `backbone.json` (its config), `backbone.weights.h5` and `vocab.txt` into `folder`.
 
     Example:
-
-    >>> save_bert_folder("runs/pretrained", pretrainer.backbone, vocabulary)  # doctest: +SKIP
-    >>> backbone, tokenizer = load_bert_folder("runs/pretrained")  # doctest: +SKIP
+    >>> import tempfile
+    >>> bert = BERT(vocab_size=8, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s"]
+    >>> folder = tempfile.mkdtemp()
+    >>> save_bert_folder(folder, bert, vocabulary)
+    >>> sorted(p.name for p in Path(folder).iterdir())
+    ['backbone.json', 'backbone.weights.h5', 'vocab.txt']
     """
     if len(vocabulary) != backbone.vocab_size:
         raise ValueError(
             f"`vocabulary` has {len(vocabulary)} pieces but the backbone's vocab_size is "
             f"{backbone.vocab_size}."
         )
+    if not backbone.built:  # a fresh backbone has no variables to write yet
+        shapes = {"token_ids": (None, None)}
+        if backbone.num_segments:
+            shapes["segment_ids"] = (None, None)
+        backbone.build(shapes)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "backbone.json").write_text(json.dumps(backbone.get_config(), indent=1) + "\n")
@@ -42,6 +52,17 @@ def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowerca
         name: a new layer name for the backbone (e.g. to hold two in one model).
         lowercase: whether the vocabulary is uncased (lower-case and strip
             accents before WordPiece).
+
+    Example:
+    >>> import tempfile
+    >>> bert = BERT(vocab_size=8, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s"]
+    >>> folder = tempfile.mkdtemp()
+    >>> save_bert_folder(folder, bert, vocabulary)
+    >>> backbone, tokenizer = load_bert_folder(folder)
+    >>> backbone.vocab_size, np.asarray(tokenizer("The cats")).tolist()
+    (8, [5, 6, 7])
     """
     folder = Path(folder)
     missing = [f for f in FILES if not (folder / f).is_file()]
@@ -60,7 +81,16 @@ def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowerca
 
 
 def load_bert_folder_tokenizer(folder: str | os.PathLike, lowercase: bool = True):
-    """The `BertWordPieceTokenizer` of a `save_bert_folder` folder, without its weights."""
+    """The `BertWordPieceTokenizer` of a `save_bert_folder` folder, without its weights.
+
+    Example:
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> pieces = ["[PAD]", "[UNK]", "the", "cat", "##s"]
+    >>> _ = (Path(folder) / "vocab.txt").write_text("\\n".join(pieces))
+    >>> np.asarray(load_bert_folder_tokenizer(folder)("The cats")).tolist()
+    [2, 3, 4]
+    """
     path = Path(folder) / "vocab.txt"
     if not path.is_file():
         raise FileNotFoundError(f"{folder} lacks vocab.txt: not a folder from `save_bert_folder`.")

@@ -37,6 +37,16 @@ class BertMaskedLMHead(keras.layers.Layer):
 
     Returns:
         float32 logits `(batch, num_predictions, vocab_size)`.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
+    >>> bert = BERT(vocab_size=30, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> out = bert({"token_ids": np.array([[2, 5, 7, 0]]), "segment_ids": np.zeros((1, 4), "int32")})
+    >>> head = BertMaskedLMHead(bert.embeddings.token_embedding)
+    >>> tuple(head(out["sequence_output"], np.array([[1, 2]])).shape)
+    (1, 2, 30)
     """
 
     def __init__(
@@ -116,6 +126,15 @@ class BertNextSentenceHead(keras.layers.Layer):
 
     Returns:
         float32 logits `(batch, 2)`.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
+    >>> bert = BERT(vocab_size=30, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> out = bert({"token_ids": np.array([[2, 5, 7, 0]]), "segment_ids": np.zeros((1, 4), "int32")})
+    >>> tuple(BertNextSentenceHead()(out["pooled_output"]).shape)
+    (1, 2)
     """
 
     def __init__(self, initializer_range: float = 0.02, **kwargs):
@@ -155,6 +174,15 @@ class BertClassifierHead(keras.layers.Layer):
 
     Returns:
         float32 logits `(batch, num_classes)`.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
+    >>> bert = BERT(vocab_size=30, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> out = bert({"token_ids": np.array([[2, 5, 7, 0]]), "segment_ids": np.zeros((1, 4), "int32")})
+    >>> tuple(BertClassifierHead(num_classes=3)(out["pooled_output"]).shape)
+    (1, 3)
     """
 
     def __init__(self, num_classes: int, dropout: float = 0.1,
@@ -208,6 +236,16 @@ class BertSpanHead(keras.layers.Layer):
 
     Returns:
         A dict of float32 `(batch, length)` tensors: `"start_logits"`, `"end_logits"`.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
+    >>> bert = BERT(vocab_size=30, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> out = bert({"token_ids": np.array([[2, 5, 7, 0]]), "segment_ids": np.zeros((1, 4), "int32")})
+    >>> spans = BertSpanHead()(out["sequence_output"], np.array([[True, True, True, False]]))
+    >>> float(spans["start_logits"][0, 3])  # padding
+    -1000000000.0
     """
 
     def __init__(self, initializer_range: float = 0.02, **kwargs):

@@ -51,6 +51,30 @@ class _BertTask(keras.Model):
         self._build_head(backbone_shape, inputs_shape)
         self.built = True
 
+    @classmethod
+    def from_hf_checkpoint(cls, folder, dtype=None, strict: bool = True, **kwargs):
+        """Build this task model from a Hugging Face BERT task checkpoint: backbone and head.
+
+        The folder holds `config.json` and `model.safetensors` of the matching
+        Hugging Face model (`BertForPreTraining`, `BertForSequenceClassification`
+        or `BertForQuestionAnswering`). A checkpoint without this head (e.g. a
+        bare `BertModel`) is a `ValueError` naming the absent weights; load
+        such a one with `BERT.from_hf_checkpoint` and put a new head on it.
+
+        Args:
+            folder: path of the checkpoint folder.
+            dtype: dtype policy of the model (e.g. `"mixed_bfloat16"`).
+            strict: raise on missing backbone weights.
+            **kwargs: override backbone constructor arguments (e.g. `dropout=0.0`).
+
+        Example:
+        >>> from keras_transformer.models import BertPretrainer
+        >>> pretrainer = BertPretrainer.from_hf_checkpoint("bert-base-uncased/")  # doctest: +SKIP
+        """
+        from keras_transformer.models.bert.checkpoint import load_task_checkpoint
+
+        return load_task_checkpoint(cls, folder, dtype=dtype, strict=strict, **kwargs)
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -86,6 +110,18 @@ class BertPretrainer(_BertTask):
     Returns:
         A dict: `"mlm_logits"` `(batch, num_predictions, vocab_size)` and
         `"nsp_logits"` `(batch, 2)` (0 = IsNext, 1 = NotNext), both float32.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
+    >>> bert = BERT(vocab_size=30, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> x = {"token_ids": np.array([[2, 5, 7, 0]]), "segment_ids": np.zeros((1, 4), "int32")}
+    >>> out = BertPretrainer(bert).predict({**x, "mask_positions": np.array([[1, 2]])}, verbose=0)
+    >>> out["mlm_logits"].shape, out["nsp_logits"].shape
+    ((1, 2, 30), (1, 2))
+
+    A Hugging Face `BertForPreTraining` checkpoint: `BertPretrainer.from_hf_checkpoint(folder)`.
     """
 
     extra_inputs = ("mask_positions",)
@@ -129,6 +165,15 @@ class BertClassifier(_BertTask):
 
     Returns:
         float32 logits `(batch, num_classes)`.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
+    >>> bert = BERT(vocab_size=30, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> x = {"token_ids": np.array([[2, 5, 7, 0]]), "segment_ids": np.zeros((1, 4), "int32")}
+    >>> BertClassifier(bert, num_classes=3).predict(x, verbose=0).shape
+    (1, 3)
     """
 
     def __init__(self, backbone, num_classes: int, dropout: float = 0.1, **kwargs):
@@ -138,6 +183,26 @@ class BertClassifier(_BertTask):
         self.head = BertClassifierHead(
             num_classes, dropout, backbone.initializer_range,
             dtype=self.dtype_policy, name="classifier_head",
+        )
+
+    @classmethod
+    def from_hf_checkpoint(cls, folder, num_classes: int | None = None, dropout: float | None = None,
+                           dtype=None, strict: bool = True, **kwargs):
+        """Build a classifier from a Hugging Face `BertForSequenceClassification` checkpoint.
+
+        `num_classes` defaults to the rows of `classifier.weight` (a different
+        value is a `ValueError`); `dropout` to the config's
+        `classifier_dropout`, else `hidden_dropout_prob`. Other arguments as in
+        `BertPretrainer.from_hf_checkpoint`.
+
+        Example:
+        >>> classifier = BertClassifier.from_hf_checkpoint("bert-cola/")  # doctest: +SKIP
+        """
+        from keras_transformer.models.bert.checkpoint import load_task_checkpoint
+
+        return load_task_checkpoint(
+            cls, folder, dtype=dtype, strict=strict,
+            task_arguments={"num_classes": num_classes, "dropout": dropout}, **kwargs,
         )
 
     def _build_head(self, backbone_shape, inputs_shape):
@@ -165,6 +230,16 @@ class BertSpanQA(_BertTask):
 
     Returns:
         A dict of float32 `(batch, length)`: `"start_logits"`, `"end_logits"`.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
+    >>> bert = BERT(vocab_size=30, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> x = {"token_ids": np.array([[2, 5, 7, 0]]), "segment_ids": np.zeros((1, 4), "int32")}
+    >>> out = BertSpanQA(bert).predict(x, verbose=0)
+    >>> out["start_logits"].shape, float(out["end_logits"][0, 3])  # position 3 is padding
+    ((1, 4), -1000000000.0)
     """
 
     def __init__(self, backbone, **kwargs):
