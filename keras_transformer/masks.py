@@ -17,7 +17,11 @@ def padding_mask(token_ids, pad_id: int = 0):
     """Return a `(B, S)` boolean mask that is `True` at real (non-pad) tokens.
 
     Example:
-    >>> padding_mask(np.array([[5, 7, 0, 0]]))  # [[True, True, False, False]]
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_transformer import masks
+    >>> keras.ops.convert_to_numpy(masks.padding_mask(np.array([[5, 7, 0, 0]]))).tolist()
+    [[True, True, False, False]]
     """
     token_ids = ops.convert_to_tensor(token_ids)
     if len(token_ids.shape) != 2:
@@ -37,7 +41,12 @@ def causal_mask(query_length, key_length=None, offset=0):
     flags align the triangle top-left and are only right when `offset == 0`.
 
     Example:
-    >>> causal_mask(1, 4, offset=2)  # [[True, True, True, False]]
+    >>> import keras
+    >>> from keras_transformer import masks
+    >>> keras.ops.convert_to_numpy(masks.causal_mask(3)).tolist()
+    [[True, False, False], [True, True, False], [True, True, True]]
+    >>> keras.ops.convert_to_numpy(masks.causal_mask(1, 4, offset=2)).tolist()  # third query
+    [[True, True, True, False]]
     """
     key_length = query_length if key_length is None else key_length
     rows = ops.arange(query_length)[:, None] + ops.cast(offset, "int32")
@@ -68,9 +77,13 @@ def attention_mask(
     Returns `None` when nothing is masked.
 
     Example:
-    >>> ids = np.array([[4, 9, 0]])
-    >>> attention_mask(padding_mask(ids), padding_mask(ids), causal=True).shape
-    (1, 3, 3)
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_transformer import masks
+    >>> ids = np.array([[4, 9, 0]])  # the last token is padding
+    >>> mask = masks.attention_mask(masks.padding_mask(ids), masks.padding_mask(ids), causal=True)
+    >>> keras.ops.convert_to_numpy(mask).tolist()
+    [[[True, False, False], [True, True, False], [False, False, False]]]
     """
     parts = []
     if mask is not None:
@@ -106,6 +119,47 @@ def _length(parts, axis, name):
     raise ValueError(
         f"`causal=True` needs `{name}` when no other mask fixes that length."
     )
+
+
+def check_padding_mask(name: str, mask, length=None, hint: str = "") -> None:
+    """Raise unless `mask` is `(batch, length)`; a static `length` must match exactly.
+
+    A padding mask never broadcasts along its length: a `(B, 1)` mask against
+    a longer key sequence would hide all keys of a row or none.
+
+    Example:
+    >>> import numpy as np
+    >>> check_padding_mask("padding_mask", np.ones((2, 5), bool), length=5)
+    >>> check_padding_mask("padding_mask", np.ones((2, 1), bool), length=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `padding_mask` must have shape (batch, 5), True at real tokens; got shape (2, 1).
+    """
+    shape = tuple(mask.shape)
+    static = isinstance(length, int) and isinstance(shape[-1], int) if shape else False
+    if len(shape) != 2 or (static and shape[1] != length):
+        want = "length" if not isinstance(length, int) else length
+        raise ValueError(
+            f"`{name}` must have shape (batch, {want}), True at real tokens; got shape "
+            f"{shape}.{hint}"
+        )
+
+
+def resolve_padding_mask(name: str, padding_mask, *keras_masks):
+    """The explicit padding mask `name`, checked, or else the first Keras mask given.
+
+    Layers take a padding mask as an argument and, failing that, the implicit
+    mask Keras hands to their `call` (e.g. from a `mask_zero=True` embedding).
+
+    Example:
+    >>> import numpy as np
+    >>> resolve_padding_mask("padding_mask", None, None, np.array([[True, False]]))
+    array([[ True, False]])
+    """
+    if padding_mask is None:
+        return next((m for m in keras_masks if m is not None), None)
+    check_padding_mask(name, padding_mask)
+    return padding_mask
 
 
 def check_attention_mask(mask, query_shape, key_shape) -> None:

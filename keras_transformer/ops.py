@@ -56,18 +56,49 @@ def scaled_dot_product_attention(
         The `(B, T, N, H)` output, and the weights if `return_weights`.
 
     Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> import keras_transformer as kt
     >>> q = k = v = np.random.rand(2, 5, 4, 8).astype("float32")
-    >>> scaled_dot_product_attention(q, k, v, is_causal=True).shape
+    >>> out = kt.ops.scaled_dot_product_attention(q, k, v, is_causal=True)
+    >>> tuple(out.shape)
     (2, 5, 4, 8)
+    >>> np.allclose(keras.ops.convert_to_numpy(out)[:, 0], v[:, 0])  # query 0 sees key 0 only
+    True
     """
     query, key, value = (ops.convert_to_tensor(x) for x in (query, key, value))
     _check_qkv(query, key, value)
+    _check_causal(is_causal, query, key)
+    if mask is not None:
+        mask = ops.convert_to_tensor(mask)
+        masks_lib.check_attention_mask(mask, query.shape, key.shape)
+    return attend(query, key, value, mask, is_causal, dropout_rate, training, return_weights, seed)
+
+
+def attend(query, key, value, mask=None, is_causal: bool = False, dropout_rate: float = 0.0,
+           training: bool = False, return_weights: bool = False, seed=None):
+    """`scaled_dot_product_attention` without its input checks.
+
+    For callers that have validated their tensors and mask already (the
+    layers validate theirs once, where they know the argument names), so a
+    mask is checked once on its way down. Arguments as in
+    `scaled_dot_product_attention`.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_transformer.ops import attend
+    >>> q = k = v = np.ones((1, 3, 2, 4), "float32")
+    >>> mask = np.array([[True, False, False], [True, True, False], [False, False, False]])
+    >>> out = keras.ops.convert_to_numpy(attend(q, k, v, mask=mask))
+    >>> out.shape, out[0, 2].tolist()  # a query with no key to see gets zeros
+    ((1, 3, 2, 4), [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    """
     use_dropout = training and dropout_rate > 0.0
     fast = not return_weights and not use_dropout
     if fast and mask is None:
         # Causal-only or unmasked: every row sees a key, so the fused kernel
         # needs no materialized mask and no fix-up.
-        _check_causal(is_causal, query, key)
         return _fused_attention(query, key, value, is_causal=is_causal)
     mask = _full_mask(mask, is_causal, query, key)
     if fast:
@@ -137,15 +168,12 @@ def _check_causal(is_causal, query, key):
 
 
 def _full_mask(mask, is_causal, query, key):
-    """Turn `mask` and `is_causal` into one rank-4 boolean mask (or None)."""
-    _check_causal(is_causal, query, key)
+    """Turn a checked `mask` and `is_causal` into one rank-4 boolean mask (or None)."""
     if mask is None and not is_causal:
         return None
     t = query.shape[1] if query.shape[1] is not None else ops.shape(query)[1]
     s = key.shape[1] if key.shape[1] is not None else ops.shape(key)[1]
     if mask is not None:
-        mask = ops.convert_to_tensor(mask)
-        masks_lib.check_attention_mask(mask, query.shape, key.shape)
         mask = masks_lib.expand_to_rank4(mask)
     if is_causal:
         causal = masks_lib.causal_mask(t, s)[None, None]

@@ -134,3 +134,22 @@ def test_cross_attention_cache_equals_passing_the_encoder_sequence(stacked, b, s
     cross = layer.compute_cross_attention_cache(y)
     assert_close(layer(x, cross_attention_cache=cross, encoder_padding_mask=source_real),
                  expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("stacked", [False, True], ids=["DecoderBlock", "Decoder"])
+@given(st.integers(1, MAX_BATCH), st.integers(2, MAX_LEN), heads, st.data(), seeds)
+def test_cached_padding_mask_must_cover_every_slot(stacked, b, slots, n, data, seed):
+    """In cached decoding a `decoder_padding_mask` shorter than the cache (e.g. `(B, 1)` for one new token) is a ValueError, not a mask broadcast over all slots."""
+    layer = decoder(n) if stacked else decoder_block(n)
+    x = normal(rng(seed), (b, 1, WIDTH))
+    short = np.ones((b, data.draw(st.integers(1, slots - 1))), bool)
+    if stacked:
+        cache = layer.init_cache(b, slots)
+        call = dict(cache=cache, cache_update_index=0)
+    else:
+        cache = ops.zeros((b, 2, slots, n, WIDTH // n))
+        call = dict(self_attention_cache=cache, self_attention_cache_update_index=0)
+    with pytest.raises(ValueError, match=f"decoder_padding_mask.*\\(batch, max_length\\)|\\(batch, {slots}\\)"):
+        layer(x, decoder_padding_mask=short, **call)
+    out = layer(x, decoder_padding_mask=np.ones((b, slots), bool), **call)[0]
+    assert np.isfinite(to_numpy(out)).all()

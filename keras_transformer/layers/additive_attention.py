@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keras
 from keras import ops
-from keras.src.backend import get_keras_mask
 
 from keras_transformer.layers._checks import check_positive, check_rank, clone_initializer
 from keras_transformer.ops import large_negative
@@ -40,10 +39,15 @@ class AdditiveAttention(keras.layers.Layer):
         `(batch, T, d_v)` and `(batch, T, S)` for a rank-3 query.
 
     Example:
-    >>> layer = AdditiveAttention(units=8)
+    >>> import keras
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> layer = kt.layers.AdditiveAttention(units=8)
     >>> context, weights = layer(np.zeros((2, 4)), np.zeros((2, 5, 6)))
-    >>> context.shape, weights.shape
+    >>> tuple(context.shape), tuple(weights.shape)
     ((2, 6), (2, 5))
+    >>> keras.ops.convert_to_numpy(weights)[0].astype("float64").round(2).tolist()  # uniform
+    [0.2, 0.2, 0.2, 0.2, 0.2]
     """
 
     def __init__(self, units: int, kernel_initializer="glorot_uniform", **kwargs):
@@ -83,14 +87,14 @@ class AdditiveAttention(keras.layers.Layer):
         check_rank("values", values.shape, 3, "(batch, source_length, value_dim)")
         return self.key_dense(values)
 
-    def call(self, query, values, mask=None, projected_keys=None):
+    def call(self, query, values, mask=None, projected_keys=None, values_mask=None):
         check_rank("values", values.shape, 3, "(batch, source_length, value_dim)")
         single = len(query.shape) == 2
         if single:
             query = query[:, None, :]
         check_rank("query", query.shape, 3, "(batch, T, query_dim)")
         if mask is None:
-            mask = get_keras_mask(values)
+            mask = values_mask  # filled by Keras from `values`' implicit mask
         keys = self.project_keys(values) if projected_keys is None else projected_keys
         # (B, T, 1, units) + (B, 1, S, units) -> scores (B, T, S)
         hidden = ops.tanh(self.query_dense(query)[:, :, None, :] + keys[:, None, :, :])

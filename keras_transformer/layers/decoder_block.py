@@ -7,7 +7,6 @@ import keras
 from keras_transformer import masks
 from keras_transformer.layers._checks import check_rank
 from keras_transformer.layers.block_base import BlockBase
-from keras_transformer.layers.encoder_block import self_attention_mask
 from keras_transformer.layers.residual import residual
 
 
@@ -28,6 +27,9 @@ class DecoderBlock(BlockBase):
         encoder_sequence: `(batch, S, hidden_dim)` encoder outputs, or None.
         decoder_padding_mask: `(batch, T)` (or `(batch, max_length)` over the
             cache slots when decoding with a cache), True at real tokens.
+            Defaults to the decoder sequence's Keras mask (which Keras passes
+            in as `mask` / `decoder_sequence_mask`); with a cache that mask
+            marks the new queries only.
         decoder_attention_mask: extra self-attention mask, True = may attend.
         encoder_padding_mask: `(batch, S)`, True at real source tokens.
         encoder_attention_mask: `(batch, T, S)` extra cross-attention mask.
@@ -46,8 +48,12 @@ class DecoderBlock(BlockBase):
         `(output, cross_attention_scores)` when asked for the scores.
 
     Example:
-    >>> block = DecoderBlock(num_heads=2, intermediate_dim=32)
-    >>> block(np.zeros((2, 5, 16)), np.zeros((2, 7, 16))).shape
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> block = kt.layers.DecoderBlock(num_heads=2, intermediate_dim=32)
+    >>> decoder_sequence = np.random.rand(2, 5, 16).astype("float32")
+    >>> encoder_sequence = np.random.rand(2, 7, 16).astype("float32")
+    >>> tuple(block(decoder_sequence, encoder_sequence).shape)
     (2, 5, 16)
     """
 
@@ -75,6 +81,8 @@ class DecoderBlock(BlockBase):
         use_causal_mask=True,
         return_cross_attention_scores=False,
         training=None,
+        mask=None,
+        decoder_sequence_mask=None,
     ):
         check_rank("decoder_sequence", decoder_sequence.shape, 3, "(batch, length, hidden_dim)")
         wants_cross = encoder_sequence is not None or cross_attention_cache is not None
@@ -94,15 +102,20 @@ class DecoderBlock(BlockBase):
                 + " `encoder_sequence`); call it the same way every time."
             )
         cache = self_attention_cache
-        key_shape = None if cache is None else (cache.shape[0], cache.shape[2])
-        self_mask = self_attention_mask(
-            decoder_sequence, decoder_padding_mask, decoder_attention_mask, key_shape
-        )
+        if cache is None:
+            key_mask = masks.resolve_padding_mask(
+                "decoder_padding_mask", decoder_padding_mask, mask, decoder_sequence_mask
+            )
+        else:
+            # With a cache the new tokens' Keras mask marks queries, not the
+            # cache slots; only an explicit mask over every slot masks keys.
+            key_mask = masks.resolve_padding_mask("decoder_padding_mask", decoder_padding_mask)
 
         def attend_self(h):
             return self.self_attention(
                 h,
-                attention_mask=self_mask,
+                attention_mask=decoder_attention_mask,
+                key_mask=key_mask,
                 use_causal_mask=use_causal_mask,
                 cache=cache,
                 cache_update_index=self_attention_cache_update_index,
@@ -133,22 +146,11 @@ class DecoderBlock(BlockBase):
     def _cross_attend(self, x, encoder_sequence, padding_mask, attention_mask, cache, training,
                       return_scores=False):
         source = encoder_sequence if cache is None else None
-        source_shape = (
-            encoder_sequence.shape if cache is None
-            else (cache.shape[0], cache.shape[2], None)
-        )
-        if padding_mask is not None and len(padding_mask.shape) != 2:
-            raise ValueError(
-                "`encoder_padding_mask` must have shape (batch, source_length); got "
-                f"shape {tuple(padding_mask.shape)}."
-            )
-        if attention_mask is not None:
-            masks.check_attention_mask(attention_mask, x.shape, source_shape)
-        mask = masks.attention_mask(key_mask=padding_mask, mask=attention_mask)
+        padding_mask = masks.resolve_padding_mask("encoder_padding_mask", padding_mask)
 
         def attend(h):
             out = self.cross_attention(
-                h, source, attention_mask=mask, cache=cache,
+                h, source, attention_mask=attention_mask, key_mask=padding_mask, cache=cache,
                 return_attention_scores=return_scores, training=training,
             )
             if cache is None:

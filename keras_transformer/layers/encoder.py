@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from keras_transformer.layers.encoder_block import EncoderBlock, self_attention_mask
+from keras_transformer import masks
+from keras_transformer.layers.encoder_block import EncoderBlock
 from keras_transformer.layers.stack_base import StackBase
 
 
@@ -23,9 +24,15 @@ class Encoder(StackBase):
     Call arguments: as `EncoderBlock`.
 
     Example:
-    >>> encoder = Encoder(num_layers=2, num_heads=2, intermediate_dim=32)
-    >>> encoder(np.zeros((2, 5, 16)), padding_mask=np.array([[1, 1, 1, 0, 0]] * 2)).shape
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> encoder = kt.layers.Encoder(num_layers=2, num_heads=2, intermediate_dim=32)
+    >>> x = np.random.rand(2, 5, 16).astype("float32")
+    >>> padding_mask = np.array([[True, True, True, False, False]] * 2)
+    >>> tuple(encoder(x, padding_mask=padding_mask).shape)
     (2, 5, 16)
+    >>> len(encoder.layer_blocks())
+    2
     """
 
     block_class = EncoderBlock
@@ -33,9 +40,10 @@ class Encoder(StackBase):
     def build(self, inputs_shape):
         self._build_blocks(inputs_shape)
 
-    def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
-        mask = self_attention_mask(inputs, padding_mask, attention_mask)
+    def call(self, inputs, padding_mask=None, attention_mask=None, training=None,
+             mask=None, inputs_mask=None):
+        padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, inputs_mask)
         x = inputs
         for block in self.layer_blocks():
-            x = block(x, attention_mask=mask, training=training)
+            x = block(x, padding_mask=padding_mask, attention_mask=attention_mask, training=training)
         return self._finish(x)

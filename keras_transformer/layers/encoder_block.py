@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-from keras.src.backend import get_keras_mask
 
 from keras_transformer import masks
 from keras_transformer.layers._checks import check_rank
@@ -30,7 +29,8 @@ class EncoderBlock(BlockBase):
     Call arguments:
         inputs: `(batch, length, hidden_dim)`.
         padding_mask: `(batch, length)`, True at real tokens. Defaults to the
-            inputs' Keras mask (e.g. from `mask_zero=True` embeddings).
+            inputs' Keras mask (e.g. from `mask_zero=True` embeddings), which
+            Keras passes in as `mask` / `inputs_mask`.
         attention_mask: `(length, length)` or `(batch, length, length)`,
             True = may attend; combined with the padding mask by AND.
 
@@ -38,7 +38,11 @@ class EncoderBlock(BlockBase):
     positions do not depend on what padded positions hold.
 
     Example:
-    >>> EncoderBlock(num_heads=2, intermediate_dim=32)(np.zeros((2, 5, 16))).shape
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> block = kt.layers.EncoderBlock(num_heads=2, intermediate_dim=32)
+    >>> x = np.random.rand(2, 5, 16).astype("float32")
+    >>> tuple(block(x, padding_mask=np.array([[True] * 3 + [False] * 2] * 2)).shape)
     (2, 5, 16)
     """
 
@@ -46,12 +50,15 @@ class EncoderBlock(BlockBase):
         self._build_common(inputs_shape)
         self.built = True
 
-    def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
+    def call(self, inputs, padding_mask=None, attention_mask=None, training=None,
+             mask=None, inputs_mask=None):
         check_rank("inputs", inputs.shape, 3, "(batch, length, hidden_dim)")
-        mask = self_attention_mask(inputs, padding_mask, attention_mask)
+        padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, inputs_mask)
         x = residual(
             inputs,
-            lambda h: self.self_attention(h, attention_mask=mask, training=training),
+            lambda h: self.self_attention(
+                h, attention_mask=attention_mask, key_mask=padding_mask, training=training
+            ),
             self.self_attention_norm,
             self.residual_dropout,
             self.norm_first,
@@ -62,21 +69,3 @@ class EncoderBlock(BlockBase):
             self.norm_first, training,
         )
 
-
-def self_attention_mask(inputs, padding_mask=None, attention_mask=None, key_shape=None):
-    """Validate and AND a `(B, S)` padding mask (default: the Keras mask) with an attention mask.
-
-    `key_shape` defaults to the inputs' shape; a decoder with a KV cache passes
-    the cache's `(B, S_max)` so the masks cover the cache slots.
-    """
-    if padding_mask is None:
-        padding_mask = get_keras_mask(inputs)
-    elif len(padding_mask.shape) != 2:
-        raise ValueError(
-            "`padding_mask` must have shape (batch, length), True at real tokens; "
-            f"got shape {tuple(padding_mask.shape)}."
-        )
-    if attention_mask is not None:
-        key_shape = inputs.shape if key_shape is None else key_shape
-        masks.check_attention_mask(attention_mask, inputs.shape, key_shape)
-    return masks.attention_mask(key_mask=padding_mask, mask=attention_mask)

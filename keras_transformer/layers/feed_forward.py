@@ -22,8 +22,13 @@ class FeedForward(keras.layers.Layer):
         use_bias, kernel_initializer, bias_initializer: for both Dense layers.
 
     Example:
-    >>> FeedForward(intermediate_dim=64)(np.zeros((2, 5, 16))).shape
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> layer = kt.layers.FeedForward(intermediate_dim=64)
+    >>> tuple(layer(np.zeros((2, 5, 16))).shape)
     (2, 5, 16)
+    >>> [tuple(w.shape) for w in layer.weights]  # two Dense layers: 16 -> 64 -> 16
+    [(16, 64), (64,), (64, 16), (16,)]
     """
 
     def __init__(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keras
 from keras import ops
-from keras.src.backend import get_keras_mask
 
 from keras_transformer import masks
 from keras_transformer.layers._checks import (
@@ -13,7 +12,7 @@ from keras_transformer.layers._checks import (
     check_rate,
     clone_initializer,
 )
-from keras_transformer.ops import scaled_dot_product_attention
+from keras_transformer.ops import attend
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -64,13 +63,21 @@ class MultiHeadAttention(keras.layers.Layer):
         cache, cache_update_index: see above.
         return_attention_scores: also return the `(batch, num_heads, T, S)` weights.
         training: whether attention dropout is active.
+        query_mask, value_mask, key_mask: `(batch, T)` / `(batch, S)` padding
+            masks, True at real tokens. Keras fills `query_mask` and
+            `value_mask` (or `mask`, when `query` is the only tensor argument)
+            from the inputs' implicit masks. With a `cache`, `key_mask` must
+            cover every cache slot, `(batch, max_length)`.
 
     Returns:
         `output`, or a tuple `(output, scores?, cache?)` in that order.
 
     Example:
+    >>> import numpy as np
+    >>> import keras_transformer as kt
     >>> x = np.random.rand(2, 6, 16).astype("float32")
-    >>> MultiHeadAttention(num_heads=4, key_dim=4)(x, use_causal_mask=True).shape
+    >>> attention = kt.layers.MultiHeadAttention(num_heads=4, key_dim=4)
+    >>> tuple(attention(x, use_causal_mask=True).shape)
     (2, 6, 16)
     """
 
@@ -153,21 +160,26 @@ class MultiHeadAttention(keras.layers.Layer):
         query_mask=None,
         value_mask=None,
         key_mask=None,
+        mask=None,
     ):
         check_rank("query", query.shape, 3, "(batch, length, hidden_dim)")
         if query_mask is None:
-            query_mask = get_keras_mask(query)
+            query_mask = mask
         q, k, v, cache = self._project(query, value, key, cache, cache_update_index)
-        if cache is not None:
-            key_mask = None  # cache slots are masked by position (or by the caller)
-        elif key_mask is None:
-            key_mask = value_mask if value_mask is not None else (
-                query_mask if value is None else get_keras_mask(value)
+        if cache is not None and key_mask is not None:
+            # Cache slots are masked by position; a padding mask must say which
+            # of all the slots hold real tokens, never broadcast over them.
+            masks.check_padding_mask(
+                "key_mask", key_mask, k.shape[1],
+                " With a cache the key padding mask covers every cached key (a decoder's"
+                " `decoder_padding_mask` is (batch, max_length) over the cache slots).",
             )
+        elif cache is None and key_mask is None:
+            key_mask = value_mask if value is not None else query_mask
         mask, is_causal = self._merge_masks(
             q, k, attention_mask, query_mask, key_mask, use_causal_mask, cache_update_index
         )
-        attended = scaled_dot_product_attention(
+        attended = attend(
             q,
             k,
             v,

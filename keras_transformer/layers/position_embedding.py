@@ -29,9 +29,13 @@ class PositionEmbedding(keras.layers.Layer):
     a compiled function; the backend's gather then clamps it.
 
     Example:
-    >>> x = np.zeros((2, 10, 16))
-    >>> PositionEmbedding(max_length=32)(x).shape
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> layer = kt.layers.PositionEmbedding(max_length=32)
+    >>> tuple(layer(np.zeros((2, 10, 16))).shape)
     (2, 10, 16)
+    >>> tuple(layer.embeddings.shape)  # one learned vector per position up to max_length
+    (32, 16)
     """
 
     def __init__(self, max_length: int, initializer="glorot_uniform", **kwargs):

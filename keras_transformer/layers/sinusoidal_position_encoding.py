@@ -28,9 +28,14 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
             for cached decoding where one token arrives at a time.
 
     Example:
-    >>> x = np.zeros((2, 10, 16))
-    >>> SinusoidalPositionEncoding()(x).shape
+    >>> import keras
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> encoding = kt.layers.SinusoidalPositionEncoding()(np.zeros((2, 10, 16)))
+    >>> tuple(encoding.shape)
     (2, 10, 16)
+    >>> keras.ops.convert_to_numpy(encoding)[0, 0, :4].tolist()  # position 0: sin 0 = 0, cos 0 = 1
+    [0.0, 1.0, 0.0, 1.0]
     """
 
     def __init__(self, max_wavelength: float = 10000.0, **kwargs):

@@ -46,9 +46,16 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         start_index: position of the first token, for cached decoding.
 
     Example:
-    >>> layer = TokenAndPositionEmbedding(vocab_size=100, max_length=16, hidden_dim=8)
-    >>> layer(np.array([[5, 7, 9, 0]])).shape
+    >>> import keras
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> layer = kt.layers.TokenAndPositionEmbedding(vocab_size=100, max_length=16, hidden_dim=8,
+    ...                                             mask_zero=True)
+    >>> ids = np.array([[5, 7, 9, 0]])
+    >>> tuple(layer(ids).shape)
     (1, 4, 8)
+    >>> keras.ops.convert_to_numpy(layer.compute_mask(ids)).tolist()  # id 0 is padding
+    [[True, True, True, False]]
     """
 
     def __init__(
