@@ -22,7 +22,9 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
 
     Example:
 
-    >>> loss = SmoothedSparseCrossentropy(label_smoothing=0.1, pad_id=0)
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> loss = kt.losses.SmoothedSparseCrossentropy(label_smoothing=0.1, pad_id=0)
     >>> labels = np.array([[4, 2, 0]])  # the last position is padding
     >>> round(float(loss(labels, np.zeros((1, 3, 8)))), 4)  # uniform logits: log(8)
     2.0794

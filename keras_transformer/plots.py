@@ -6,8 +6,24 @@ Shapes are checked first: a wrong shape is a `ValueError` naming the argument.
 
 Example:
 
+>>> import pathlib, tempfile
+>>> import numpy as np
+>>> from keras_transformer import plots
+>>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> weights = np.full((2, 1, 4), 0.25)   # (heads, queries, keys)
->>> attention_heatmap(weights, ["a", "b", "c", "d"], ["q"], "attention.png")  # doctest: +SKIP
+>>> path = plots.attention_heatmap(weights, ["a", "b", "c", "d"], ["q"], folder / "attention.png")
+>>> path.name, path.read_bytes()[1:4]
+('attention.png', b'PNG')
+>>> plots.bar_chart({"attention": 1.0, "mean pooling": 0.11}, folder / "accuracy.png").exists()
+True
+>>> plots.line_chart([0, 1, 2], {"train": [2.0, 1.5, 1.2]}, folder / "loss.png").exists()
+True
+>>> plots.matrix_plot(np.eye(3), folder / "identity.png").exists()
+True
+>>> plots.attention_heatmap(np.ones((2, 3)), ["a"], None, folder / "bad.png")
+Traceback (most recent call last):
+...
+ValueError: `x_labels` must have one label per keys (last axis of `weights`): expected 3, got 1.
 """
 
 from __future__ import annotations

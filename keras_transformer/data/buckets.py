@@ -29,6 +29,7 @@ class LengthBuckets:
 
     Example:
 
+    >>> from keras_transformer.data.buckets import LengthBuckets
     >>> buckets = LengthBuckets([3, 9, 4, 12, 7, 5], batch_size=2, seed=0,
     ...                         bucket_lengths=(8, 16))
     >>> rows, length = buckets(0)  # the examples of batch 0, and their padded length

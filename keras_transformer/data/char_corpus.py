@@ -19,6 +19,7 @@ class CharCorpus:
 
     Example:
 
+    >>> from keras_transformer.data.char_corpus import CharCorpus
     >>> corpus = CharCorpus.from_text("hello world", val_fraction=0.2)
     >>> corpus.vocab_size
     8

@@ -26,6 +26,8 @@ def lm_batch(
 
     Example:
 
+    >>> import numpy as np
+    >>> from keras_transformer.data.lm_batches import lm_batch
     >>> ids = np.arange(100)
     >>> x, y = lm_batch(ids, step=3, batch_size=2, block_size=5, seed=0)
     >>> x.shape, bool((y[:, :-1] == x[:, 1:]).all())
@@ -75,6 +77,8 @@ def lm_eval_windows(
 
     Example:
 
+    >>> import numpy as np
+    >>> from keras_transformer.data.lm_batches import lm_eval_windows
     >>> x, y = lm_eval_windows(np.arange(11), block_size=3)
     >>> x.tolist(), y.tolist()
     ([[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]])

@@ -336,9 +336,14 @@ class BucketedBatches:
 
     Example:
 
-    >>> batches = BucketedBatches(data.source["train"], data.target["train"],  # doctest: +SKIP
-    ...                           batch_size=64, seed=0, bucket_lengths=(16, 32, 48))
-    >>> source, target = batches(0)  # doctest: +SKIP
+    >>> from keras_transformer.data.multi30k import BucketedBatches
+    >>> source_ids = [[5, 6, 7], [8, 9], [5, 5, 5, 5, 5, 5], [6, 7]]
+    >>> target_ids = [[9, 8], [7, 6, 5], [6, 6, 6, 6, 6], [5]]
+    >>> batches = BucketedBatches(source_ids, target_ids, batch_size=2, seed=0,
+    ...                           bucket_lengths=(4, 8))
+    >>> source, target = batches(0)
+    >>> batches.steps_per_epoch, source.shape[1] - target.shape[1], source.shape[1] in (4, 8)
+    (2, 1, True)
     """
 
     def __init__(self, source, target, batch_size: int, seed: int,

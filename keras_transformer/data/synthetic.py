@@ -28,6 +28,16 @@ def recall_examples(rng: np.random.Generator, batch_size: int, num_pairs: int,
         `labels` int32 `(batch,)`: the value *index* in `[0, num_values)`
         paired with the query key; `answer_position` int32 `(batch,)`: the
         position of that value token in `tokens`.
+
+    Example:
+
+    >>> from keras_transformer.data.synthetic import recall_examples, step_rng
+    >>> tokens, labels, answer_position = recall_examples(
+    ...     step_rng(seed=0, step=0), batch_size=4, num_pairs=3, num_keys=8, num_values=8)
+    >>> tokens.shape, labels.shape
+    ((4, 7), (4,))
+    >>> bool((tokens[range(4), answer_position] == 8 + 1 + labels).all())
+    True
     """
     keys = np.argsort(rng.random((batch_size, num_keys)), axis=1)[:, :num_pairs]
     values = np.argsort(rng.random((batch_size, num_values)), axis=1)[:, :num_pairs]
@@ -50,6 +60,17 @@ def reversal_examples(rng: np.random.Generator, batch_size: int, vocab_size: int
         `labels` int32 `(batch, width)`: `labels[b, t] = tokens[b, n_b - 1 - t]`
         for `t < n_b`, 0 at padding; `weights` float32 `(batch, width)`: 1 at
         real positions, 0 at padding.
+
+    Example:
+
+    >>> from keras_transformer.data.synthetic import reversal_examples, step_rng
+    >>> tokens, labels, weights = reversal_examples(
+    ...     step_rng(seed=0, step=0), batch_size=2, vocab_size=10, min_length=3, max_length=5)
+    >>> tokens.shape, bool((labels[weights == 1] > 0).all())
+    ((2, 5), True)
+    >>> n = int(weights[0].sum())
+    >>> labels[0, :n].tolist() == tokens[0, :n][::-1].tolist()
+    True
     """
     width = width or max_length
     if width < max_length:

@@ -50,6 +50,7 @@ def corpus_bleu(
 
     Example (sacrebleu's README, two reference streams):
 
+    >>> from keras_transformer.metrics import corpus_bleu
     >>> refs = [["The dog bit the man.", "It was not unexpected.", "The man bit him first."],
     ...         ["The dog had bit the man.", "No one was surprised.", "The man had bitten the dog."]]
     >>> hyps = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."]

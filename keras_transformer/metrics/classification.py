@@ -9,6 +9,7 @@ MCC is scikit-learn's `matthews_corrcoef` (scikit-learn is in the
 
 Example:
 
+>>> from keras_transformer.metrics import confusion_matrix, matthews_corrcoef
 >>> matthews_corrcoef([0, 1, 1, 0], [0, 1, 1, 0])
 1.0
 >>> confusion_matrix([0, 1, 1, 0], [0, 1, 0, 0]).tolist()
@@ -79,6 +80,13 @@ def classification_scores(labels, logits) -> dict[str, float]:
 
     `loss` is the mean softmax cross-entropy of the logits (computed in
     float64 with a stable log-sum-exp); `mcc` and `accuracy` score the argmax.
+
+    Example:
+
+    >>> from keras_transformer.metrics import classification_scores
+    >>> scores = classification_scores([0, 1], [[2.0, 0.0], [0.0, 2.0]])
+    >>> {name: round(value, 4) for name, value in scores.items()}
+    {'mcc': 1.0, 'accuracy': 1.0, 'loss': 0.1269}
     """
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels)

@@ -36,6 +36,7 @@ def squad_scores(predictions: list[str], golds: list[tuple[str, ...]]) -> dict[s
 
     Example:
 
+    >>> from keras_transformer.metrics import squad_scores
     >>> squad_scores(["the Denver Broncos", "1990"], [("Denver Broncos",), ("1991", "in 1990")])
     {'exact_match': 50.0, 'f1': 83.33333333333333}
     """

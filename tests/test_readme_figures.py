@@ -1,0 +1,124 @@
+"""The figures README.md's chapter table quotes name their command, and the chapters still record them.
+
+`FIGURES` maps each chapter script to the figures its README status cell
+quotes, each with the `metrics.json` key it is read from (a key of the final
+`history` entry, or a top-level key such as `wall_time_s`). The chapters'
+smoke tests call `assert_readme_metrics` on the run folders they already
+produce, so this costs no extra chapter run; the tests here check the table
+against the README.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# script -> {figure as quoted in README.md: metrics.json key}
+FIGURES = {
+    "01_attention.py": {
+        "attention 1.000": "attention_accuracy",
+        "baseline 0.112": "baseline_accuracy",
+        "chance 0.125": "chance",
+    },
+    "02_positional_encoding.py": {
+        "none 0.25": "accuracy_train_none",
+        "learned 1.00": "accuracy_train_learned",
+        "sinusoidal 1.00": "accuracy_train_sinusoidal",
+    },
+    "03_translation.py": {
+        "BLEU 32.1 greedy": "transformer_greedy_bleu",
+        "34.0 beam": "transformer_beam_bleu",
+        "5.7 M params; RNN": "transformer_params",
+        "RNN 21.2": "rnn_greedy_bleu",
+        "/ 23.0": "rnn_beam_bleu",
+        "9.5 M params": "rnn_params",
+        "41 min": "wall_time_s",
+    },
+    "04_gpt.py": {
+        "val loss 1.876": "val_loss",
+        "68 s": "wall_time_s",
+    },
+    "05_bert_pretraining.py": {
+        "MLM 0.135": "mlm_accuracy",
+        "NSP 0.515": "nsp_accuracy",
+        "9 min": "wall_time_s",
+    },
+    "05_bert_cola.py": {
+        "checkpoint 0.352": "checkpoint_in_domain_mcc",
+        "pretrained 0.093": "pretrained_in_domain_mcc",
+        "random 0.000": "random_in_domain_mcc",
+        "13 min": "wall_time_s",
+    },
+    "05_bert_squad.py": {
+        "EM 41.8": "exact_match",
+        "F1 56.4": "f1",
+        "11 min": "wall_time_s",
+    },
+}
+
+_COMMAND = re.compile(r"`python chapters/(\S+\.py) --preset cpu`: ([^`|]*)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def quoted_figures(readme: str) -> dict[str, str]:
+    """`{script: the text after its "python chapters/<script> --preset cpu" command}` in the chapter table."""
+    table = [line for line in readme.splitlines() if line.startswith("| 0")]
+    return {m.group(1): m.group(2) for line in table for m in _COMMAND.finditer(line)}
+
+
+def assert_readme_metrics(script: str, run_dir, figures=None) -> None:
+    """Assert `run_dir/metrics.json` holds a finite number for each README figure of `script`.
+
+    `figures` picks some of `FIGURES[script]` (for a run that makes only
+    those, e.g. one CoLA initialization); default all of them.
+    """
+    metrics = json.loads((pathlib.Path(run_dir) / "metrics.json").read_text())
+    last = metrics["history"][-1] if metrics.get("history") else {}
+    for figure in figures or FIGURES[script]:
+        key = FIGURES[script][figure]
+        value = last.get(key, metrics.get(key))
+        assert isinstance(value, (int, float)) and math.isfinite(value), (
+            f"README quotes {figure!r} of {script} from metrics.json key {key!r}, "
+            f"which the run did not write as a number."
+        )
+
+
+def test_every_chapter_figure_states_its_command_and_preset():
+    """Each chapter row's figures follow the `python chapters/<script> --preset cpu` command that produced them."""
+    quoted = quoted_figures((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert sorted(quoted) == sorted(FIGURES)
+    for script, figures in FIGURES.items():
+        assert (ROOT / "chapters" / script).exists(), script
+        for figure in figures:
+            assert figure in quoted[script], (script, figure)
+
+
+def test_every_number_in_the_table_is_mapped_to_a_metric():
+    """No figure in a chapter row's status goes without a metrics.json key in `FIGURES`."""
+    quoted = quoted_figures((ROOT / "README.md").read_text(encoding="utf-8"))
+    for script, text in quoted.items():
+        mapped = {n for figure in FIGURES[script] for n in _NUMBER.findall(figure)}
+        assert set(_NUMBER.findall(text)) <= mapped, (script, text)
+
+
+def test_every_chapter_smoke_test_checks_the_quoted_metrics():
+    """Every script in `FIGURES` has a smoke test that calls `assert_readme_metrics` on its run folder."""
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_chapter*.py"))
+    for script in FIGURES:
+        assert re.search(rf"assert_readme_metrics\(\s*\"{re.escape(script)}\"", sources), script
+
+
+def test_assert_readme_metrics_fails_on_a_missing_metric(tmp_path):
+    """A run folder whose metrics.json lacks a quoted metric fails the check; one with it passes."""
+    history = [{"step": 1, "val_loss": 1.9}]
+    (tmp_path / "metrics.json").write_text(json.dumps({"history": history}))
+    with pytest.raises(AssertionError, match="wall_time_s"):
+        assert_readme_metrics("04_gpt.py", tmp_path)
+    (tmp_path / "metrics.json").write_text(json.dumps({"history": history, "wall_time_s": 3.0}))
+    assert_readme_metrics("04_gpt.py", tmp_path)
