@@ -12,6 +12,7 @@ Profiles (pick with the environment variable `HYPOTHESIS_PROFILE`):
 from __future__ import annotations
 
 import os
+import pathlib
 
 import keras
 import pytest
@@ -56,3 +57,29 @@ def dtype_policy():
 
     yield use
     keras.config.set_dtype_policy(previous)
+
+
+# Code that does not depend on the Keras backend (data loaders, metrics, plots,
+# the command line, the README's figures) and the chapter smoke runs: the
+# tox matrix runs them on TensorFlow and JAX, not a third time on PyTorch.
+_BACKEND_INDEPENDENT_TESTS = (
+    "test_chapter", "test_data_", "test_metrics", "test_plots", "test_public_api",
+    "test_qa_metrics", "test_readme_figures", "test_training_cli",
+)
+_BACKEND_INDEPENDENT_MODULES = ("data", "metrics", "plots.py")
+
+
+def _backend_independent(path: pathlib.Path) -> bool:
+    if path.parent.name == "tests":
+        return path.name.startswith(_BACKEND_INDEPENDENT_TESTS)
+    parts = path.parts
+    if "keras_transformer" not in parts:
+        return False
+    inside = parts[parts.index("keras_transformer") + 1:]
+    return bool(inside) and inside[0] in _BACKEND_INDEPENDENT_MODULES
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if _backend_independent(pathlib.Path(str(item.path))):
+            item.add_marker(pytest.mark.backend_independent)
