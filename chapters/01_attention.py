@@ -221,7 +221,7 @@ class RecallTask(training.Task):
         """Parameters of one of the two models: the layers whose name starts with `prefix`."""
         return sum(layer.count_params() for layer in model.layers if layer.name.startswith(prefix))
 
-    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
         c = self.config
         results = self.evaluate(model)
         logits, weights = self.predict_test(model)
@@ -247,6 +247,7 @@ class RecallTask(training.Task):
             f"chance {results['chance']:.4f}; weight on the answer "
             f"{results['attention_to_answer']:.3f}"
         )
+        return {}
 
 
 def _accuracy(logits, labels) -> float:

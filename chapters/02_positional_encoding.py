@@ -209,7 +209,7 @@ class PositionTask(training.Task):
             "chance": 1.0 / (self.config.vocab_size - 1),
         }
 
-    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
         c = self.config
         results = self.evaluate(model)
 
@@ -249,6 +249,7 @@ class PositionTask(training.Task):
             print(f"{v:<12} " + "  ".join(f"{a:7.3f}" for a in row)
                   + f"   permutation error {results[f'permutation_error_{v}']:.2e}")
         print(f"chance {results['chance']:.3f}")
+        return {}
 
 
 if __name__ == "__main__":

@@ -52,8 +52,6 @@ translation) for the first `num_heatmaps` test sentences, and `bleu.png`.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import pathlib
 
 import keras
@@ -336,7 +334,7 @@ class TranslationTask(training.Task):
                              "metrics": dict(results)}
         return results
 
-    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
         c = self.config
         if self.last_results is None:  # e.g. a resumed run that had nothing left to train
             self.evaluate(model)
@@ -348,7 +346,7 @@ class TranslationTask(training.Task):
             lines += [f"[{i}] {key}: {text[i]}" for key, text in last["translations"].items()]
             lines.append("")
         (run_dir / "translations.txt").write_text("\n".join(lines), encoding="utf-8")
-        self._add_to_metrics(run_dir, {
+        extras = {
             "bleu": {
                 "signature": last["signature"],
                 "test_set": TEST_SPLIT,
@@ -359,7 +357,7 @@ class TranslationTask(training.Task):
                 "scores": {k: v for k, v in last["metrics"].items() if k.endswith("_bleu")},
             },
             "vocab_size": self.data.vocab_size,
-        })
+        }
         (run_dir / "vocab.txt").write_text("\n".join(self.data.vocabulary) + "\n", encoding="utf-8")
         self.save_heatmaps(model, run_dir)
         scores = last["metrics"]
@@ -377,6 +375,7 @@ class TranslationTask(training.Task):
                 last["signature"],
             )
         )
+        return extras
 
     def save_heatmaps(self, model: keras.Model, run_dir: pathlib.Path) -> None:
         """Cross-attention (every layer and head) and side-by-side plots for a few test sentences."""
@@ -411,15 +410,6 @@ class TranslationTask(training.Task):
                 max_columns=layers + 1,
                 title=f"test sentence {i}: source (columns) → reference (rows)",
             )
-
-    @staticmethod
-    def _add_to_metrics(run_dir: pathlib.Path, extra: dict) -> None:
-        path = run_dir / "metrics.json"
-        content = json.loads(path.read_text()) if path.exists() else {}
-        content.update(extra)
-        partial = path.with_name(f"{path.name}.part-{os.getpid()}")
-        partial.write_text(json.dumps(content, indent=2) + "\n")
-        os.replace(partial, path)
 
 
 if __name__ == "__main__":

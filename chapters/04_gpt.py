@@ -18,7 +18,6 @@ import dataclasses
 import pathlib
 
 import keras
-import numpy as np
 
 import keras_transformer as kt
 from keras_transformer import data, training
@@ -96,12 +95,9 @@ class GPTTask(training.Task):
         return self.config.batch_size * self.config.block_size
 
     def flops_per_token(self, model: keras.Model) -> float:
-        c = self.config
-        positions = model.embeddings.position_embedding.embeddings
-        num_params = model.count_params() - int(np.prod(positions.shape))
-        return training.gpt_flops_per_token(num_params, c.num_layers, c.hidden_dim, c.block_size)
+        return training.gpt_model_flops_per_token(model, self.config.block_size)
 
-    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
         import keras_hub
 
         prompt = self.corpus.encode("\n")[None]
@@ -110,6 +106,7 @@ class GPTTask(training.Task):
         text = self.corpus.decode(ids[0])
         (run_dir / "samples.txt").write_text(text)
         print(f"--- sample (top-{self.config.sample_top_k}) ---{text}\n---")
+        return {}
 
 
 if __name__ == "__main__":

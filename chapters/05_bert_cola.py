@@ -48,7 +48,6 @@ saves `mcc_curves.png` (dev MCC against step, every model and dev set),
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import keras
@@ -249,7 +248,7 @@ class ColaTask(training.Task):
                     results[f"{name}_{key}_{metric}"] = value
         return results
 
-    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
         names = self.config.names()
         logits = self.predict_dev(model)
         final = {}
@@ -270,7 +269,7 @@ class ColaTask(training.Task):
             final, run_dir / "mcc.png", title="CoLA dev: Matthews correlation",
             ylabel="MCC", reference=0.0, reference_label="constant prediction (MCC 0)",
         )
-        history = self.recorder_history(run_dir)
+        history = run_metrics["history"]
         if history:
             plots.line_chart(
                 [r["step"] for r in history],
@@ -281,12 +280,7 @@ class ColaTask(training.Task):
                 reference_label="constant prediction (MCC 0)",
             )
         print("final dev MCC: " + ", ".join(f"{k} {v:.3f}" for k, v in final.items()))
-
-    @staticmethod
-    def recorder_history(run_dir: pathlib.Path) -> list[dict]:
-        """The evaluation history the runner wrote to `metrics.json` (before calling `finish`)."""
-        path = run_dir / "metrics.json"
-        return json.loads(path.read_text())["history"] if path.exists() else []
+        return {}
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ own held-out text, on which MLM and NSP accuracy are measured.
    pretraining paragraphs.
 2. **Next-sentence pairs**: paragraphs are split into sentences; each
    sentence A with a successor gets B = that successor (IsNext, label 0)
-   or, half of the time, a random sentence of another article (NotNext,
-   label 1). keras-hub's `MultiSegmentPacker` packs `[CLS] A [SEP] B [SEP]`.
+   or, for exactly half of the pairs, a random sentence of another article
+   (NotNext, label 1; `keras_transformer.data.next_sentence_pairs`). keras-hub's `MultiSegmentPacker` packs `[CLS] A [SEP] B [SEP]`.
 3. **Masked LM**: keras-hub's `MaskedLMMaskGenerator` picks 15% of the real
    tokens (at most `max_predictions`); 80% of them become `[MASK]`, 10% a
    random token, 10% stay. Every pair is masked `dupe_factor` times, up
@@ -41,7 +41,7 @@ import numpy as np
 
 import keras_transformer as kt
 from keras_transformer import training
-from keras_transformer.data import squad
+from keras_transformer.data import next_sentence_pairs, squad
 from keras_transformer.models.bert.folder import save_bert_folder
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
 
@@ -70,8 +70,16 @@ class PretrainingConfig(training.Preset):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.max_predictions < 1 or self.dupe_factor < 1 or self.heldout_articles < 1:
-            raise ValueError("max_predictions, dupe_factor and heldout_articles must be >= 1.")
+        if self.max_predictions < 1 or self.dupe_factor < 1:
+            raise ValueError(
+                f"max_predictions and dupe_factor must be >= 1, got "
+                f"{self.max_predictions} and {self.dupe_factor}."
+            )
+        if self.heldout_articles < 2:
+            raise ValueError(
+                f"heldout_articles must be >= 2 (a held-out NotNext pair takes its "
+                f"second sentence from another article), got {self.heldout_articles}."
+            )
 
 
 SMOKE = PretrainingConfig(
@@ -96,25 +104,10 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(paragraph) if s.strip()]
 
 
-def next_sentence_pairs(articles: list[list[str]], rng: np.random.Generator):
-    """`(A sentences, B sentences, labels)`: B follows A (0) or comes from another article (1)."""
+def article_sentence_pairs(articles: list[list[str]], rng: np.random.Generator):
+    """NSP pairs (see `data.next_sentence_pairs`) of articles given as paragraph strings."""
     sentences = [[split_sentences(p) for p in paragraphs] for paragraphs in articles]
-    pool = [(a, s) for a, paragraphs in enumerate(sentences) for p in paragraphs for s in p]
-    first, second, labels = [], [], []
-    for a, paragraphs in enumerate(sentences):
-        for p in paragraphs:
-            for i in range(len(p) - 1):
-                label = int(rng.random() < 0.5)
-                if label:
-                    other, text = pool[rng.integers(len(pool))]
-                    while other == a:
-                        other, text = pool[rng.integers(len(pool))]
-                    second.append(text)
-                else:
-                    second.append(p[i + 1])
-                first.append(p[i])
-                labels.append(label)
-    return first, second, np.asarray(labels, "int32")
+    return next_sentence_pairs(sentences, rng)
 
 
 class PretrainingTask(training.Task):
@@ -147,8 +140,8 @@ class PretrainingTask(training.Task):
         )
         rng = np.random.default_rng(c.seed)
         tf.random.set_seed(c.seed)  # the mask generator draws from TensorFlow's seeded ops
-        self.train = self._examples(next_sentence_pairs(train_articles, rng), masker, c.dupe_factor)
-        self.heldout = self._examples(next_sentence_pairs(heldout, rng), masker, 1)
+        self.train = self._examples(article_sentence_pairs(train_articles, rng), masker, c.dupe_factor)
+        self.heldout = self._examples(article_sentence_pairs(heldout, rng), masker, 1)
         count = len(self.train[1]["nsp_logits"])
         self.steps_per_epoch = count // c.batch_size
         print(
@@ -216,11 +209,12 @@ class PretrainingTask(training.Task):
         nsp = np.argmax(out["nsp_logits"], axis=-1) == y["nsp_logits"]
         return {"mlm_accuracy": float(mlm.mean()), "nsp_accuracy": float(nsp.mean())}
 
-    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
         save_bert_folder(run_dir, model.backbone, self.vocabulary)
         scores = self.evaluate(model)
         print(f"held-out MLM accuracy {scores['mlm_accuracy']:.3f}, NSP accuracy "
               f"{scores['nsp_accuracy']:.3f}; backbone and vocab.txt saved in {run_dir}")
+        return {}
 
 
 if __name__ == "__main__":

@@ -156,7 +156,7 @@ class SquadTask(training.Task):
         )
         return metrics.squad_scores(self.predictions, [e.answers for e in self.eval_examples])
 
-    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
         if self.predictions is None:  # e.g. a resumed run that had nothing left to train
             self.evaluate(model)
         answers = {e.id: p for e, p in zip(self.eval_examples, self.predictions)}
@@ -164,6 +164,7 @@ class SquadTask(training.Task):
         scores = metrics.squad_scores(self.predictions, [e.answers for e in self.eval_examples])
         print(f"SQuAD v1.1 ({self.protocol}), {len(self.eval_examples)} questions: "
               f"exact match {scores['exact_match']:.2f}, F1 {scores['f1']:.2f}")
+        return {}
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 
 from keras_transformer.data import multi30k
 from tests.chapter_runs import metrics, run_chapter
+from tests.test_readme_figures import assert_readme_metrics
 
 SCRIPT = "03_translation.py"
 
@@ -83,6 +84,7 @@ def test_smoke_preset_trains_both_models_and_writes_bleu_and_heatmaps(tmp_path, 
     out = tmp_path / "run"
     output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(out))
     result = metrics(out)
+    assert_readme_metrics("03_translation.py", out)
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["beam_size"] == ch03.SMOKE.beam_size
     last = result["history"][-1]

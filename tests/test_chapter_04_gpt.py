@@ -3,6 +3,7 @@
 import numpy as np
 
 from tests.chapter_runs import kill_after_first_checkpoint, metrics, run_chapter, start_chapter
+from tests.test_readme_figures import assert_readme_metrics
 
 SCRIPT = "04_gpt.py"
 
@@ -11,6 +12,7 @@ def test_smoke_preset_trains_and_writes_its_run_folder(tmp_path):
     """The smoke preset lowers the validation loss, writes the run folder and a text sample."""
     output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(tmp_path))
     result = metrics(tmp_path)
+    assert_readme_metrics("04_gpt.py", tmp_path)
     losses = [row["val_loss"] for row in result["history"]]
     assert losses[-1] < losses[0] < np.log(65) + 0.1
     for name in ("config.json", "metrics.json", "checkpoint.npz", "loss_curve.png", "samples.txt"):

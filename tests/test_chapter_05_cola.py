@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from keras_transformer.metrics import classification as cm
 from tests.chapter_runs import metrics, run_chapter
 from tests.data_folder import DATA_DIR, needs_data
+from tests.test_readme_figures import assert_readme_metrics
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = "05_bert_cola.py"
@@ -157,6 +158,7 @@ def test_smoke_preset_writes_scores_and_figures(tmp_path):
     """The smoke preset trains both initializations and writes dev MCC for each, the curves and confusion matrices."""
     output = run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(tmp_path))
     result = metrics(tmp_path)
+    assert_readme_metrics("05_bert_cola.py", tmp_path, ["checkpoint 0.352", "random 0.000", "13 min"])
     assert result["finished"] and result["step"] == ch05.SMOKE.steps
     assert result["headline"]["name"] == "checkpoint_in_domain_mcc"
     assert [r["step"] for r in result["history"]] == [4, 8]
@@ -181,11 +183,13 @@ def test_pretraining_smoke_run_feeds_the_pretrained_initialization(tmp_path):
     output = run_chapter("05_bert_pretraining.py", "--preset", "smoke", "--data-dir", DATA_DIR,
                          "--out", str(pretrained))
     last = metrics(pretrained)["history"][-1]
+    assert_readme_metrics("05_bert_pretraining.py", pretrained)
     assert 0 <= last["mlm_accuracy"] <= 1 and 0 <= last["nsp_accuracy"] <= 1
     assert "held-out MLM accuracy" in output
     cola = tmp_path / "cola"
     run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(cola),
                 "--set", "initializations=pretrained", "--set", f"pretrained_dir={pretrained}")
     result = metrics(cola)
+    assert_readme_metrics("05_bert_cola.py", cola, ["pretrained 0.093"])
     assert result["headline"]["name"] == "pretrained_in_domain_mcc"
     assert -1 <= result["history"][-1]["pretrained_out_of_domain_mcc"] <= 1

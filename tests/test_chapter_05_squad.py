@@ -8,6 +8,7 @@ import numpy as np
 
 from tests.chapter_runs import metrics, run_chapter
 from tests.data_folder import DATA_DIR, needs_data
+from tests.test_readme_figures import assert_readme_metrics
 
 
 @needs_data("squad_v1.1/dev-v1.1.json")
@@ -16,6 +17,7 @@ def test_smoke_preset_scores_exact_match_and_f1(tmp_path):
     output = run_chapter("05_bert_squad.py", "--preset", "smoke", "--data-dir", DATA_DIR,
                          "--out", str(tmp_path))
     result = metrics(tmp_path)
+    assert_readme_metrics("05_bert_squad.py", tmp_path)
     assert result["finished"] and result["headline"]["name"] == "f1"
     last = result["history"][-1]
     assert 0 <= last["exact_match"] <= last["f1"] <= 100 and np.isfinite(last["train_loss"])

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from keras_transformer.data.synthetic import recall_examples, step_rng
+from tests.test_readme_figures import assert_readme_metrics
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
@@ -99,6 +100,7 @@ def run_smoke(script: str, out: pathlib.Path) -> dict:
 def test_chapter_01_smoke_run(tmp_path):
     """The smoke preset writes config, metrics with both accuracies, heatmaps and the accuracy chart."""
     metrics = run_smoke("01_attention.py", tmp_path)
+    assert_readme_metrics("01_attention.py", tmp_path)
     assert metrics["headline"]["name"] == "attention_accuracy"
     last = metrics["history"][-1]
     for key in ("attention_accuracy", "baseline_accuracy", "chance", "attention_to_answer"):
@@ -112,6 +114,7 @@ def test_chapter_01_smoke_run(tmp_path):
 def test_chapter_02_smoke_run(tmp_path):
     """The smoke preset writes per-variant, per-length accuracies, the permutation check and the plots."""
     metrics = run_smoke("02_positional_encoding.py", tmp_path)
+    assert_readme_metrics("02_positional_encoding.py", tmp_path)
     assert metrics["headline"]["name"] == "accuracy_train_sinusoidal"
     last = metrics["history"][-1]
     for variant in ch02.VARIANTS:

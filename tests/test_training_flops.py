@@ -18,6 +18,25 @@ def test_gpt_flops_is_nanogpt_formula():
     assert gpt_flops_per_token(10_650_000, 6, 384, 256) == 6 * 10_650_000 + 12 * 6 * 384 * 256
 
 
+def test_gpt_model_flops_reads_sizes_from_the_model():
+    """A built GPT's FLOPs are 6N + 12*L*H*T with N all parameters but the position table."""
+    import numpy as np
+
+    from keras_transformer.models import GPT
+    from keras_transformer.training import gpt_model_flops_per_token
+
+    V, T, L, H, I = 65, 32, 2, 16, 64
+    gpt = GPT(vocab_size=V, max_length=T, num_layers=L, num_heads=2, hidden_dim=H,
+              intermediate_dim=I, pad_id=None)
+    gpt(np.zeros((1, 8), "int32"))
+    # Per block: 2 LayerNorms, Q/K/V/output projections with biases, the MLP.
+    block = 2 * 2 * H + 4 * (H * H + H) + (H * I + I) + (I * H + H)
+    n = V * H + L * block + 2 * H  # tied token table, blocks, final LayerNorm
+    assert gpt_model_flops_per_token(gpt, seq_len=24) == 6 * n + 12 * L * H * 24
+    with pytest.raises(ValueError, match="seq_len"):
+        gpt_model_flops_per_token(gpt, seq_len=T + 1)
+
+
 def test_mfu_is_achieved_over_peak():
     """MFU = flops_per_token * tokens/s / peak; a zero peak is a ValueError."""
     assert model_flops_utilization(1e6, 5e4, 1e11) == pytest.approx(0.5)

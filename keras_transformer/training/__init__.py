@@ -10,6 +10,7 @@ from keras_transformer.training.energy import assumed_power_watts
 from keras_transformer.training.energy import energy_wh
 from keras_transformer.training.flops import bert_flops_per_token
 from keras_transformer.training.flops import gpt_flops_per_token
+from keras_transformer.training.flops import gpt_model_flops_per_token
 from keras_transformer.training.flops import measure_matmul_peak
 from keras_transformer.training.flops import model_flops_utilization
 from keras_transformer.training.optimizer import build_optimizer

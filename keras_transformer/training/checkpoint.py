@@ -14,6 +14,10 @@ def save_checkpoint(path: str | os.PathLike, model: keras.Model, state: dict) ->
     `model.variables` includes the random-seed states of dropout layers and
     the optimizer's variables include its iteration count, so a restored run
     draws the same dropout masks and learning rates as an uninterrupted one.
+    On PyTorch the file also holds torch's global generator states: Keras
+    runs a `Dropout` layer built without a `seed` through
+    `torch.nn.functional.dropout`, which draws from them, not from the
+    layer's seed variable.
     `state` is any JSON-serializable dict (the runner stores the step and
     the history so far).
 
@@ -23,15 +27,28 @@ def save_checkpoint(path: str | os.PathLike, model: keras.Model, state: dict) ->
 
     Example:
 
-    >>> save_checkpoint("run/checkpoint.npz", model, {"step": 500})  # doctest: +SKIP
-    >>> restore_checkpoint("run/checkpoint.npz", model)["step"]  # doctest: +SKIP
+    >>> import pathlib, tempfile
+    >>> import keras
+    >>> from keras_transformer.training.checkpoint import restore_checkpoint, save_checkpoint
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> model.compile(optimizer="adamw", loss="mse")
+    >>> model.optimizer.build(model.trainable_variables)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "checkpoint.npz"
+    >>> save_checkpoint(path, model, {"step": 500})
+    >>> kernel = model.layers[0].kernel
+    >>> saved = keras.ops.convert_to_numpy(kernel)
+    >>> _ = kernel.assign(saved * 0)  # training goes on, then the run is resumed
+    >>> restore_checkpoint(path, model)["step"]
     500
+    >>> bool((keras.ops.convert_to_numpy(kernel) == saved).all())
+    True
     """
     path = pathlib.Path(path)
     arrays = {"state": np.array(json.dumps(state))}
     for prefix, variables in _variable_groups(model).items():
         for i, variable in enumerate(variables):
             arrays[f"{prefix}/{i:05d}"] = keras.ops.convert_to_numpy(variable.value)
+    arrays.update(global_rng_state())
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(temporary, "wb") as f:
@@ -47,6 +64,9 @@ def restore_checkpoint(path: str | os.PathLike, model: keras.Model) -> dict:
     """Loads a checkpoint written by `save_checkpoint` into a compiled model.
 
     Builds the model's optimizer first if needed, so its variables exist.
+    On PyTorch it also resets torch's global generators to their saved
+    states; whatever draws from them before training continues must be
+    undone with `set_global_rng_state` (the runner does, see `RunRecorder`).
 
     Returns:
         The `state` dict stored with the checkpoint.
@@ -75,8 +95,43 @@ def restore_checkpoint(path: str | os.PathLike, model: keras.Model) -> dict:
                         f"{variable.path} has shape {variable.shape}."
                     )
                 variable.assign(value)
+        set_global_rng_state({k: stored[k] for k in stored.files if k.startswith(_RNG)})
         return json.loads(str(stored["state"]))
 
 
 def _variable_groups(model: keras.Model) -> dict:
     return {"model": model.variables, "optimizer": model.optimizer.variables}
+
+
+_RNG = "rng/"
+
+
+def global_rng_state() -> dict[str, np.ndarray]:
+    """Returns the backend's process-wide random state as arrays ({} if none).
+
+    Only the torch backend draws from process-wide generators in training;
+    the other backends' random ops all read Keras seed variables.
+    """
+    if keras.backend.backend() != "torch":
+        return {}
+    import torch
+
+    arrays = {f"{_RNG}torch_cpu": torch.get_rng_state().numpy()}
+    if torch.cuda.is_available():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            arrays[f"{_RNG}torch_cuda_{i:03d}"] = state.numpy()
+    return arrays
+
+
+def set_global_rng_state(arrays: dict[str, np.ndarray]) -> None:
+    """Restores a state from `global_rng_state`; an empty dict does nothing."""
+    if keras.backend.backend() != "torch" or not arrays:
+        return
+    import torch
+
+    torch.set_rng_state(torch.from_numpy(arrays[f"{_RNG}torch_cpu"]))
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            state = arrays.get(f"{_RNG}torch_cuda_{i:03d}")
+            if state is not None:  # a checkpoint from a machine with fewer GPUs
+                torch.cuda.set_rng_state(torch.from_numpy(state), device=i)

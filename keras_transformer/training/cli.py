@@ -13,6 +13,8 @@ def build_parser(presets: dict[str, Preset], description: str | None = None) -> 
 
     Example:
 
+    >>> from keras_transformer.training.cli import build_parser
+    >>> from keras_transformer.training.preset import Preset
     >>> parser = build_parser({"smoke": Preset(steps=10), "cpu": Preset()})
     >>> parser.parse_args(["--preset", "smoke", "--set", "seed=3"]).overrides
     ['seed=3']

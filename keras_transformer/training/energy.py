@@ -20,6 +20,8 @@ def assumed_power_watts(device: str, num_devices: int = 1) -> float:
 
     Example:
 
+    >>> import os
+    >>> from keras_transformer.training.energy import CPU_WATTS_PER_CORE, assumed_power_watts
     >>> assumed_power_watts("cpu") == CPU_WATTS_PER_CORE * os.cpu_count()
     True
     """
@@ -43,6 +45,7 @@ def energy_wh(power_watts: float, seconds: float) -> float:
 
     Example:
 
+    >>> from keras_transformer.training.energy import energy_wh
     >>> energy_wh(360.0, seconds=10.0)
     1.0
     """

@@ -24,10 +24,50 @@ def gpt_flops_per_token(
 
     Example:
 
+    >>> from keras_transformer.training.flops import gpt_flops_per_token
     >>> gpt_flops_per_token(10_000_000, num_layers=6, hidden_dim=384, seq_len=256)
     67077888.0
     """
     return float(6 * num_params + 12 * num_layers * hidden_dim * seq_len)
+
+
+def gpt_model_flops_per_token(model: keras.Model, seq_len: int) -> float:
+    """Training FLOPs per token of a built `GPT` on windows of `seq_len` tokens.
+
+    Applies `gpt_flops_per_token` with the sizes from `model.get_config()`;
+    N is `model.count_params()` less the learned position table
+    (`max_length x hidden_dim`, a look-up), with the tied token table
+    counted once.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_transformer.models import GPT
+    >>> from keras_transformer.training.flops import gpt_model_flops_per_token
+    >>> gpt = GPT(vocab_size=65, max_length=32, num_layers=2, num_heads=2,
+    ...           hidden_dim=16, intermediate_dim=64, pad_id=None)
+    >>> _ = gpt(np.zeros((1, 8), "int32"))
+    >>> gpt_model_flops_per_token(gpt, seq_len=32)
+    58080.0
+    """
+    config = model.get_config()
+    missing = [k for k in ("max_length", "num_layers", "hidden_dim") if k not in config]
+    if missing:
+        raise ValueError(
+            f"model must be a GPT whose config has max_length, num_layers and "
+            f"hidden_dim, got a {type(model).__name__} without {missing}."
+        )
+    if not model.built:
+        raise ValueError("model must be built (called on a batch) to count its parameters.")
+    if not 1 <= seq_len <= config["max_length"]:
+        raise ValueError(
+            f"seq_len must be between 1 and the model's max_length "
+            f"{config['max_length']}, got {seq_len}."
+        )
+    positions = config["max_length"] * config["hidden_dim"]
+    return gpt_flops_per_token(
+        model.count_params() - positions, config["num_layers"], config["hidden_dim"], seq_len
+    )
 
 
 def bert_flops_per_token(task_model: keras.Model, seq_len: int) -> float:
@@ -62,6 +102,7 @@ def measure_matmul_peak(
 
     Example:
 
+    >>> from keras_transformer.training.flops import measure_matmul_peak
     >>> peak = measure_matmul_peak("float32", size=256)
     >>> peak > 0
     True
@@ -96,6 +137,7 @@ def model_flops_utilization(
 
     Example:
 
+    >>> from keras_transformer.training.flops import model_flops_utilization
     >>> model_flops_utilization(6e6, tokens_per_second=10_000, peak_flops=1e11)
     0.6
     """

@@ -24,6 +24,9 @@ def build_optimizer(config: Preset, model: keras.Model) -> keras.optimizers.Adam
 
     Example:
 
+    >>> import keras
+    >>> from keras_transformer.training.optimizer import build_optimizer
+    >>> from keras_transformer.training.preset import Preset
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     >>> optimizer = build_optimizer(Preset(steps=100, warmup_steps=10), model)
     >>> optimizer.global_clipnorm

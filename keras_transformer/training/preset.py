@@ -23,6 +23,8 @@ class Preset:
 
     Example:
 
+    >>> import dataclasses
+    >>> from keras_transformer.training.preset import Preset, apply_overrides
     >>> @dataclasses.dataclass
     ... class GPTConfig(Preset):
     ...     num_layers: int = 4

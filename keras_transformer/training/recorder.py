@@ -8,6 +8,7 @@ import keras
 
 from keras_transformer.training import report
 from keras_transformer.training.checkpoint import save_checkpoint
+from keras_transformer.training.checkpoint import set_global_rng_state
 from keras_transformer.training.energy import energy_wh
 from keras_transformer.training.flops import model_flops_utilization
 from keras_transformer.training.task import Task
@@ -34,11 +35,17 @@ class RunRecorder(keras.callbacks.Callback):
         info: fixed figures merged into metrics.json (FLOPs, peak, power).
         state: the checkpointed state to continue from, or None.
         started: `time.perf_counter()` when this run segment started.
+        rng_state: the process-wide random state restored with `state`
+            (`checkpoint.global_rng_state`), or None. It is set again when
+            training begins: on PyTorch, Keras' first `fit` in a process
+            opens a data-loader iterator before training, which draws a seed
+            from torch's global generator (an uninterrupted run did that at
+            step 0, not after its checkpoint).
     """
 
     def __init__(
         self, task: Task, run_dir: pathlib.Path, info: dict,
-        state: dict | None, started: float,
+        state: dict | None, started: float, rng_state: dict | None = None,
     ):
         super().__init__()
         self.task = task
@@ -51,6 +58,12 @@ class RunRecorder(keras.callbacks.Callback):
         self.timed_steps = state.get("timed_steps", 0)
         self.timed_seconds = state.get("timed_seconds", 0.0)
         self.started = started
+        self._rng_state = rng_state
+
+    def on_train_begin(self, logs=None):
+        if self._rng_state is not None:  # only the first fit after a resume
+            set_global_rng_state(self._rng_state)
+            self._rng_state = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._first_end = self._last_end = None

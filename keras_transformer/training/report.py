@@ -42,6 +42,7 @@ def summary_line(metrics: dict) -> str:
 
     Example:
 
+    >>> from keras_transformer.training.report import summary_line
     >>> summary_line({"headline": {"name": "val_loss", "value": 1.874},
     ...     "wall_time_s": 71.2, "tokens_per_second": 21500,
     ...     "flops_per_token": 5.1e6, "mfu": 0.42, "peak_flops": 2.6e11,

@@ -17,6 +17,7 @@ import numpy as np
 
 from keras_transformer.training import devices
 from keras_transformer.training import report
+from keras_transformer.training.checkpoint import global_rng_state
 from keras_transformer.training.checkpoint import restore_checkpoint
 from keras_transformer.training.cli import build_parser
 from keras_transformer.training.cli import config_from_args
@@ -88,6 +89,8 @@ def train(
     checkpoint in `run_dir`, training continues from it and ends with the
     same history as an uninterrupted run. Without `resume`, a previous
     run's checkpoint, metrics and TensorBoard logs in `run_dir` are removed.
+    At the end, `task.finish` adds its entries to the final metrics, which
+    are written to metrics.json and returned: the two hold the same.
     """
     started = time.perf_counter()
     config = dataclasses.replace(config)  # never mutate the caller's preset
@@ -139,7 +142,9 @@ def train(
         "versions": _versions(),
     })
 
-    recorder = RunRecorder(task, run_dir, info, state, started)
+    # The generators as the checkpoint left them, before anything below draws.
+    rng_state = global_rng_state() if state is not None else None
+    recorder = RunRecorder(task, run_dir, info, state, started, rng_state)
     callbacks = [recorder]
     if devices.tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(
@@ -150,11 +155,38 @@ def train(
     _fit(model, task, recorder.step, callbacks)
 
     metrics = recorder.metrics(finished=True)
-    report.write_json(run_dir / METRICS, metrics)
     report.plot_history(metrics["history"], run_dir / LOSS_CURVE, task.headline)
-    task.finish(model, run_dir)
+    metrics = _merge_extras(metrics, task.finish(model, run_dir, metrics), task)
+    report.write_json(run_dir / METRICS, metrics)
     print(report.summary_line(metrics))
     return metrics
+
+
+def _merge_extras(metrics: dict, extras: dict | None, task: Task) -> dict:
+    """Adds `finish`'s entries to the metrics, as metrics.json will hold them."""
+    name = f"{type(task).__name__}.finish()"
+    if extras is None:  # a finish that only writes files
+        extras = {}
+    if not isinstance(extras, dict):
+        raise ValueError(f"{name} must return a dict of extra metrics, got {type(extras).__name__}.")
+    clashes = sorted(set(extras) & set(metrics))
+    if clashes:
+        raise ValueError(
+            f"{name} returned keys the runner already writes: {clashes}; "
+            f"it needs new names for its extra metrics."
+        )
+    try:
+        # A JSON round trip makes the returned dict equal to the file's content
+        # (tuples become lists, NumPy scalars become floats).
+        return json.loads(json.dumps({**metrics, **extras}, default=_json_scalar))
+    except TypeError as error:
+        raise ValueError(f"{name} must return JSON-serializable values: {error}") from None
+
+
+def _json_scalar(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON-serializable")
 
 
 def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> None:

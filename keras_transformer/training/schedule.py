@@ -25,6 +25,7 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Example:
 
+    >>> from keras_transformer.training.schedule import WarmupCosineDecay
     >>> schedule = WarmupCosineDecay(1e-3, 1e-4, warmup_steps=10, decay_steps=100)
     >>> round(float(schedule(4)), 6), round(float(schedule(100)), 6)
     (0.0005, 0.0001)

@@ -26,7 +26,11 @@ class Task:
 
     Example:
 
-    >>> class CopyTask(Task):  # doctest: +SKIP
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_transformer.training.preset import Preset
+    >>> from keras_transformer.training.task import Task
+    >>> class CopyTask(Task):
     ...     def build_model(self):
     ...         return keras.Sequential([keras.Input((8,), dtype="int32"),
     ...                                  keras.layers.Embedding(10, 10)])
@@ -41,6 +45,10 @@ class Task:
     ...         return {"val_loss": model.evaluate(x, y, verbose=0)}
     ...     def tokens_per_step(self):
     ...         return self.config.batch_size * 8
+    >>> task = CopyTask(Preset(batch_size=4))
+    >>> x, y = task.train_batch(0)
+    >>> x.shape, task.tokens_per_step()
+    ((4, 8), 32)
     """
 
     headline: str = "val_loss"
@@ -87,5 +95,19 @@ class Task:
         """
         return 6.0 * sum(int(np.prod(v.shape)) for v in model.trainable_variables)
 
-    def finish(self, model: keras.Model, run_dir: pathlib.Path) -> None:
-        """Writes chapter extras (samples, plots) to `run_dir` after training."""
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, metrics: dict) -> dict:
+        """Writes chapter extras (samples, plots) to `run_dir` after training.
+
+        Args:
+            model: the trained model.
+            run_dir: the run folder.
+            metrics: the run's final metrics (history, headline, throughput);
+                read them here rather than from `metrics.json`, which the
+                runner writes once, after `finish` returns.
+
+        Returns:
+            Entries to add to the final metrics (e.g. test-set scores); the
+            runner merges them into `train()`'s result and `metrics.json`.
+            They must be JSON-serializable and must not reuse a runner key.
+        """
+        return {}

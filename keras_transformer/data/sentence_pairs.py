@@ -1,0 +1,86 @@
+"""Next-sentence-prediction (NSP) pairs for BERT pretraining."""
+
+import numpy as np
+
+IS_NEXT = 0
+NOT_NEXT = 1
+
+
+def next_sentence_pairs(
+    articles: list[list[list[str]]], seed: int | np.random.Generator
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Returns `(A sentences, B sentences, labels)` for next-sentence prediction.
+
+    Every sentence A that has a successor in its paragraph gives one pair.
+    Exactly `n // 2` of the `n` pairs, chosen at random, are NotNext (label
+    1): B is a sentence drawn uniformly from the other articles, never from
+    A's own. The rest are IsNext (label 0): B is A's successor. The same
+    `seed` gives the same pairs.
+
+    Args:
+        articles: articles, each a list of paragraphs, each a list of
+            sentences.
+        seed: an int, or a `np.random.Generator` to draw from.
+
+    Raises:
+        ValueError: the articles give no pair, or fewer than two articles
+            hold sentences (NotNext needs a sentence from another article).
+
+    Example:
+
+    >>> from keras_transformer.data import next_sentence_pairs
+    >>> articles = [[["A1.", "A2.", "A3."]], [["B1.", "B2.", "B3."]]]
+    >>> first, second, labels = next_sentence_pairs(articles, seed=0)
+    >>> len(first), int(labels.sum())
+    (4, 2)
+    """
+    firsts, successors, owners = _consecutive_sentences(articles)
+    pool, pool_owners = _sentence_pool(articles)
+    if not firsts:
+        raise ValueError(
+            "articles must hold a paragraph of at least two sentences to make "
+            "a next-sentence pair, got none."
+        )
+    if len(set(pool_owners)) < 2:
+        raise ValueError(
+            "articles must hold sentences from at least two articles (a NotNext "
+            f"pair takes B from another article), got {len(set(pool_owners))}."
+        )
+    rng = np.random.default_rng(seed)
+    labels = np.full(len(firsts), IS_NEXT, "int32")
+    labels[: len(firsts) // 2] = NOT_NEXT  # exact balance, then shuffled
+    rng.shuffle(labels)
+    starts = np.searchsorted(pool_owners, np.arange(len(articles) + 1))
+    second = [
+        _other_article_sentence(pool, starts, owner, rng) if label == NOT_NEXT else successor
+        for successor, owner, label in zip(successors, owners, labels)
+    ]
+    return firsts, second, labels
+
+
+def _consecutive_sentences(articles: list[list[list[str]]]) -> tuple[list, list, list]:
+    firsts, successors, owners = [], [], []
+    for a, paragraphs in enumerate(articles):
+        for sentences in paragraphs:
+            firsts += sentences[:-1]
+            successors += sentences[1:]
+            owners += [a] * (len(sentences) - 1)
+    return firsts, successors, owners
+
+
+def _sentence_pool(articles: list[list[list[str]]]) -> tuple[list[str], np.ndarray]:
+    # Ordered by article, so each article's sentences are one slice of the pool.
+    pool = [s for paragraphs in articles for sentences in paragraphs for s in sentences]
+    owners = [a for a, paragraphs in enumerate(articles)
+              for sentences in paragraphs for _ in sentences]
+    return pool, np.asarray(owners, "int64")
+
+
+def _other_article_sentence(
+    pool: list[str], starts: np.ndarray, owner: int, rng: np.random.Generator
+) -> str:
+    # Draw among the sentences outside the owner's slice, then step over the
+    # slice: one draw, uniform over the other articles' sentences.
+    start, end = starts[owner], starts[owner + 1]
+    index = int(rng.integers(len(pool) - (end - start)))
+    return pool[index + (end - start) * (index >= start)]
