@@ -95,6 +95,38 @@ def test_right_padded_prompts_generate_like_single_prompts(padded_gpt, data):
         np.testing.assert_array_equal(out[i], alone[0])
 
 
+@settings(max_examples=6)
+@given(st.data())
+def test_prompts_with_a_pad_before_a_real_token_raise(padded_gpt, data):
+    """A left- or interior-padded prompt raises a ValueError that asks for right-padded `prompt_ids`."""
+    length = data.draw(st.integers(2, 6))
+    row = ids(data.draw, 1, length, low=1)[0]
+    pads = data.draw(st.lists(st.integers(0, length - 2), min_size=1, unique=True))
+    row[pads] = 0  # the last token stays real, so some pad comes before it
+    batch = np.stack([ids(data.draw, 1, length, low=1)[0], row])
+    with pytest.raises(ValueError, match="prompt_ids.*right-padded"):
+        padded_gpt.generate(batch, 2)
+
+
+def test_padded_generation_never_emits_the_pad():
+    """With `pad_id` set, `generate` never writes `pad_id`, even when it is the likeliest token."""
+    keras.utils.set_random_seed(3)
+    model = kt.models.GPT(VOCAB, MAX_LENGTH, num_layers=1, num_heads=2, hidden_dim=8,
+                          intermediate_dim=16, pad_id=0)
+    model(np.ones((1, 2), "int32"))
+    # Every final hidden state becomes e_0, so the logits are column 0 of the table: id 0 wins.
+    norm = model.decoder.final_norm
+    norm.gamma.assign(np.zeros(8))
+    norm.beta.assign(np.eye(8)[0])
+    table = model.embeddings.token_embedding.embeddings
+    values = np.array(keras.ops.convert_to_numpy(table))
+    values[0, 0] += 10
+    table.assign(values)
+    assert keras.ops.convert_to_numpy(model(np.array([[3, 4]])))[0, -1].argmax() == 0
+    out = model.generate(np.array([[3, 4], [5, 0]]), 6)
+    assert (out[0] != 0).all() and (out[1, 2:] != 0).all()
+
+
 @settings(max_examples=4)
 @given(st.data())
 def test_long_generation_keeps_the_prompt_and_matches_generate_within_one_window(gpt, data):
@@ -146,6 +178,12 @@ def test_bad_generation_requests_raise(padded_gpt, prompt, steps, match):
     """Impossible generation requests raise a ValueError that names the problem."""
     with pytest.raises(ValueError, match=match):
         padded_gpt.generate(prompt, steps)
+
+
+def test_padded_prompts_for_long_generation_raise(padded_gpt):
+    """`generate_long` refuses prompts that hold `pad_id` instead of reading pads as context."""
+    with pytest.raises(ValueError, match="prompt_ids.*padded"):
+        padded_gpt.generate_long(np.array([[3, 4, 0]]), 20)
 
 
 def test_ids_outside_the_vocabulary_raise(gpt):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_transformer.layers._checks import check_divisible, check_positive
 from keras_transformer.layers.decoder_block import DecoderBlock
 from keras_transformer.layers.stack_base import StackBase
 
@@ -27,8 +28,9 @@ class Decoder(StackBase):
         layer's cross-attention weights, `(batch, num_layers, num_heads, T, S)`.
 
     Example:
+    >>> import numpy as np
     >>> decoder = Decoder(num_layers=2, num_heads=2, intermediate_dim=32, norm_first=True)
-    >>> decoder(np.zeros((2, 5, 16))).shape
+    >>> tuple(decoder(np.zeros((2, 5, 16))).shape)
     (2, 5, 16)
     """
 
@@ -88,11 +90,41 @@ class Decoder(StackBase):
             return x, ops.stack(scores, axis=1)
         return x if cache is None else (x, ops.stack(new_caches, axis=1))
 
-    def init_cache(self, batch_size: int, max_length: int, dtype=None):
-        """An all-zero self-attention cache for `batch_size` sequences of up to `max_length`."""
-        block = self.blocks[0].self_attention
-        shape = (batch_size, self.num_layers, 2, max_length, block.num_heads, block.key_dim)
+    def init_cache(self, batch_size: int, max_length: int, dtype=None,
+                   hidden_dim: int | None = None):
+        """An all-zero self-attention cache for `batch_size` sequences of up to `max_length`.
+
+        A stack that was never called does not know its width yet: pass its
+        `hidden_dim` then (once built, the built width is used and must match).
+
+        Example:
+        >>> import numpy as np
+        >>> decoder = Decoder(num_layers=2, num_heads=2, intermediate_dim=32)
+        >>> tuple(decoder.init_cache(3, 10, hidden_dim=16).shape)
+        (3, 2, 2, 10, 2, 8)
+        """
+        num_heads = self.blocks[0].num_heads
+        head_dim = self._head_dim(hidden_dim)
+        shape = (batch_size, self.num_layers, 2, max_length, num_heads, head_dim)
         return ops.zeros(shape, dtype=dtype or self.compute_dtype)
+
+    def _head_dim(self, hidden_dim):
+        """The width of one attention head, from the built blocks or from `hidden_dim`."""
+        if not self.built:
+            if hidden_dim is None:
+                raise ValueError(
+                    "`hidden_dim` is needed: this Decoder was never called, so its width "
+                    "is unknown; pass `init_cache(..., hidden_dim=...)` or call it once first."
+                )
+            check_positive(hidden_dim=hidden_dim)
+            return check_divisible(hidden_dim, self.blocks[0].num_heads)
+        head_dim = self.blocks[0].self_attention.key_dim
+        built_width = head_dim * self.blocks[0].num_heads
+        if hidden_dim is not None and hidden_dim != built_width:
+            raise ValueError(
+                f"`hidden_dim` must be the decoder's width, {built_width}; got {hidden_dim!r}."
+            )
+        return head_dim
 
     def compute_cross_attention_cache(self, encoder_sequence):
         """Every layer's cross-attention keys and values, computed once per source."""

@@ -1,8 +1,10 @@
 """Decoding for encoder–decoder models: teacher forcing, sampling, beam search, scoring.
 
-Shared by `Seq2SeqTransformer` and `RNNAttentionSeq2Seq`: both describe one
-decoding step as `step(tokens, state, index) -> (logits, state)` and hand it
-to `sample_decode` (greedy / keras-hub samplers) or `beam_search`.
+Shared by `Seq2SeqTransformer` and `RNNAttentionSeq2Seq`: each says how to
+encode a source and how to take one decoding step,
+`step(tokens, state, index) -> (logits, state)`; `translate_sources` does
+the rest (checks, beams, `sample_decode` or `beam_search`) and
+`score_targets` scores given translations.
 """
 
 from __future__ import annotations
@@ -11,8 +13,45 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_transformer import masks
 from keras_transformer.layers._checks import check_positive, check_rank
 from keras_transformer.ops import large_negative
+
+# The keys of an encoder–decoder model's dict input.
+INPUT_KEYS = ("encoder_token_ids", "decoder_token_ids")
+
+
+def _unpack(inputs):
+    """`(encoder_token_ids, decoder_token_ids)` from the model's dict input (or its shapes)."""
+    if not isinstance(inputs, dict) or set(INPUT_KEYS) - set(inputs):
+        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+        raise ValueError(
+            "`inputs` must be a dict with keys 'encoder_token_ids' (the source) and "
+            f"'decoder_token_ids' (the target shifted right); got {got}."
+        )
+    return inputs["encoder_token_ids"], inputs["decoder_token_ids"]
+
+
+def _unpack_shapes(inputs_shape):
+    """`(source_shape, target_shape)` from the shapes of the dict input, both checked rank 2."""
+    source_shape, target_shape = (tuple(s) for s in _unpack(inputs_shape))
+    check_rank("encoder_token_ids", source_shape, 2, "(batch, source_length)")
+    check_rank("decoder_token_ids", target_shape, 2, "(batch, target_length)")
+    return source_shape, target_shape
+
+
+def ensure_built(model) -> None:
+    """Build an encoder–decoder `model` that was never called (no weight depends on input shapes).
+
+    Example:
+    >>> from keras_transformer.models import RNNAttentionSeq2Seq
+    >>> model = RNNAttentionSeq2Seq(10, 10, embedding_dim=4, hidden_dim=4)
+    >>> ensure_built(model)
+    >>> model.built
+    True
+    """
+    if not model.built:
+        model.build({key: (None, None) for key in INPUT_KEYS})
 
 
 # ------------------------------------------------------------------ teacher forcing
@@ -25,6 +64,7 @@ def shift_right(token_ids, start_id: int):
     true token `t` when it predicts token `t + 1`.
 
     Example:
+    >>> import numpy as np
     >>> shift_right(np.array([[7, 8, 2, 0]]), start_id=1)
     array([[1, 7, 8, 2]])
     """
@@ -45,6 +85,7 @@ def teacher_forcing_batch(target_ids, start_id: int, end_id: int, pad_id: int = 
     ignore_class=pad_id)`.
 
     Example:
+    >>> import numpy as np
     >>> teacher_forcing_batch(np.array([[7, 8, 0]]), start_id=1, end_id=2)
     (array([[1, 7, 8, 2]]), array([[7, 8, 2, 0]]))
     """
@@ -81,12 +122,22 @@ def length_penalty(length, alpha: float):
 
     Beam search ranks a hypothesis by `log p(y | x) / length_penalty(|y|, alpha)`;
     `alpha = 0` ranks by plain log-probability, larger `alpha` favours longer output.
+
+    Example:
+    >>> float(length_penalty(7, alpha=1.0))
+    2.0
     """
     return ((5.0 + np.asarray(length, np.float64)) / 6.0) ** alpha
 
 
 def pad_after_end(token_ids, end_id: int, pad_id: int = 0):
-    """Replace every token after a row's first `end_id` with `pad_id` (the end stays)."""
+    """Replace every token after a row's first `end_id` with `pad_id` (the end stays).
+
+    Example:
+    >>> import numpy as np
+    >>> pad_after_end(np.array([[5, 2, 6, 2]]), end_id=2)
+    array([[5, 2, 0, 0]])
+    """
     token_ids = np.array(token_ids, copy=True)
     ended = np.cumsum(token_ids == end_id, axis=1) > 0
     after = np.concatenate([np.zeros_like(ended[:, :1]), ended[:, :-1]], axis=1)
@@ -95,21 +146,35 @@ def pad_after_end(token_ids, end_id: int, pad_id: int = 0):
 
 
 def hypothesis_lengths(token_ids, end_id: int):
-    """Generated length of each row: up to and including the first `end_id`, else all."""
+    """Generated length of each row: up to and including the first `end_id`, else all.
+
+    Example:
+    >>> import numpy as np
+    >>> hypothesis_lengths(np.array([[5, 2, 0], [5, 6, 7]]), end_id=2)
+    array([2, 3])
+    """
     token_ids = np.asarray(token_ids)
     is_end = token_ids == end_id
     first = np.where(is_end.any(axis=1), is_end.argmax(axis=1) + 1, token_ids.shape[1])
     return first
 
 
-def _forbid(logits, token_id):
-    """Logits with `token_id` made impossible (decoders never emit padding)."""
+def forbid_token(logits, token_id: int):
+    """`(batch, vocab)` logits with `token_id` made impossible (decoders never emit padding).
+
+    Example:
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> ops.convert_to_numpy(forbid_token(np.zeros((1, 3)), 0)).argmax(-1)
+    array([1])
+    """
     logits = ops.cast(logits, "float32")
     hit = ops.equal(ops.arange(ops.shape(logits)[-1]), token_id)[None, :]
     return ops.where(hit, large_negative("float32"), logits)
 
 
 def _check_decoding_ids(start_id, end_id, pad_id, vocab_size):
+    """Raise unless the start and end ids are target ids other than padding."""
     for name, value in (("start_id", start_id), ("end_id", end_id)):
         if not isinstance(value, (int, np.integer)) or not 0 <= value < vocab_size:
             raise ValueError(
@@ -137,6 +202,17 @@ def sample_decode(step, state, batch_size, max_length, start_id, end_id, pad_id,
     Returns:
         int32 NumPy `(batch, max_length)`: generated tokens without the start
         token; `pad_id` after each row's first `end_id`; never `pad_id` before it.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> def step(tokens, state, index):  # pad (0) is likeliest, then 3, then the end
+    ...     logits = [9.0, 0.0, 2.0 if index else 0.0, 1.0]
+    ...     return ops.convert_to_tensor([logits] * 2), state
+    >>> sample_decode(step, ops.zeros((2, 1)), batch_size=2, max_length=4,
+    ...               start_id=1, end_id=2, pad_id=0)
+    array([[3, 2, 0, 0],
+           [3, 2, 0, 0]], dtype=int32)
     """
     import keras_hub  # imported here: decoding is the only user of keras-hub samplers
 
@@ -154,7 +230,7 @@ def sample_decode(step, state, batch_size, max_length, start_id, end_id, pad_id,
     def next_logits(prompt, state, index):
         token = ops.slice(prompt, (0, index - 1), (batch_size, 1))[:, 0]
         logits, state = step(token, state, index - 1)
-        return _forbid(logits, pad_id), None, state
+        return forbid_token(logits, pad_id), None, state
 
     out = sampler(
         next_logits,
@@ -215,6 +291,17 @@ def beam_search(step, state, batch_size, max_length, start_id, end_id, pad_id,
     Returns:
         `(tokens, scores)`: int32 `(batch, max_length)` with `pad_id` after the
         end token, and float64 `(batch,)` length-penalized log-probabilities.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> def step(tokens, state, index):  # a fixed next-token distribution over 4 ids
+    ...     logits = np.log([[0.05, 0.05, 0.3, 0.6]] * len(tokens))
+    ...     return ops.convert_to_tensor(logits), state
+    >>> tokens, scores = beam_search(step, ops.zeros((2, 1)), batch_size=1, max_length=3,
+    ...                              start_id=1, end_id=2, pad_id=0, beam_size=2, alpha=0.0)
+    >>> tokens
+    array([[2, 0, 0]], dtype=int32)
     """
     check_positive(beam_size=beam_size, max_length=max_length)
     b_idx = np.arange(batch_size)[:, None]
@@ -248,7 +335,7 @@ def beam_search(step, state, batch_size, max_length, start_id, end_id, pad_id,
         )[b_idx, best]
         finished = finished[b_idx, beam] | (token == end_id)
         rows = ops.convert_to_tensor((b_idx * beam_size + beam).reshape(-1).astype("int32"))
-        state = keras.tree.map_structure(lambda x: ops.take(x, rows, axis=0), state)
+        state = keras.tree.map_structure(lambda x, rows=rows: ops.take(x, rows, axis=0), state)
         last = token.reshape(-1)
         if np.all(finished | ~np.isfinite(log_probs)):
             break
@@ -260,6 +347,12 @@ def sequence_scores(log_probs, target_ids, end_id, alpha=0.0):
 
     Tokens count up to and including the first `end_id` (all `L` without one);
     the sum is divided by `length_penalty(length, alpha)` as in `beam_search`.
+
+    Example:
+    >>> import numpy as np
+    >>> log_probs = np.log(np.full((1, 3, 4), 0.25))
+    >>> round(float(sequence_scores(log_probs, np.array([[3, 2, 0]]), end_id=2)[0]), 4)
+    -2.7726
     """
     target_ids = np.asarray(target_ids)
     picked = np.take_along_axis(np.asarray(log_probs, np.float64), target_ids[..., None], -1)[..., 0]
@@ -269,7 +362,17 @@ def sequence_scores(log_probs, target_ids, end_id, alpha=0.0):
 
 
 def score_targets(model, source_ids, target_ids, start_id, end_id, alpha=0.0):
-    """`sequence_scores` of `target_ids` under a seq2seq `model`'s teacher-forced logits."""
+    """`sequence_scores` of `target_ids` under a seq2seq `model`'s teacher-forced logits.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import RNNAttentionSeq2Seq
+    >>> model = RNNAttentionSeq2Seq(10, 10, embedding_dim=4, hidden_dim=4)
+    >>> scores = score_targets(model, np.array([[4, 5]]), np.array([[6, 2]]), 1, 2)
+    >>> scores.shape, bool(scores[0] < 0)
+    ((1,), True)
+    """
+    _check_decoding_ids(start_id, end_id, model.pad_id, model.target_vocab_size)
     target_ids = np.asarray(target_ids)
     check_rank("target_ids", target_ids.shape, 2, "(batch, length)")
     logits = model({
@@ -281,5 +384,163 @@ def score_targets(model, source_ids, target_ids, start_id, end_id, alpha=0.0):
 
 
 def tile_beams(x, beam_size):
-    """Repeat every batch row `beam_size` times (row `b` -> rows `b*K .. b*K+K-1`)."""
+    """Repeat every batch row `beam_size` times (row `b` -> rows `b*K .. b*K+K-1`).
+
+    Example:
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> ops.convert_to_numpy(tile_beams(np.array([[1], [2]]), 2))[:, 0]
+    array([1, 1, 2, 2])
+    """
     return ops.repeat(x, beam_size, axis=0)
+
+
+def _check_max_length(max_length, longest):
+    """Raise unless `max_length` is a positive int, at most `longest` when that is set."""
+    if longest is None:
+        check_positive(max_length=max_length)
+    elif not isinstance(max_length, (int, np.integer)) or not 1 <= max_length <= longest:
+        raise ValueError(
+            f"`max_length` must be in [1, {longest}] (the model's `max_length`); "
+            f"got {max_length!r}."
+        )
+
+
+def translate_sources(model, source_ids, start, max_length, start_id, end_id,
+                      sampler="greedy", beam_size=None, length_penalty=0.6,
+                      return_scores=False, longest=None):
+    """Translate padded sources with `model`, by a keras-hub sampler or by beam search.
+
+    The part of `translate` that encoder–decoder models share: check the
+    request, start the decoder once per source and hand its step to
+    `sample_decode` or, with `beam_size`, to `beam_search`.
+
+    Args:
+        model: the model (its `pad_id`, `target_vocab_size` and variables).
+        source_ids: int `(batch, S)`, padded with `model.pad_id`.
+        start: `start(source_ids, copies, max_length) -> (step, state)`:
+            encode the int32 sources, repeat what the step reads from them
+            `copies` times per source (`tile_beams`) and return the step
+            function and the decoder state for `batch * copies` rows.
+        longest: the largest `max_length` the model can decode, if any.
+        Others: as `Seq2SeqTransformer.translate`.
+
+    Returns:
+        int32 NumPy `(batch, max_length)`; `(tokens, scores)` with `return_scores`.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> def start(source_ids, copies, max_length):
+    ...     def step(tokens, state, index):  # always predicts token 3, then the end
+    ...         logits = np.where(np.arange(5) == (2 if index else 3), 1.0, 0.0)
+    ...         return ops.convert_to_tensor(np.tile(logits, (len(tokens), 1))), state
+    ...     return step, ops.zeros((len(source_ids) * copies, 1))
+    >>> class Model:
+    ...     pad_id, target_vocab_size = 0, 5
+    >>> translate_sources(Model(), np.ones((1, 2)), start, 4, 1, 2, beam_size=2)
+    array([[3, 2, 0, 0]], dtype=int32)
+    """
+    source_ids = np.asarray(source_ids)
+    check_rank("source_ids", source_ids.shape, 2, "(batch, source_length)")
+    _check_max_length(max_length, longest)
+    _check_decoding_ids(start_id, end_id, model.pad_id, model.target_vocab_size)
+    if return_scores and beam_size is None:
+        raise ValueError("`return_scores=True` needs `beam_size`; use `score` otherwise.")
+    if beam_size is not None:
+        check_positive(beam_size=beam_size)
+    batch = source_ids.shape[0]
+    step, state = start(
+        ops.convert_to_tensor(source_ids.astype("int32")), beam_size or 1, max_length
+    )
+    if beam_size is None:
+        return sample_decode(
+            step, state, batch, max_length, start_id, end_id, model.pad_id, sampler,
+            model=model,
+        )
+    tokens, scores = beam_search(
+        step, state, batch, max_length, start_id, end_id, model.pad_id, beam_size,
+        length_penalty,
+    )
+    return (tokens, scores) if return_scores else tokens
+
+
+class EncoderDecoderDecoding:
+    """Padding masks, translation, scoring and output shapes of an encoder–decoder model.
+
+    A model mixes this in before `keras.Model` and defines `pad_id`,
+    `target_vocab_size` and `_start_decoding(source_ids, copies, max_length)
+    -> (step, state)` (see `translate_sources`): how to encode and how to
+    take one step. `_decoding_limit()` is the longest translation it can
+    decode (None: no limit, and `translate` needs `max_length`).
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import RNNAttentionSeq2Seq
+    >>> model = RNNAttentionSeq2Seq(10, 10, embedding_dim=4, hidden_dim=4)
+    >>> isinstance(model, EncoderDecoderDecoding)
+    True
+    >>> model.translate(np.array([[4, 5, 0]]), max_length=3, beam_size=2).shape
+    (1, 3)
+    """
+
+    def _decoding_limit(self):
+        return None
+
+    def padding_mask(self, token_ids):
+        """`(batch, length)`, True at real (non-`pad_id`) tokens."""
+        return masks.padding_mask(token_ids, self.pad_id)
+
+    def translate(
+        self,
+        source_ids,
+        max_length: int | None = None,
+        start_id: int = 1,
+        end_id: int = 2,
+        sampler="greedy",
+        beam_size: int | None = None,
+        length_penalty: float = 0.6,
+        return_scores: bool = False,
+    ):
+        """Translate a batch of (padded) sources, one decoder step per token.
+
+        The source is encoded once; padding is never generated.
+
+        Args:
+            source_ids: int `(batch, S)`, padded with `pad_id`.
+            max_length: tokens to generate (at most the model's `max_length`,
+                the default, where it has one).
+            start_id, end_id: the target's start and end tokens.
+            sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`,
+                `"top_p"`, `"random"`, ...); ignored with `beam_size`.
+            beam_size: if set, beam search with this many hypotheses (see
+                `beam_search`); `beam_size=1` is greedy.
+            length_penalty: GNMT's `alpha` for beam search (0.6 in the paper).
+            return_scores: with `beam_size`, also return the length-penalized
+                log-probability of each translation.
+
+        Returns:
+            int32 NumPy `(batch, max_length)`: the tokens after `start_id`, ending
+            with `end_id` (unless cut at `max_length`) and `pad_id` after it;
+            `(tokens, scores)` with `return_scores`.
+        """
+        longest = self._decoding_limit()
+        return translate_sources(
+            self, source_ids, self._start_decoding,
+            longest if max_length is None else max_length, start_id, end_id,
+            sampler, beam_size, length_penalty, return_scores, longest=longest,
+        )
+
+    def score(self, source_ids, target_ids, start_id: int = 1, end_id: int = 2,
+              length_penalty: float = 0.0):
+        """Length-penalized log p(target | source) by one teacher-forced forward pass.
+
+        `target_ids` are tokens as `translate` returns them (no start token;
+        tokens after the first `end_id` are ignored). This is the score that
+        beam search maximizes.
+        """
+        return score_targets(self, source_ids, target_ids, start_id, end_id, length_penalty)
+
+    def compute_output_shape(self, inputs_shape):
+        _, target_shape = _unpack(inputs_shape)
+        return (*target_shape, self.target_vocab_size)

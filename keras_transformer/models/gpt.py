@@ -9,6 +9,7 @@ from keras import ops
 from keras_transformer import masks
 from keras_transformer.layers import Decoder, TokenAndPositionEmbedding
 from keras_transformer.layers._checks import check_rank, check_rate
+from keras_transformer.models.decoding import forbid_token
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -37,9 +38,10 @@ class GPT(keras.Model):
         from tokens `0..t` only.
 
     Example:
+    >>> import numpy as np
     >>> gpt = GPT(vocab_size=65, max_length=32, num_layers=2, num_heads=2,
     ...           hidden_dim=16, intermediate_dim=64, pad_id=None)
-    >>> gpt(np.zeros((1, 8), "int32")).shape
+    >>> tuple(gpt(np.zeros((1, 8), "int32")).shape)
     (1, 8, 65)
     >>> gpt.generate(np.array([[1, 2, 3]]), max_new_tokens=5).shape
     (1, 8)
@@ -96,6 +98,8 @@ class GPT(keras.Model):
 
     def build(self, token_ids_shape):
         check_rank("token_ids", token_ids_shape, 2, "(batch, length)")
+        if self.built:  # Rebuilding would replace the blocks' weights with new ones.
+            return
         self.embeddings.build(token_ids_shape)
         self.decoder.build((*token_ids_shape, self.hidden_dim))
         self.built = True
@@ -112,13 +116,21 @@ class GPT(keras.Model):
         mask here: a causal query never sees the pads after it, and each pad
         slot is overwritten by the token generated there before it is read.
         """
+        self._ensure_built()
         x = self.embeddings(token_ids, start_index=cache_update_index)
         x, cache = self.decoder(x, cache=cache, cache_update_index=cache_update_index)
         return self._logits(x), cache
 
     def init_cache(self, batch_size: int, length: int | None = None):
         """An all-zero KV cache for `batch_size` sequences of up to `length` tokens."""
-        return self.decoder.init_cache(batch_size, length or self.max_length)
+        return self.decoder.init_cache(
+            batch_size, length or self.max_length, hidden_dim=self.hidden_dim
+        )
+
+    def _ensure_built(self):
+        """Build a model that was never called; no weight depends on the input shape."""
+        if not self.built:
+            self.build((None, None))
 
     def generate(
         self,
@@ -132,7 +144,8 @@ class GPT(keras.Model):
         Args:
             prompt_ids: int `(batch, prompt_length)`. With `pad_id` set, rows may
                 be right-padded with `pad_id` to a common length; each row then
-                continues from its own last real token.
+                continues from its own last real token. Pads before a real
+                token (left or interior padding) raise a ValueError.
             max_new_tokens: tokens to add after the longest prompt.
             sampler: a keras-hub sampler or its name: `"greedy"`, `"top_k"`,
                 `"top_p"`, `"random"`, `"beam"`... (`keras_hub.samplers.get`).
@@ -140,7 +153,8 @@ class GPT(keras.Model):
                 produced one.
 
         Returns:
-            int32 `(batch, prompt_length + max_new_tokens)`: prompts and continuations.
+            int32 `(batch, prompt_length + max_new_tokens)`: prompts and continuations;
+            `pad_id` is never generated.
         """
         import keras_hub  # imported here: generation is the only user of keras-hub samplers
 
@@ -160,9 +174,8 @@ class GPT(keras.Model):
         is_prompt[:, :prompt_length] = (
             True if self.pad_id is None else prompt_ids != self.pad_id
         )
-        lengths = is_prompt.sum(axis=1)
-        if lengths.min() < 1:
-            raise ValueError("Every prompt needs at least one real (non-pad) token.")
+        lengths = _right_padded_lengths(is_prompt[:, :prompt_length])
+        self._ensure_built()
         if isinstance(sampler, str):
             sampler = self._named_samplers.setdefault(sampler, keras_hub.samplers.get(sampler))
         decode = self._decode_function(sampler, stop_token_ids)
@@ -180,13 +193,20 @@ class GPT(keras.Model):
         in rounds: each round re-reads the last `context` tokens (default
         `max_length // 2`) as its prompt and adds `max_length - context` more
         with `generate`. Every round has the same shapes, so a compiled
-        decoding loop is reused. Rows must not be padded.
+        decoding loop is reused. Rows must not be padded: a prompt holding
+        `pad_id` raises a ValueError.
 
         Returns:
             int32 `(batch, prompt_length + max_new_tokens)`.
         """
         prompt_ids = np.asarray(prompt_ids).astype("int32")
         check_rank("prompt_ids", prompt_ids.shape, 2, "(batch, prompt_length)")
+        if self.pad_id is not None and np.any(prompt_ids == self.pad_id):
+            # A window of a padded row would read the pads as context.
+            raise ValueError(
+                f"`prompt_ids` must not be padded for `generate_long`; found `pad_id` "
+                f"({self.pad_id}). Generate each row alone, or use `generate`."
+            )
         context = self.max_length // 2 if context is None else context
         if not 1 <= context < self.max_length:
             raise ValueError(
@@ -220,7 +240,10 @@ class GPT(keras.Model):
             def next_logits(prompt, cache, index):
                 token = ops.slice(prompt, (0, index - 1), (batch, 1))
                 logits, cache = self.call_with_cache(token, cache, index - 1)
-                return logits[:, 0, :], None, cache
+                logits = logits[:, 0, :]
+                if self.pad_id is not None:
+                    logits = forbid_token(logits, self.pad_id)
+                return logits, None, cache
 
             return sampler(
                 next_logits, tokens, cache=cache, index=index, mask=is_prompt,
@@ -256,3 +279,23 @@ class GPT(keras.Model):
             "pad_id": self.pad_id,
             "layer_norm_epsilon": self.layer_norm_epsilon,
         }
+
+
+def _right_padded_lengths(is_real):
+    """Real tokens per row of a `(batch, length)` mask; raise unless each row is real, then pads.
+
+    Generation places every row's positions from 0 and lets row `i` write
+    its first new token right after its real tokens, so a pad before a real
+    token would be read as context and shift the positions after it.
+    """
+    lengths = is_real.sum(axis=1)
+    if lengths.min() < 1:
+        raise ValueError("`prompt_ids`: every prompt needs at least one real (non-pad) token.")
+    misplaced = is_real != (np.arange(is_real.shape[1])[None] < lengths[:, None])
+    if misplaced.any():
+        rows = np.nonzero(misplaced.any(axis=1))[0]
+        raise ValueError(
+            "`prompt_ids` must be right-padded: every `pad_id` must come after the last "
+            f"real token of its row; rows {rows.tolist()} have a pad before a real token."
+        )
+    return lengths

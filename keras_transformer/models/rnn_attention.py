@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import ops
 
-from keras_transformer import masks
 from keras_transformer.layers._checks import (
     check_positive,
     check_rank,
@@ -15,17 +13,16 @@ from keras_transformer.layers._checks import (
 )
 from keras_transformer.layers.additive_attention import AdditiveAttention
 from keras_transformer.models.decoding import (
-    _check_decoding_ids,
-    beam_search,
-    sample_decode,
-    score_targets,
+    EncoderDecoderDecoding,
+    _unpack,
+    _unpack_shapes,
+    ensure_built,
     tile_beams,
 )
-from keras_transformer.models.seq2seq import _unpack
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class RNNAttentionSeq2Seq(keras.Model):
+class RNNAttentionSeq2Seq(EncoderDecoderDecoding, keras.Model):
     """A bidirectional-GRU encoder and a GRU decoder with additive attention.
 
     The model the Transformer replaced. The encoder reads the source both ways;
@@ -59,10 +56,11 @@ class RNNAttentionSeq2Seq(keras.Model):
         Logits `(batch, T, target_vocab_size)`.
 
     Example:
+    >>> import numpy as np
     >>> model = RNNAttentionSeq2Seq(50, 60, embedding_dim=8, hidden_dim=16)
     >>> inputs = {"encoder_token_ids": np.ones((2, 7), "int32"),
     ...           "decoder_token_ids": np.ones((2, 5), "int32")}
-    >>> model(inputs).shape, model.alignments(*inputs.values()).shape
+    >>> tuple(model(inputs).shape), tuple(model.alignments(*inputs.values()).shape)
     ((2, 5, 60), (2, 5, 7))
     """
 
@@ -114,9 +112,9 @@ class RNNAttentionSeq2Seq(keras.Model):
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy)
 
     def build(self, inputs_shape):
-        source_shape, target_shape = (tuple(s) for s in _unpack(inputs_shape))
-        check_rank("encoder_token_ids", source_shape, 2, "(batch, source_length)")
-        check_rank("decoder_token_ids", target_shape, 2, "(batch, target_length)")
+        source_shape, target_shape = _unpack_shapes(inputs_shape)
+        if self.built:  # Rebuilding would replace the sublayers' weights with new ones.
+            return
         e, h = self.embedding_dim, self.hidden_dim
         batch = source_shape[0]
         self.source_embedding.build(source_shape)
@@ -130,12 +128,9 @@ class RNNAttentionSeq2Seq(keras.Model):
 
     # ------------------------------------------------------------------ forward
 
-    def padding_mask(self, token_ids):
-        """`(batch, length)`, True at real (non-`pad_id`) tokens."""
-        return masks.padding_mask(token_ids, self.pad_id)
-
     def encode(self, source_ids, training=None):
         """`(annotations (batch, S, 2*hidden_dim), initial decoder state (batch, hidden_dim))`."""
+        ensure_built(self)  # Every path into the model encodes first.
         source_ids = ops.convert_to_tensor(source_ids)
         check_rank("encoder_token_ids", source_ids.shape, 2, "(batch, source_length)")
         check_token_ids(source_ids, self.source_vocab_size, "encoder_token_ids")
@@ -198,38 +193,18 @@ class RNNAttentionSeq2Seq(keras.Model):
         return self._decode(source_ids, decoder_token_ids, training=False)[1]
 
     # ----------------------------------------------------------------- decoding
+    # `translate` and `score` come from `EncoderDecoderDecoding`.
 
-    def translate(
-        self,
-        source_ids,
-        max_length: int,
-        start_id: int = 1,
-        end_id: int = 2,
-        sampler="greedy",
-        beam_size: int | None = None,
-        length_penalty: float = 0.6,
-        return_scores: bool = False,
-    ):
-        """Translate a batch of padded sources; arguments and result as `Seq2SeqTransformer.translate`.
+    def _start_decoding(self, source_ids, copies, max_length):
+        """Encode once and project the annotations' keys `U h_j` once; `(step, first GRU state)`.
 
-        The decoder state is the GRU state; annotations and their key
-        projections `U h_j` are computed once per source.
+        The decoder's state is the GRU state; `translate` needs an explicit
+        `max_length` (the model has no longest length).
         """
-        source_ids = np.asarray(source_ids)
-        check_rank("source_ids", source_ids.shape, 2, "(batch, source_length)")
-        check_positive(max_length=max_length)
-        _check_decoding_ids(start_id, end_id, self.pad_id, self.target_vocab_size)
-        if return_scores and beam_size is None:
-            raise ValueError("`return_scores=True` needs `beam_size`.")
-        batch = source_ids.shape[0]
-        source_ids = ops.convert_to_tensor(source_ids.astype("int32"))
         annotations, state = self.encode(source_ids)
-        source_mask = self.padding_mask(source_ids)
-        if beam_size is not None:
-            check_positive(beam_size=beam_size)
-            annotations, state, source_mask = (
-                tile_beams(t, beam_size) for t in (annotations, state, source_mask)
-            )
+        annotations, state, source_mask = (
+            tile_beams(t, copies) for t in (annotations, state, self.padding_mask(source_ids))
+        )
         keys = self.attention.project_keys(annotations)
 
         def step(tokens, state, index):
@@ -238,28 +213,9 @@ class RNNAttentionSeq2Seq(keras.Model):
             logits = self.readout(ops.concatenate([state, context, embedded], axis=-1))
             return ops.cast(logits, "float32"), state
 
-        if beam_size is None:
-            return sample_decode(
-                step, state, batch, max_length, start_id, end_id, self.pad_id, sampler,
-                model=self,
-            )
-        tokens, scores = beam_search(
-            step, state, batch, max_length, start_id, end_id, self.pad_id, beam_size,
-            length_penalty,
-        )
-        return (tokens, scores) if return_scores else tokens
-
-    def score(self, source_ids, target_ids, start_id: int = 1, end_id: int = 2,
-              length_penalty: float = 0.0):
-        """Length-penalized log p(target | source); see `Seq2SeqTransformer.score`."""
-        _check_decoding_ids(start_id, end_id, self.pad_id, self.target_vocab_size)
-        return score_targets(self, source_ids, target_ids, start_id, end_id, length_penalty)
+        return step, state
 
     # -------------------------------------------------------------------- config
-
-    def compute_output_shape(self, inputs_shape):
-        _, target_shape = _unpack(inputs_shape)
-        return (*target_shape, self.target_vocab_size)
 
     def get_config(self):
         return {

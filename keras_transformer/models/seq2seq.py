@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
-from keras_transformer import masks
 from keras_transformer.layers import (
     Decoder,
     Encoder,
@@ -23,18 +21,16 @@ from keras_transformer.layers._checks import (
     check_token_ids,
 )
 from keras_transformer.models.decoding import (
-    _check_decoding_ids,
-    beam_search,
-    sample_decode,
-    score_targets,
+    EncoderDecoderDecoding,
+    _unpack,
+    _unpack_shapes,
+    ensure_built,
     tile_beams,
 )
 
-INPUT_KEYS = ("encoder_token_ids", "decoder_token_ids")
-
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class Seq2SeqTransformer(keras.Model):
+class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
     """The encoder–decoder Transformer of "Attention Is All You Need".
 
     Source tokens go through an `Encoder` (bidirectional self-attention); target
@@ -71,10 +67,11 @@ class Seq2SeqTransformer(keras.Model):
         `t` from the whole source and decoder tokens `0..t`.
 
     Example:
+    >>> import numpy as np
     >>> model = Seq2SeqTransformer(50, 60, max_length=16, num_layers=2, num_heads=2,
     ...                            hidden_dim=16, intermediate_dim=32)
-    >>> model({"encoder_token_ids": np.ones((2, 7), "int32"),
-    ...        "decoder_token_ids": np.ones((2, 5), "int32")}).shape
+    >>> tuple(model({"encoder_token_ids": np.ones((2, 7), "int32"),
+    ...              "decoder_token_ids": np.ones((2, 5), "int32")}).shape)
     (2, 5, 60)
     >>> model.translate(np.ones((2, 7), "int32"), max_length=6, start_id=1, end_id=2).shape
     (2, 6)
@@ -173,9 +170,9 @@ class Seq2SeqTransformer(keras.Model):
     # ------------------------------------------------------------------ building
 
     def build(self, inputs_shape):
-        source_shape, target_shape = (tuple(s) for s in _unpack(inputs_shape))
-        check_rank("encoder_token_ids", source_shape, 2, "(batch, source_length)")
-        check_rank("decoder_token_ids", target_shape, 2, "(batch, target_length)")
+        source_shape, target_shape = _unpack_shapes(inputs_shape)
+        if self.built:  # Rebuilding would replace the blocks' weights with new ones.
+            return
         d = self.hidden_dim
         self.source_embedding.build(source_shape)
         if not self.share_embeddings:
@@ -197,10 +194,6 @@ class Seq2SeqTransformer(keras.Model):
             target_ids, encoder_outputs, self.padding_mask(source_ids), training=training
         )
 
-    def padding_mask(self, token_ids):
-        """`(batch, length)`, True at real (non-`pad_id`) tokens."""
-        return masks.padding_mask(token_ids, self.pad_id)
-
     def embed_source(self, source_ids):
         """Scaled source token embeddings plus positions, `(batch, S, hidden_dim)`."""
         return self._embed(
@@ -216,6 +209,7 @@ class Seq2SeqTransformer(keras.Model):
         )
 
     def _embed(self, ids, table, position, vocab_size, name, start_index=0):
+        ensure_built(self)  # Every path into the model embeds first.
         check_rank(name, ids.shape, 2, "(batch, length)")
         check_length(ids.shape[1], self.max_length, name, start_index)
         check_token_ids(ids, vocab_size, name)
@@ -243,6 +237,7 @@ class Seq2SeqTransformer(keras.Model):
     def decode_embeddings(self, target_embeddings, encoder_outputs, encoder_padding_mask=None,
                           decoder_padding_mask=None, training=None):
         """Logits from already embedded decoder inputs (what `decode` does after `embed_target`)."""
+        ensure_built(self)
         x = self.embeddings_dropout(target_embeddings, training=training)
         x = self.decoder(
             x,
@@ -280,6 +275,7 @@ class Seq2SeqTransformer(keras.Model):
         return ops.cast(self.output_projection(x), "float32")
 
     # ----------------------------------------------------------------- decoding
+    # `translate` and `score` come from `EncoderDecoderDecoding`.
 
     def call_with_cache(self, token_ids, cache, cache_update_index, cross_attention_cache,
                         encoder_padding_mask=None):
@@ -298,91 +294,26 @@ class Seq2SeqTransformer(keras.Model):
         )
         return self._logits(x), cache
 
-    def translate(
-        self,
-        source_ids,
-        max_length: int | None = None,
-        start_id: int = 1,
-        end_id: int = 2,
-        sampler="greedy",
-        beam_size: int | None = None,
-        length_penalty: float = 0.6,
-        return_scores: bool = False,
-    ):
-        """Translate a batch of (padded) sources, decoding with the KV cache.
+    def _decoding_limit(self):
+        return self.max_length
 
-        The source is encoded once and each decoder layer's cross-attention keys
-        and values are computed once; every step then feeds one token through
-        the decoder's self-attention cache. Padding is never generated.
+    def _start_decoding(self, source_ids, copies, max_length):
+        """Encode once, compute each layer's cross-attention keys and values once; `(step, KV cache)`.
 
-        Args:
-            source_ids: int `(batch, S)`, padded with `pad_id`.
-            max_length: tokens to generate (at most the model's `max_length`).
-            start_id, end_id: the target's start and end tokens.
-            sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`,
-                `"top_p"`, `"random"`, ...); ignored with `beam_size`.
-            beam_size: if set, beam search with this many hypotheses (see
-                `beam_search`); `beam_size=1` is greedy.
-            length_penalty: GNMT's `alpha` for beam search (0.6 in the paper).
-            return_scores: with `beam_size`, also return the length-penalized
-                log-probability of each translation.
-
-        Returns:
-            int32 NumPy `(batch, max_length)`: the tokens after `start_id`, ending
-            with `end_id` (unless cut at `max_length`) and `pad_id` after it;
-            `(tokens, scores)` with `return_scores`.
+        Every step then feeds one token through the decoder's self-attention cache.
         """
-        source_ids = np.asarray(source_ids)
-        check_rank("source_ids", source_ids.shape, 2, "(batch, source_length)")
-        max_length = self.max_length if max_length is None else max_length
-        if not isinstance(max_length, (int, np.integer)) or not 1 <= max_length <= self.max_length:
-            raise ValueError(
-                f"`max_length` must be in [1, {self.max_length}] (the model's `max_length`); "
-                f"got {max_length!r}."
-            )
-        _check_decoding_ids(start_id, end_id, self.pad_id, self.target_vocab_size)
-        if return_scores and beam_size is None:
-            raise ValueError("`return_scores=True` needs `beam_size`; use `score` otherwise.")
-        batch = source_ids.shape[0]
-        source_ids = ops.convert_to_tensor(source_ids.astype("int32"))
-        encoder_outputs = self.encode(source_ids)
-        cross = self.decoder.compute_cross_attention_cache(encoder_outputs)
-        source_mask = self.padding_mask(source_ids)
-        if beam_size is not None:
-            check_positive(beam_size=beam_size)
-            cross, source_mask = tile_beams(cross, beam_size), tile_beams(source_mask, beam_size)
+        cross = self.decoder.compute_cross_attention_cache(self.encode(source_ids))
+        cross = tile_beams(cross, copies)
+        source_mask = tile_beams(self.padding_mask(source_ids), copies)
 
         def step(tokens, cache, index):
             logits, cache = self.call_with_cache(tokens[:, None], cache, index, cross, source_mask)
             return logits[:, 0], cache
 
-        if beam_size is None:
-            return sample_decode(
-                step, self.decoder.init_cache(batch, max_length), batch, max_length,
-                start_id, end_id, self.pad_id, sampler, model=self,
-            )
-        tokens, scores = beam_search(
-            step, self.decoder.init_cache(batch * beam_size, max_length), batch, max_length,
-            start_id, end_id, self.pad_id, beam_size, length_penalty,
-        )
-        return (tokens, scores) if return_scores else tokens
-
-    def score(self, source_ids, target_ids, start_id: int = 1, end_id: int = 2,
-              length_penalty: float = 0.0):
-        """Length-penalized log p(target | source) by one teacher-forced forward pass.
-
-        `target_ids` are tokens as `translate` returns them (no start token;
-        tokens after the first `end_id` are ignored). This is the score that
-        beam search maximizes.
-        """
-        _check_decoding_ids(start_id, end_id, self.pad_id, self.target_vocab_size)
-        return score_targets(self, source_ids, target_ids, start_id, end_id, length_penalty)
+        batch = ops.shape(source_ids)[0] * copies
+        return step, self.decoder.init_cache(batch, max_length, hidden_dim=self.hidden_dim)
 
     # -------------------------------------------------------------------- config
-
-    def compute_output_shape(self, inputs_shape):
-        _, target_shape = _unpack(inputs_shape)
-        return (*target_shape, self.target_vocab_size)
 
     def get_config(self):
         return {
@@ -404,13 +335,3 @@ class Seq2SeqTransformer(keras.Model):
             "layer_norm_epsilon": self.layer_norm_epsilon,
         }
 
-
-def _unpack(inputs):
-    """`(encoder_token_ids, decoder_token_ids)` from the model's dict input (or its shapes)."""
-    if not isinstance(inputs, dict) or set(INPUT_KEYS) - set(inputs):
-        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
-        raise ValueError(
-            "`inputs` must be a dict with keys 'encoder_token_ids' (the source) and "
-            f"'decoder_token_ids' (the target shifted right); got {got}."
-        )
-    return inputs["encoder_token_ids"], inputs["decoder_token_ids"]
