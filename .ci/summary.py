@@ -1,9 +1,9 @@
 """Print CI's closing table from the suites' JUnit reports and exit statuses.
 
 Usage: python .ci/summary.py REPORTS_DIR, where REPORTS_DIR holds
-`status.txt` (lines `env exit_status seconds`), `<env>.xml` (pytest's
+`status.txt` (lines `suite exit_status seconds`), `<suite>.xml` (pytest's
 `--junitxml`) and, for a suite stopped by its time limit,
-`<env>.collected.txt` (`pytest --collect-only -q`), from which the tests it
+`<suite>.collected.txt` (`pytest --collect-only -q`), from which the tests it
 never reached are listed.
 """
 
@@ -57,14 +57,14 @@ def main(folder: str) -> None:
             missing = not_reached(collected, ran)
             print(f"\n{env}: {len(missing)} tests never ran:")
             print("\n".join(f"  {test}" for test in missing))
-    print(f"\n{'backend':<12}{'passed':>8}{'failed':>8}{'skipped':>9}{'xfailed':>9}{'minutes':>9}  result")
+    print(f"\n{'suite':<20}{'passed':>8}{'failed':>8}{'skipped':>9}{'xfailed':>9}{'minutes':>9}  result")
     for env, counts, minutes, state in rows:
         print(
-            f"{env:<12}{counts['passed']:>8}{counts['failed']:>8}{counts['skipped']:>9}"
+            f"{env:<20}{counts['passed']:>8}{counts['failed']:>8}{counts['skipped']:>9}"
             f"{counts['xfailed']:>9}{minutes:>9.1f}  {state}"
         )
     total = sum(minutes for *_, minutes, _ in rows)
-    print(f"{'all':<12}{'':>34}{total:>9.1f}")
+    print(f"{'all':<20}{'':>34}{total:>9.1f}")
 
 
 if __name__ == "__main__":

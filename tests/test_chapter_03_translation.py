@@ -77,6 +77,7 @@ def test_bucket_lengths_must_fit_the_model():
         ch03.TranslationConfig(bucket_lengths="16;32")
 
 
+@pytest.mark.chapter
 @needs_data
 def test_smoke_preset_trains_both_models_and_writes_bleu_and_heatmaps(tmp_path, cache_dir):
     """The smoke run writes config/metrics with greedy and beam BLEU for both models, the

@@ -1,6 +1,7 @@
 """Chapter 04 (GPT on Tiny Shakespeare) runs end to end and resumes exactly."""
 
 import numpy as np
+import pytest
 
 from tests.chapter_runs import kill_after_first_checkpoint, metrics, run_chapter, start_chapter
 from tests.test_readme_figures import assert_readme_metrics
@@ -8,6 +9,7 @@ from tests.test_readme_figures import assert_readme_metrics
 SCRIPT = "04_gpt.py"
 
 
+@pytest.mark.chapter
 def test_smoke_preset_trains_and_writes_its_run_folder(tmp_path):
     """The smoke preset lowers the validation loss, writes the run folder and a text sample."""
     output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(tmp_path))
@@ -22,6 +24,7 @@ def test_smoke_preset_trains_and_writes_its_run_folder(tmp_path):
     assert "summary: val_loss=" in output and "MFU" in output
 
 
+@pytest.mark.chapter
 def test_killed_smoke_run_resumes_to_the_same_metrics(tmp_path):
     """SIGKILL after the first checkpoint, then --resume, ends with the uninterrupted run's history."""
     args = ("--preset", "smoke", "--set", "steps=45")

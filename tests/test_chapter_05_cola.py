@@ -153,6 +153,7 @@ def test_buckets_end_at_max_length():
 # ------------------------------------------------------------------ smoke run
 
 
+@pytest.mark.chapter
 @needs_cola
 def test_smoke_preset_writes_scores_and_figures(tmp_path):
     """The smoke preset trains both initializations and writes dev MCC for each, the curves and confusion matrices."""
@@ -175,6 +176,7 @@ def test_smoke_preset_writes_scores_and_figures(tmp_path):
     assert "final dev MCC: checkpoint in_domain" in output
 
 
+@pytest.mark.chapter
 @needs_cola
 def test_pretraining_smoke_run_feeds_the_pretrained_initialization(tmp_path):
     """The pretraining chapter reports held-out MLM/NSP accuracy and saves a backbone folder

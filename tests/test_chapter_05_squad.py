@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from tests.chapter_runs import metrics, run_chapter
 from tests.data_folder import DATA_DIR, needs_data
 from tests.test_readme_figures import assert_readme_metrics
 
 
+@pytest.mark.chapter
 @needs_data("squad_v1.1/dev-v1.1.json")
 def test_smoke_preset_scores_exact_match_and_f1(tmp_path):
     """The smoke preset trains, evaluates EM/F1 on held-out articles and writes one answer per question."""

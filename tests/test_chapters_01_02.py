@@ -97,6 +97,7 @@ def run_smoke(script: str, out: pathlib.Path) -> dict:
     return metrics
 
 
+@pytest.mark.chapter
 def test_chapter_01_smoke_run(tmp_path):
     """The smoke preset writes config, metrics with both accuracies, heatmaps and the accuracy chart."""
     metrics = run_smoke("01_attention.py", tmp_path)
@@ -111,6 +112,7 @@ def test_chapter_01_smoke_run(tmp_path):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.chapter
 def test_chapter_02_smoke_run(tmp_path):
     """The smoke preset writes per-variant, per-length accuracies, the permutation check and the plots."""
     metrics = run_smoke("02_positional_encoding.py", tmp_path)

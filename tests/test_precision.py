@@ -23,7 +23,10 @@ from tests.helpers import (
     to_numpy,
 )
 
+# Tolerated error per layer, relative to the output's scale: bfloat16 keeps 8
+# mantissa bits (float16 11), and rounding errors add up with depth.
 POLICIES = {"mixed_float16": 1e-2, "mixed_bfloat16": 2e-2}
+DEPTH = {"Encoder": 2, "Decoder": 2}
 
 # Layer factories and how to call them on (x, y, source padding mask).
 CASES = {
@@ -44,6 +47,9 @@ _built = {}
 def twins(name, policy):
     """(float32 layer, `policy` layer) with identical weights, built once per test session."""
     if (name, policy) not in _built:
+        # Fixed weights: the half-precision error depends on them, and it must
+        # not change with the order in which tests happen to run.
+        keras.utils.set_random_seed(0)
         make, call = CASES[name]
         layers = make("float32"), make(policy)
         x = np.zeros((1, 2, WIDTH), "float32")
@@ -68,7 +74,7 @@ def test_mixed_precision_is_finite_and_close_to_float32(name, policy, b, sizes, 
     expected = to_numpy(call(full, x, y, source_real))
     out = call(half, x, y, source_real)
     assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
-    assert_relative_error(out, expected, POLICIES[policy])
+    assert_relative_error(out, expected, POLICIES[policy] * DEPTH.get(name, 1))
 
 
 @pytest.mark.parametrize("policy", POLICIES)
