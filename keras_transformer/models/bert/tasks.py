@@ -195,8 +195,14 @@ class BertClassifier(_BertTask):
         `classifier_dropout`, else `hidden_dropout_prob`. Other arguments as in
         `BertPretrainer.from_hf_checkpoint`.
 
-        Example:
-        >>> classifier = BertClassifier.from_hf_checkpoint("bert-cola/")  # doctest: +SKIP
+        Example: all-MiniLM-L6-v2 is an encoder without a classifier head, so
+        asking for one names what is missing (load the encoder with
+        `BERT.from_hf_checkpoint` and put a fresh `BertClassifier` on it instead):
+        >>> from keras_transformer.models import BertClassifier, minilm_checkpoint_dir
+        >>> BertClassifier.from_hf_checkpoint(minilm_checkpoint_dir())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: The checkpoint in ... has no BertClassifier head: it lacks ['classifier.weight', 'classifier.bias'] ...
         """
         from keras_transformer.models.bert.checkpoint import load_task_checkpoint
 
