@@ -36,6 +36,18 @@ def outcomes(report: pathlib.Path) -> tuple[dict[str, int], set[str]]:
     return counts, ran
 
 
+def not_started(report: pathlib.Path) -> list[str]:
+    """Tests that failed at setup because the suite's deadline had passed."""
+    if not report.exists():
+        return []
+    return [
+        f"{case.get('classname')}::{case.get('name')}"
+        for case in ET.parse(report).getroot().iter("testcase")
+        for problem in list(case.findall("error")) + list(case.findall("failure"))
+        if "not reached" in (problem.get("message") or "")
+    ]
+
+
 def not_reached(collected: pathlib.Path, ran: set[str]) -> list[str]:
     """Collected test ids with no entry in the report."""
     ids = [line.strip() for line in collected.read_text().splitlines() if "::" in line]
@@ -51,7 +63,13 @@ def main(folder: str) -> None:
         env, status, seconds = line.split()
         counts, ran = outcomes(folder / f"{env}.xml")
         state = {"0": "ok", "124": "STOPPED BY TIME LIMIT", "137": "KILLED"}.get(status, "FAILED")
+        if status == "0" and counts["failed"] == 0 and not counts["passed"]:
+            state = "RAN NO TEST"
         rows.append((env, counts, int(seconds) / 60, state))
+        cut = not_started(folder / f"{env}.xml")
+        if cut:
+            print(f"\n{env}: {len(cut)} tests never started (the suite's time limit passed):")
+            print("\n".join(f"  {test}" for test in cut))
         collected = folder / f"{env}.collected.txt"
         if collected.exists():
             missing = not_reached(collected, ran)

@@ -5,7 +5,9 @@ Profiles (pick with the environment variable `HYPOTHESIS_PROFILE`):
 - `ci` (default): derandomized, no deadline, a modest number of examples, so
   the suite is reproducible and fast on a 2-core CPU;
 - `quick`: as `ci` with fewer examples, for backends that recompile for
-  every new input shape (JAX, PyTorch in tox);
+  every new input shape (PyTorch in tox);
+- `minimal`: two examples per property, for JAX, whose compilation for each
+  new shape makes it the slowest backend on a CPU;
 - `dev`: random and with many more examples, for hunting bugs locally.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import time
 
 import keras
 import pytest
@@ -29,6 +32,7 @@ settings.register_profile(
     suppress_health_check=_SUPPRESSED,
 )
 settings.register_profile("quick", settings.get_profile("ci"), max_examples=4)
+settings.register_profile("minimal", settings.get_profile("ci"), max_examples=2)
 settings.register_profile(
     "dev",
     deadline=None,
@@ -83,3 +87,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if _backend_independent(pathlib.Path(str(item.path))):
             item.add_marker(pytest.mark.backend_independent)
+
+
+# `.ci/run` gives each suite a deadline (seconds since the epoch). A test that
+# would start after it fails at once, named in the report as not reached, so
+# a suite cut short by its time limit can never pass for a complete one.
+_DEADLINE = float(os.environ.get("KT_SUITE_DEADLINE", "inf"))
+
+
+def pytest_runtest_setup(item):
+    if time.time() > _DEADLINE:
+        pytest.fail("not reached: the suite's time limit passed before this test started", pytrace=False)
