@@ -64,8 +64,8 @@ def dtype_policy():
 
 
 # Code that does not depend on the Keras backend (data loaders, metrics, plots,
-# the command line, the README's figures) and the chapter smoke runs: the
-# tox matrix runs them on TensorFlow and JAX, not a third time on PyTorch.
+# the command line, the README's figures): the tox matrix runs it on
+# TensorFlow only, not again on JAX and PyTorch.
 _BACKEND_INDEPENDENT_TESTS = (
     "test_chapter", "test_data_", "test_metrics", "test_plots", "test_public_api",
     "test_qa_metrics", "test_readme_figures", "test_training_cli",
