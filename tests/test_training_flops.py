@@ -58,13 +58,15 @@ def test_energy_estimate():
 
 
 def test_summary_line_has_every_figure():
-    """The summary names the headline, wall time, tok/s, FLOP/token, MFU and energy."""
+    """The summary names the headline, wall time, tok/s, FLOP/token, MFU, energy and peak memory."""
     line = summary_line({
         "headline": {"name": "val_loss", "value": 1.4697}, "wall_time_s": 180.0,
         "tokens_per_second": 455_000, "flops_per_token": 6.7e7, "mfu": 0.31,
-        "peak_flops": 9.9e14, "energy_wh": 20.0,
+        "peak_flops": 9.9e14, "energy_wh": 20.0, "peak_rss_mb": 2100.2,
+        "device_peak_mb": 30500.0,
     })
     assert line == (
         "summary: val_loss=1.47 | wall 180.0s | 455,000 tok/s | 67 MFLOP/token | "
-        "MFU 31.0% of 990 TFLOP/s measured peak | ~20 Wh"
+        "MFU 31.0% of 990 TFLOP/s measured peak | ~20 Wh | peak RSS 2,100 MiB | "
+        "device peak 30,500 MiB"
     )

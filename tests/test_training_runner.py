@@ -125,10 +125,13 @@ def test_run_folder_contents(tmp_path, capsys):
     assert [r["step"] for r in stored["history"]] == [10, 20, 30]
     assert stored["headline"]["value"] == stored["history"][-1]["val_loss"] == metrics["headline"]["value"]
     assert stored["history"][-1]["val_loss"] < stored["history"][0]["val_loss"]
-    for key in ("tokens_per_second", "flops_per_token", "peak_flops", "mfu", "energy_wh", "wall_time_s"):
+    for key in ("tokens_per_second", "flops_per_token", "peak_flops", "mfu", "energy_wh",
+                "wall_time_s", "peak_rss_mb"):
         assert stored[key] > 0, key
+    assert stored["device_peak_mb"] is None  # the suite runs on a CPU
     summary = [l for l in capsys.readouterr().out.splitlines() if l.startswith("summary: ")]
     assert len(summary) == 1 and "val_loss=" in summary[0] and "tok/s" in summary[0] and "MFU" in summary[0]
+    assert "peak RSS" in summary[0]
 
 
 class ExtrasTask(TinyTask):

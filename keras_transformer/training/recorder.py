@@ -11,6 +11,7 @@ from keras_transformer.training.checkpoint import save_checkpoint
 from keras_transformer.training.checkpoint import set_global_rng_state
 from keras_transformer.training.energy import energy_wh
 from keras_transformer.training.flops import model_flops_utilization
+from keras_transformer.training.memory import device_peak_mb, peak_rss_mb
 from keras_transformer.training.task import Task
 
 CHECKPOINT = "checkpoint.npz"
@@ -138,6 +139,8 @@ class RunRecorder(keras.callbacks.Callback):
                 self.info["flops_per_token"], tokens_per_second, self.info["peak_flops"]
             ),
             "energy_wh": energy_wh(power, wall),
+            "peak_rss_mb": peak_rss_mb(),
+            "device_peak_mb": device_peak_mb(),
             **self.info,
         }
 

@@ -46,8 +46,8 @@ def summary_line(metrics: dict) -> str:
     >>> summary_line({"headline": {"name": "val_loss", "value": 1.874},
     ...     "wall_time_s": 71.2, "tokens_per_second": 21500,
     ...     "flops_per_token": 5.1e6, "mfu": 0.42, "peak_flops": 2.6e11,
-    ...     "energy_wh": 0.9})
-    'summary: val_loss=1.874 | wall 71.2s | 21,500 tok/s | 5.1 MFLOP/token | MFU 42.0% of 260 GFLOP/s measured peak | ~0.9 Wh'
+    ...     "energy_wh": 0.9, "peak_rss_mb": 950.4, "device_peak_mb": None})
+    'summary: val_loss=1.874 | wall 71.2s | 21,500 tok/s | 5.1 MFLOP/token | MFU 42.0% of 260 GFLOP/s measured peak | ~0.9 Wh | peak RSS 950 MiB'
     """
     headline = metrics["headline"]
     return " | ".join([
@@ -58,7 +58,9 @@ def summary_line(metrics: dict) -> str:
         f"MFU {100 * metrics['mfu']:.1f}% of "
         f"{_si(metrics['peak_flops'])}FLOP/s measured peak",
         f"~{metrics['energy_wh']:.2g} Wh",
-    ])
+        f"peak RSS {metrics['peak_rss_mb']:,.0f} MiB",
+    ] + ([f"device peak {metrics['device_peak_mb']:,.0f} MiB"]
+         if metrics.get("device_peak_mb") is not None else []))
 
 
 def _si(value: float) -> str:

@@ -1,0 +1,52 @@
+"""Peak memory of a run: the process's resident set and the accelerator's allocator."""
+
+from __future__ import annotations
+
+import resource
+import sys
+
+import keras
+
+from keras_transformer.training import devices
+
+
+def peak_rss_mb() -> float:
+    """Returns the peak resident set size of this process so far, in MiB.
+
+    It is the high-water mark the kernel keeps (`getrusage`), so it covers
+    everything the process ever held at once: the framework, compiled
+    programs, data and activations.
+
+    Example:
+    >>> from keras_transformer.training.memory import peak_rss_mb
+    >>> peak_rss_mb() > 10.0  # a Python process with Keras loaded
+    True
+    """
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def device_peak_mb() -> float | None:
+    """Returns the accelerator's peak allocated memory in MiB, or None on a CPU.
+
+    Read from the backend's allocator (first device): `torch.cuda`,
+    JAX's `memory_stats()`, TensorFlow's `get_memory_info`.
+    """
+    if devices.accelerator() == "cpu":
+        return None
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        peak = torch.cuda.max_memory_allocated()
+    elif backend == "jax":
+        import jax
+
+        peak = (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use")
+    else:
+        import tensorflow as tf
+
+        kind = devices.accelerator().upper()
+        peak = tf.config.experimental.get_memory_info(f"{kind}:0")["peak"]
+    return None if peak is None else peak / 2**20

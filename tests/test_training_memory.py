@@ -1,0 +1,45 @@
+"""The peak memory a run reports: the kernel's high-water mark of the process."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+
+from keras_transformer.training.memory import device_peak_mb, peak_rss_mb
+
+STATUS = pathlib.Path("/proc/self/status")
+
+
+def _status_mb(field: str) -> float:
+    """A field of /proc/self/status (kB) in MiB: the kernel's own account, read independently."""
+    for line in STATUS.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+needs_proc = pytest.mark.skipif(not STATUS.exists(), reason="needs Linux's /proc")
+
+
+@needs_proc
+def test_peak_rss_is_the_kernels_high_water_mark():
+    """The reported peak equals the kernel's VmHWM and is never below the current resident size."""
+    assert peak_rss_mb() == pytest.approx(_status_mb("VmHWM"), abs=2.0)
+    assert peak_rss_mb() >= _status_mb("VmRSS") - 1.0
+
+
+@needs_proc
+def test_peak_rss_sees_a_large_allocation():
+    """Touching 256 MiB beyond the old peak raises the reported peak by about that much."""
+    before = peak_rss_mb()
+    headroom = before - _status_mb("VmRSS")
+    block = np.ones(int((headroom + 256) * 2**20) // 8)  # every page written
+    assert peak_rss_mb() >= before + 200
+    del block
+
+
+def test_no_device_peak_on_a_cpu():
+    """On a CPU there is no accelerator allocator to read: the device peak is None."""
+    assert device_peak_mb() is None
