@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import keras
 
 from keras_transformer.layers._checks import (
@@ -12,7 +14,24 @@ from keras_transformer.layers._checks import (
     clone_initializer,
 )
 from keras_transformer.layers.feed_forward import FeedForward
-from keras_transformer.layers.multi_head_attention import MultiHeadAttention
+
+# Self-attention kinds a block can use, by name: (module, class). The sparse
+# kinds are imported on first use.
+ATTENTION_KINDS = {
+    "full": ("keras_transformer.layers.multi_head_attention", "MultiHeadAttention"),
+    "bigbird": ("keras_transformer.layers.bigbird_attention", "BigBirdAttention"),
+    "lsh": ("keras_transformer.layers.lsh_attention", "LSHAttention"),
+}
+
+
+def attention_class(kind: str) -> type:
+    """The self-attention layer class named `kind` (a key of `ATTENTION_KINDS`)."""
+    if kind not in ATTENTION_KINDS:
+        raise ValueError(
+            f"`attention` must be one of {sorted(ATTENTION_KINDS)}; got {kind!r}."
+        )
+    module, name = ATTENTION_KINDS[kind]
+    return getattr(importlib.import_module(module), name)
 
 
 class BlockBase(keras.layers.Layer):
@@ -28,11 +47,16 @@ class BlockBase(keras.layers.Layer):
         norm_first: bool = False,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        attention: str = "full",
+        attention_options: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_positive(num_heads=num_heads, intermediate_dim=intermediate_dim)
         check_rate("dropout", dropout)
+        attention_class(attention)  # a wrong name fails at construction
+        self.attention = attention
+        self.attention_options = dict(attention_options or {})
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
@@ -43,11 +67,11 @@ class BlockBase(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.supports_masking = True
 
-    def _attention(self, name, query_shape, value_shape=None):
+    def _attention(self, name, query_shape, value_shape=None, kind="full", options=None):
         check_rank(name.split("_attention")[0] + " inputs", query_shape, 3,
                    "(batch, length, hidden_dim)")
         head_dim = check_divisible(query_shape[-1], self.num_heads)
-        layer = MultiHeadAttention(
+        layer = attention_class(kind)(
             self.num_heads,
             head_dim,
             dropout=self.dropout,
@@ -55,6 +79,7 @@ class BlockBase(keras.layers.Layer):
             bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name=name,
+            **(options or {}),
         )
         layer.build(query_shape, value_shape)
         return layer
@@ -68,7 +93,9 @@ class BlockBase(keras.layers.Layer):
 
     def _build_common(self, shape):
         """Build self-attention, feed-forward, their norms and the residual dropout."""
-        self.self_attention = self._attention("self_attention", shape)
+        self.self_attention = self._attention(
+            "self_attention", shape, kind=self.attention, options=self.attention_options
+        )
         self.self_attention_norm = self._norm("self_attention_norm", shape)
         self.feed_forward = FeedForward(
             self.intermediate_dim,
@@ -99,4 +126,6 @@ class BlockBase(keras.layers.Layer):
             "norm_first": self.norm_first,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "attention": self.attention,
+            "attention_options": dict(self.attention_options),
         }

@@ -57,6 +57,15 @@ class DecoderBlock(BlockBase):
     (2, 5, 16)
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.attention != "full":
+            # Cached decoding and cross-attention need the dense layer.
+            raise ValueError(
+                f"`attention` must be 'full' in a decoder block; got {self.attention!r}. "
+                "The sparse kinds are for encoder blocks."
+            )
+
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
         self._build_common(decoder_sequence_shape)
         self.has_cross_attention = encoder_sequence_shape is not None

@@ -25,6 +25,11 @@ class EncoderBlock(BlockBase):
         layer_norm_epsilon: epsilon of the LayerNorms.
         norm_first: pre-LN if True, post-LN if False.
         kernel_initializer, bias_initializer: for every Dense projection.
+        attention: the self-attention kind: `"full"` (`MultiHeadAttention`),
+            `"bigbird"` (`BigBirdAttention`, block-sparse) or `"lsh"`
+            (`LSHAttention`, Reformer's hashed attention).
+        attention_options: further arguments of that layer, e.g.
+            `{"block_size": 64, "num_random_blocks": 3}` for BigBird.
 
     Call arguments:
         inputs: `(batch, length, hidden_dim)`.
