@@ -199,39 +199,59 @@ def line_chart(
     reference_label: str = "chance",
     vline: float | None = None,
     vline_label: str | None = None,
+    log_scale: bool = False,
 ) -> pathlib.Path:
-    """Saves one line per named series against shared x values.
+    """Saves one line per named series against shared x values (or each its own).
 
     Args:
-        x: the x values, shape `(n,)`.
-        series: `{name: y values}`, each of shape `(n,)`.
+        x: the x values, shape `(n,)`, shared by every series; or a mapping
+            `{name: x values}` giving each series its own.
+        series: `{name: y values}`, each of the shape of its x values. NaN
+            leaves a gap (e.g. a length that did not fit in memory).
         path: the PNG to write.
         title, xlabel, ylabel: text for the axes.
         reference: dashed horizontal line (e.g. chance).
         vline: dotted vertical line (e.g. the longest training length).
+        log_scale: logarithmic x and y axes (e.g. cost against length).
 
     Raises:
-        ValueError: `x` is not 1-D and non-empty, `series` is empty, or a
-            series' length differs from `x`'s.
+        ValueError: an x is not 1-D and non-empty, `series` is empty, or a
+            series' length differs from its x's.
+
+    Example:
+    >>> import tempfile, pathlib
+    >>> from keras_transformer import plots
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> plots.line_chart({"a": [1, 2], "b": [1, 3, 9]}, {"a": [0.5, 0.4], "b": [0.6, 0.5, 0.3]},
+    ...                  folder / "curves.png", xlabel="seconds").name
+    'curves.png'
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"`x` must be 1-D and non-empty; got shape {x.shape}.")
     if not series:
         raise ValueError("`series` must hold at least one {name: values} pair.")
+    xs = x if isinstance(x, Mapping) else {name: x for name in series}
     figure = Figure(figsize=(6.5, 4), layout="constrained")
     ax = figure.subplots()
     for name, values in series.items():
+        where = f"`x[{name!r}]`" if isinstance(x, Mapping) else "`x`"
+        if name not in xs:
+            raise ValueError(f"`x` has no values for series {name!r}; it has {sorted(xs)}.")
+        xv = np.asarray(xs[name], dtype=np.float64)
+        if xv.ndim != 1 or xv.size == 0:
+            raise ValueError(f"{where} must be 1-D and non-empty; got shape {xv.shape}.")
         values = np.asarray(values, dtype=np.float64)
-        if values.shape != x.shape:
+        if values.shape != xv.shape:
             raise ValueError(
-                f"`series[{name!r}]` must have the shape of `x` {x.shape}; got {values.shape}."
+                f"`series[{name!r}]` must have the shape of {where} {xv.shape}; "
+                f"got {values.shape}."
             )
-        ax.plot(x, values, marker="o", label=str(name))
+        ax.plot(xv, values, marker="o", label=str(name))
     if reference is not None:
         ax.axhline(reference, color="gray", linestyle="--", label=reference_label)
     if vline is not None:
         ax.axvline(vline, color="black", linestyle=":", label=vline_label)
+    if log_scale:
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend()
     return _save(figure, path)

@@ -105,11 +105,21 @@ def test_line_chart_writes_a_png(tmp_path):
     assert_png(tmp_path / "l.png")
 
 
+def test_line_chart_takes_one_x_per_series(tmp_path):
+    """Series with their own x values (different lengths, a NaN gap) on log axes become a PNG."""
+    plots.line_chart({"a": [512, 1024], "b": [512, 1024, 2048]},
+                     {"a": [0.01, 0.04], "b": [0.01, float("nan"), 0.03]},
+                     tmp_path / "l.png", log_scale=True)
+    assert_png(tmp_path / "l.png")
+
+
 @pytest.mark.parametrize("x, series, name", [
     ([], {"a": []}, "x"),
     ([[1, 2]], {"a": [1, 2]}, "x"),
     ([1, 2], {}, "series"),
     ([1, 2], {"a": [1, 2, 3]}, "series"),
+    ({"b": [1, 2]}, {"a": [1, 2]}, "x"),
+    ({"a": [1, 2]}, {"a": [1, 2, 3]}, "series"),
 ])
 def test_line_chart_bad_shapes_name_the_argument(tmp_path, x, series, name):
     """Empty or non-1-D x, no series, or a series whose length differs from x is a ValueError naming it."""
