@@ -31,7 +31,8 @@ def forward_backward(layer: keras.layers.Layer, inputs) -> Callable[[], object]:
             return tape.gradient(loss, layer.trainable_variables)
 
         x = tf.convert_to_tensor(inputs)
-        return lambda: [g.numpy() for g in step(x)]
+        # Embeddings' gradients come as IndexedSlices; densify them like the rest.
+        return lambda: [tf.convert_to_tensor(g).numpy() for g in step(x)]
     if backend == "jax":
         import jax
 
