@@ -8,11 +8,16 @@ from keras_transformer.layers._checks import check_positive
 
 
 class StackBase(keras.layers.Layer):
-    """A stack of `num_layers` blocks of one class; see `Encoder` and `Decoder`."""
+    """A stack of `num_layers` blocks of one class; see `Encoder` and `Decoder`.
+
+    The blocks are `block_class` instances (the class attribute unless the
+    constructor is given another, as `Encoder(reversible=True)` does).
+    """
 
     block_class: type
 
-    def __init__(self, num_layers: int, *, share_weights: bool = False, **block_kwargs):
+    def __init__(self, num_layers: int, *, share_weights: bool = False, block_class=None,
+                 **block_kwargs):
         layer_kwargs = {
             k: block_kwargs.pop(k) for k in ("name", "dtype", "trainable") if k in block_kwargs
         }
@@ -23,8 +28,9 @@ class StackBase(keras.layers.Layer):
         self.block_kwargs = block_kwargs
         # Validates the block arguments now rather than at the first call.
         count = 1 if share_weights else num_layers
+        block_class = block_class or self.block_class
         self.blocks = [
-            self.block_class(**block_kwargs, dtype=self.dtype_policy, name=f"block_{i}")
+            block_class(**block_kwargs, dtype=self.dtype_policy, name=f"block_{i}")
             for i in range(count)
         ]
         self.norm_first = self.blocks[0].norm_first

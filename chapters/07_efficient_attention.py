@@ -1,0 +1,239 @@
+"""Chapter 07 — efficient attention: full, BigBird and LSH attention on 2,048-character windows.
+
+Full self-attention compares every position with every other: time and
+memory grow with the square of the length. BigBird keeps a fixed number of
+key blocks per query block (global + sliding window + random), Reformer's LSH
+attention lets each position look only at the positions that hash into its
+bucket; both grow linearly. This chapter trains the three side by side on a
+task that needs long inputs and measures what each costs and what it learns.
+
+The task is character-level masked language modelling on Tiny Shakespeare:
+each training example is a window of `length` characters in which 15% of
+the positions are hidden behind a `[MASK]` id (a fresh choice every step,
+`kt.data.masked_chars`), and the model predicts the hidden characters. The
+three models are the same pre-LN `kt.layers.Encoder` with
+`attention="full"`, `"bigbird"` or `"lsh"`; they train **jointly**, as the
+outputs of one `keras.Model` (as chapter 01 does), so they see the same
+batches in the same order, and one run holds every model's validation curve.
+Gradient clipping is off so that each model gets exactly its own update.
+
+Because the joint step costs the sum of the three models' steps, `finish`
+times each model's forward + backward pass alone (XLA-compiled, median of
+several) and plots validation loss against each model's own training time:
+quality per wall-clock second. The scaling of the attention layers alone,
+from 512 to 8,192 positions, is `benchmarks/attention_scaling.py`.
+
+    python chapters/07_efficient_attention.py --preset cpu     # 2,048 characters per window
+    python chapters/07_efficient_attention.py --preset gpu     # 4,096 characters, deeper
+    python chapters/07_efficient_attention.py --preset smoke   # seconds, for the tests
+    python chapters/07_efficient_attention.py --preset cpu --set attentions=bigbird
+
+The headline is the first listed model's masked-character validation loss;
+every model's loss and accuracy on the same masked validation windows are
+recorded at every evaluation, and `finish` adds each model's parameters and
+seconds per training step. It saves `loss_per_second.png` and
+`step_seconds.png`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import keras
+import numpy as np
+
+import keras_transformer as kt
+from keras_transformer import data, plots, training
+from keras_transformer.data.masked_chars import mask_windows, masked_char_batch
+from keras_transformer.layers.block_base import ATTENTION_KINDS
+from keras_transformer.training.step_cost import time_forward_backward
+
+VAL_STREAM = 2**31 - 1  # the validation masks' random stream, apart from every step's
+
+
+@dataclasses.dataclass
+class EfficientAttentionConfig(training.Preset):
+    attentions: str = "full,bigbird,lsh"  # comma-separated, from ATTENTION_KINDS
+    length: int = 2048
+    num_layers: int = 2
+    num_heads: int = 4
+    hidden_dim: int = 256
+    intermediate_dim: int = 512
+    mask_rate: float = 0.15
+    # BigBird: blocks of `block_size` positions; window 3 and 1 global block a side.
+    block_size: int = 64
+    num_random_blocks: int = 3
+    # LSH: `num_hashes` rounds of `num_buckets` buckets; chunks of `chunk_length`.
+    num_buckets: int = 32
+    num_hashes: int = 2
+    chunk_length: int = 64
+    val_windows: int = 16
+    eval_batch_size: int = 4
+    timing_repeats: int = 5
+
+    def __post_init__(self):
+        super().__post_init__()
+        kinds = self.kinds()
+        if not kinds or len(set(kinds)) != len(kinds) or not set(kinds) <= set(ATTENTION_KINDS):
+            raise ValueError(
+                f"attentions must be distinct comma-separated names from "
+                f"{sorted(ATTENTION_KINDS)}; got {self.attentions!r}."
+            )
+
+    def kinds(self) -> list[str]:
+        """The attention kinds to train, in order."""
+        return [k.strip() for k in self.attentions.split(",") if k.strip()]
+
+    def attention_options(self, kind: str) -> dict:
+        """The constructor arguments of attention `kind` beyond heads and width."""
+        if kind == "bigbird":
+            return {"block_size": self.block_size, "num_random_blocks": self.num_random_blocks,
+                    "seed": self.seed}
+        if kind == "lsh":
+            return {"num_buckets": self.num_buckets, "num_hashes": self.num_hashes,
+                    "chunk_length": self.chunk_length, "seed": self.seed}
+        return {}
+
+
+SMOKE = EfficientAttentionConfig(
+    length=128, num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64, batch_size=2,
+    block_size=16, num_random_blocks=1, num_buckets=8, chunk_length=16, steps=20,
+    warmup_steps=2, eval_interval=10, checkpoint_interval=10, val_windows=4,
+    timing_repeats=1, grad_clip=0.0,
+)
+# About 10 minutes on 2 CPU cores: narrow (2 heads x 32) so that attention,
+# not the feed-forward layers, dominates the cost at 2,048 positions.
+CPU = EfficientAttentionConfig(
+    num_heads=2, hidden_dim=64, intermediate_dim=128, batch_size=2, steps=400,
+    learning_rate=3e-3, min_learning_rate=3e-4, warmup_steps=30, weight_decay=0.01,
+    eval_interval=100, checkpoint_interval=200, grad_clip=0.0,
+)
+GPU = EfficientAttentionConfig(
+    length=4096, num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024,
+    batch_size=16, steps=3000, learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=200,
+    num_buckets=64, weight_decay=0.01, eval_interval=500, checkpoint_interval=1000,
+    val_windows=27, eval_batch_size=9, grad_clip=0.0, dtype_policy="mixed_bfloat16",
+)
+
+
+class EfficientAttentionTask(training.Task):
+    """Masked character modelling on long windows: one encoder per attention kind."""
+
+    headline_mode = "min"
+
+    def __init__(self, config: EfficientAttentionConfig, data_dir: str | None = None):
+        super().__init__(config, data_dir)
+        self.kinds = config.kinds()
+        self.headline = f"{self.kinds[0]}_val_loss"
+        self.corpus = data.load_tiny_shakespeare(data_dir)
+        self.mask_id = self.corpus.vocab_size  # one id past the characters
+        windows, _ = data.lm_eval_windows(self.corpus.val, config.length)
+        self.val_x, self.val_y, self.val_weights = mask_windows(
+            windows[: config.val_windows],
+            np.random.default_rng([config.seed, VAL_STREAM]),
+            self.mask_id, config.mask_rate,
+        )
+
+    def build_model(self) -> keras.Model:
+        c = self.config
+        tokens = keras.Input((c.length,), dtype="int32", name="tokens")
+        outputs = {}
+        for kind in self.kinds:
+            # Sinusoidal positions: their dot products depend on the offset
+            # between two positions, so attention finds the neighbours (the
+            # signal of this task) from the first step; 2,048 learned
+            # position vectors would each be trained rarely.
+            x = kt.layers.TokenAndPositionEmbedding(
+                self.corpus.vocab_size + 1, c.length, c.hidden_dim, position="sinusoidal",
+                name=f"{kind}_embedding",
+            )(tokens)
+            x = kt.layers.Encoder(
+                c.num_layers, num_heads=c.num_heads, intermediate_dim=c.intermediate_dim,
+                norm_first=True, attention=kind, attention_options=c.attention_options(kind),
+                name=f"{kind}_encoder",
+            )(x)
+            outputs[kind] = keras.layers.Dense(
+                self.corpus.vocab_size, dtype="float32", name=f"{kind}_logits"
+            )(x)
+        return keras.Model(tokens, outputs, name="efficient_attention")
+
+    def loss(self):
+        return {
+            kind: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            for kind in self.kinds
+        }
+
+    def train_batch(self, step: int):
+        c = self.config
+        x, y, weights = masked_char_batch(
+            self.corpus.train, step, c.batch_size, c.length, c.seed, self.mask_id, c.mask_rate
+        )
+        # Keras averages a weighted loss over every position; rescaling by
+        # T / (masked per row) makes it the mean over the masked ones.
+        weights = weights * (c.length / weights[0].sum())
+        return x, {kind: y for kind in self.kinds}, {kind: weights for kind in self.kinds}
+
+    def tokens_per_step(self) -> int:
+        return self.config.batch_size * self.config.length
+
+    def evaluate(self, model: keras.Model) -> dict[str, float]:
+        logits = model.predict(self.val_x, batch_size=self.config.eval_batch_size, verbose=0)
+        results = {}
+        hidden = self.val_weights == 1.0
+        for kind in self.kinds:
+            scores = np.asarray(logits[kind], np.float64)[hidden]
+            targets = self.val_y[hidden]
+            log_probs = scores - _logsumexp(scores)
+            results[f"{kind}_val_loss"] = float(-log_probs[np.arange(len(targets)), targets].mean())
+            results[f"{kind}_val_accuracy"] = float((scores.argmax(-1) == targets).mean())
+        return results
+
+    def submodel(self, model: keras.Model, kind: str) -> keras.Model:
+        """The single-attention model inside the joint one (shared layers)."""
+        return keras.Model(model.inputs, model.get_layer(f"{kind}_logits").output)
+
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
+        c = self.config
+        x = self.train_batch(0)[0]
+        models = {}
+        for kind in self.kinds:
+            single = self.submodel(model, kind)
+            models[kind] = {
+                "params": int(single.count_params()),
+                "step_seconds": time_forward_backward(single, x, repeats=c.timing_repeats),
+                "val_loss": run_metrics["history"][-1][f"{kind}_val_loss"],
+                "val_accuracy": run_metrics["history"][-1][f"{kind}_val_accuracy"],
+            }
+        history = run_metrics["history"]
+        plots.line_chart(
+            {kind: [r["step"] * models[kind]["step_seconds"] for r in history]
+             for kind in self.kinds},
+            {kind: [r[f"{kind}_val_loss"] for r in history] for kind in self.kinds},
+            run_dir / "loss_per_second.png",
+            title=f"masked characters, {c.length}-character windows",
+            xlabel="training seconds (each model's own forward + backward)",
+            ylabel="validation loss",
+        )
+        plots.bar_chart(
+            {kind: models[kind]["step_seconds"] for kind in self.kinds},
+            run_dir / "step_seconds.png",
+            title=f"one training step, batch {c.batch_size} x {c.length}",
+            ylabel="seconds",
+        )
+        for kind, m in models.items():
+            print(
+                f"{kind:8s} val loss {m['val_loss']:.3f}, accuracy {m['val_accuracy']:.3f}, "
+                f"{m['step_seconds'] * 1e3:.0f} ms per step, {m['params']:,} parameters"
+            )
+        return {f"{kind}_{key}": value for kind, m in models.items()
+                for key, value in m.items() if key in ("params", "step_seconds")}
+
+
+def _logsumexp(scores: np.ndarray) -> np.ndarray:
+    top = scores.max(axis=-1, keepdims=True)
+    return top + np.log(np.exp(scores - top).sum(axis=-1, keepdims=True))
+
+
+if __name__ == "__main__":
+    training.main({"smoke": SMOKE, "cpu": CPU, "gpu": GPU}, EfficientAttentionTask)
