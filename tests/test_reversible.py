@@ -37,6 +37,11 @@ ATTENTION = ("full", "lsh")
 OPTIONS = {"full": {}, "lsh": {"num_buckets": 4, "num_hashes": 2, "chunk_length": 2, "seed": 3}}
 
 
+def at_most(n):
+    """`settings(max_examples=n)`, capped by the active hypothesis profile (JAX's runs two)."""
+    return settings(max_examples=min(n, settings.default.max_examples))
+
+
 @functools.cache
 def blocks(kind, dropout, count=3):
     """`count` built blocks with random biases (a fresh seed each), cached per configuration."""
@@ -69,6 +74,9 @@ def streams(draw, max_len=7):
 
 def gradients(loss, arrays, variables, jit=False):
     """d loss / d (arrays, variables) as float64 NumPy arrays, optionally XLA-compiled.
+
+    (JAX runs the property tests compiled: op-by-op it would compile every
+    operation again for every new shape.)
 
     The variables' values are fed through a `keras.StatelessScope`, so the
     same code differentiates with respect to weights on every backend; the
@@ -114,7 +122,7 @@ def probe_loss(y1, y2, seed):
 
 @pytest.mark.parametrize("kind", ATTENTION)
 @given(streams(), seeds)
-@settings(max_examples=8)
+@at_most(8)
 def test_inverse_reconstructs_the_inputs(kind, inputs, seed):
     """`inverse(y1, y2)` returns the inputs of the block that produced `(y1, y2)`, padding mask included."""
     x1, x2, real = inputs
@@ -127,7 +135,7 @@ def test_inverse_reconstructs_the_inputs(kind, inputs, seed):
 
 @pytest.mark.parametrize("kind", ATTENTION)
 @given(streams())
-@settings(max_examples=6)
+@at_most(6)
 def test_block_is_two_pre_ln_residual_branches(kind, inputs):
     """`y1 = x1 + attention(LN(x2))` and `y2 = x2 + FFN(LN(y1))`, computed from the sublayers called directly."""
     x1, x2, real = inputs
@@ -142,7 +150,7 @@ def test_block_is_two_pre_ln_residual_branches(kind, inputs):
 
 @pytest.mark.parametrize("kind", ATTENTION)
 @given(streams(), st.lists(st.integers(0, 2), min_size=1, max_size=3), st.booleans(), seeds)
-@settings(max_examples=5)
+@at_most(5)
 def test_recomputed_gradients_equal_ordinary_backprop(kind, inputs, order, training, seed):
     """The recomputing backward pass gives the gradients of ordinary backprop for the inputs and every weight (≤ 1e-4), with dropout, padding and a block repeated (shared weights)."""
     x1, x2, real = inputs
@@ -156,15 +164,15 @@ def test_recomputed_gradients_equal_ordinary_backprop(kind, inputs, order, train
             return probe_loss(y1, y2, seed)
         return fn
 
-    plain = gradients(loss(False), [x1, x2], variables)
-    recomputed = gradients(loss(True), [x1, x2], variables)
+    plain = gradients(loss(False), [x1, x2], variables, jit=BACKEND == "jax")
+    recomputed = gradients(loss(True), [x1, x2], variables, jit=BACKEND == "jax")
     assert any(np.any(g != 0) for g in plain[2:])
     for a, b, name in zip(recomputed, plain, ["x1", "x2"] + [v.path for v in variables]):
         assert_close(a, b, atol=1e-4, rtol=1e-4, err_msg=name)
 
 
 @given(streams(), seeds)
-@settings(max_examples=4)
+@at_most(4)
 def test_training_draws_fresh_dropout_masks_at_each_call(inputs, seed):
     """With dropout and `training=True` two calls differ from each other and from inference, which is deterministic."""
     x1, x2, real = inputs
@@ -178,7 +186,7 @@ def test_training_draws_fresh_dropout_masks_at_each_call(inputs, seed):
 
 @pytest.mark.parametrize("kind", ATTENTION)
 @given(streams(max_len=8), seeds)
-@settings(max_examples=6)
+@at_most(6)
 def test_reversible_encoder_ignores_padded_positions(kind, inputs, seed):
     """Outputs of a reversible `Encoder` at real positions do not change when padded positions hold other vectors."""
     x, _, real = inputs
@@ -190,7 +198,7 @@ def test_reversible_encoder_ignores_padded_positions(kind, inputs, seed):
 
 @pytest.mark.parametrize("share_weights", [False, True])
 @given(streams())
-@settings(max_examples=4)
+@at_most(4)
 def test_reversible_encoder_averages_the_streams_then_normalizes(share_weights, inputs):
     """`Encoder(reversible=True)` returns `LayerNorm((y1 + y2) / 2)` of its blocks applied in turn to `(x, x)`."""
     x, _, real = inputs
@@ -206,7 +214,7 @@ def test_reversible_encoder_averages_the_streams_then_normalizes(share_weights, 
 
 @pytest.mark.parametrize("kind", ATTENTION)
 @given(streams())
-@settings(max_examples=2)
+@at_most(2)
 def test_encoder_gradients_with_recomputation_equal_ordinary_backprop(kind, inputs):
     """Through `Encoder(reversible=True)`, the recomputing backward pass equals ordinary backprop for the input and every weight."""
     x, _, real = inputs
@@ -222,14 +230,14 @@ def test_encoder_gradients_with_recomputation_equal_ordinary_backprop(kind, inpu
             return probe_loss(out, out, 0)
         return fn
 
-    plain = gradients(loss(False), [x], stack.trainable_variables)
-    recomputed = gradients(loss(True), [x], stack.trainable_variables)
+    plain = gradients(loss(False), [x], stack.trainable_variables, jit=BACKEND == "jax")
+    recomputed = gradients(loss(True), [x], stack.trainable_variables, jit=BACKEND == "jax")
     for a, b in zip(recomputed, plain):
         assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
 @given(streams(), seeds)
-@settings(max_examples=1)
+@at_most(1)
 def test_compiled_gradients_with_dropout_equal_ordinary_backprop(inputs, seed):
     """Under XLA (`tf.function(jit_compile=True)`, `jax.jit`) and with dropout active, the recomputing backward equals ordinary backprop."""
     if BACKEND == "torch":
@@ -260,7 +268,7 @@ def fit_model(recompute, seed):
     return keras.Model(inputs, outputs)
 
 
-@settings(max_examples=1)
+@at_most(1)
 @given(seeds)
 def test_fit_with_recomputed_gradients_equals_ordinary_backprop(seed):
     """Two `model.fit` steps leave the same weights compiled (`jit_compile=True` on TensorFlow and JAX) with the recomputing backward as run eagerly with ordinary backprop."""

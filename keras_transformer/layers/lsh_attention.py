@@ -462,14 +462,22 @@ def _gather_pairs(mask, query_positions, key_positions, length):
 
     `mask` is `(B|1, N|1, T, T)`; the positions are `(B, N, R, K, C)` and
     `(B, N, R, K, W)`, with internal padding positions `>= T` (clipped: they
-    are masked anyway).
+    are masked anyway). One gather from the flattened mask, which is never
+    broadcast.
     """
     last = length - 1
     pairs = (ops.minimum(query_positions, last)[..., :, None] * length
              + ops.minimum(key_positions, last)[..., None, :])          # B N R K C W
-    flat = ops.reshape(ops.cast(mask, "int32"), (*ops.shape(mask)[:2], 1, -1))
-    picked = ops.take_along_axis(flat, ops.reshape(pairs, (*ops.shape(pairs)[:3], -1)), axis=3)
-    return ops.reshape(ops.cast(picked, "bool"), ops.shape(pairs))
+    per_head = mask.shape[1] != 1
+    heads = ops.shape(mask)[1] if per_head else 1
+    if mask.shape[0] != 1:
+        batch = ops.arange(ops.shape(pairs)[0], dtype="int32") * (heads * length * length)
+        pairs = pairs + ops.reshape(batch, (-1, 1, 1, 1, 1, 1))
+    if per_head:
+        head = ops.arange(ops.shape(pairs)[1], dtype="int32") * (length * length)
+        pairs = pairs + ops.reshape(head, (1, -1, 1, 1, 1, 1))
+    flat = ops.reshape(ops.cast(mask, "int32"), (-1,))
+    return ops.cast(ops.take(flat, pairs, axis=0), "bool")
 
 
 def _normalize(x):
