@@ -3,6 +3,8 @@ initializer cloning."""
 
 from __future__ import annotations
 
+import random
+
 import keras
 from keras import ops
 
@@ -62,6 +64,34 @@ def check_positive(**values) -> None:
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+
+
+def check_self_attention(layer: str, query, **others) -> None:
+    """Raise for each of `others` (e.g. `value=`, `key=`) that is given and is not `query`."""
+    for name, tensor in others.items():
+        if tensor is not None and tensor is not query:
+            raise ValueError(
+                f"`{name}`: {layer} is self-attention only (queries, keys and values "
+                f"all come from `query`); leave `{name}` unset, or use "
+                "MultiHeadAttention for cross-attention."
+            )
+
+
+def check_seed(seed) -> None:
+    """Raise unless `seed` is a non-negative integer."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"`seed` must be None or a non-negative integer; got {seed!r}.")
+
+
+def resolve_seed(seed: int | None) -> int:
+    """`seed` checked, or a fresh one when None, for a layer to store in its config.
+
+    The draw comes from Python's `random`, which `keras.utils.set_random_seed`
+    seeds, so a seeded program builds the same layers every time.
+    """
+    seed = random.randrange(2**31) if seed is None else seed
+    check_seed(seed)
+    return seed
 
 
 def check_rate(name: str, value: float) -> None:

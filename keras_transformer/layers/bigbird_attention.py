@@ -5,14 +5,19 @@ from __future__ import annotations
 import functools
 import math
 import operator
-import random
 
 import keras
 import numpy as np
 from keras import ops
 
 from keras_transformer import masks
-from keras_transformer.layers._checks import check_positive, check_rank
+from keras_transformer.layers._checks import (
+    check_positive,
+    check_rank,
+    check_seed,
+    check_self_attention,
+    resolve_seed,
+)
 from keras_transformer.layers.multi_head_attention import MultiHeadAttention
 from keras_transformer.ops import large_negative
 
@@ -58,7 +63,7 @@ def bigbird_block_pattern(
     """
     check_positive(num_blocks=num_blocks, num_heads=num_heads)
     _check_pattern_args(num_random_blocks, num_global_blocks, num_window_blocks)
-    _check_seed(seed)
+    check_seed(seed)
     nb = num_blocks
     is_global = np.zeros(nb, bool)
     is_global[:num_global_blocks] = True
@@ -174,9 +179,7 @@ class BigBirdAttention(MultiHeadAttention):
         seed: int | None = None,
         **kwargs,
     ):
-        if seed is None:
-            seed = random.randrange(2**31)
-        _check_seed(seed)
+        seed = resolve_seed(seed)
         super().__init__(num_heads, key_dim, seed=seed, **kwargs)
         check_positive(block_size=block_size)
         _check_pattern_args(num_random_blocks, num_global_blocks, num_window_blocks)
@@ -338,16 +341,7 @@ class BigBirdAttention(MultiHeadAttention):
 
     def _check_call(self, query, value, key, attention_mask, use_causal_mask, cache,
                     cache_update_index, return_attention_scores):
-        if value is not None and value is not query:
-            raise ValueError(
-                "BigBirdAttention is self-attention only: `value` must be None (or the "
-                "query itself); use MultiHeadAttention for cross-attention."
-            )
-        if key is not None and key is not query:
-            raise ValueError(
-                "BigBirdAttention is self-attention only: `key` must be None (or the "
-                "query itself)."
-            )
+        check_self_attention("BigBirdAttention", query, value=value, key=key)
         if attention_mask is not None:
             raise ValueError(
                 "BigBirdAttention does not take an `attention_mask`: a (T, T) mask is the "
@@ -428,8 +422,3 @@ def _check_pattern_args(num_random_blocks, num_global_blocks, num_window_blocks)
             "`num_window_blocks` must be a positive odd integer (the window is centred "
             f"on the query block: 1, 3, 5, ...); got {value!r}."
         )
-
-
-def _check_seed(seed):
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"`seed` must be None or a non-negative integer; got {seed!r}.")

@@ -13,8 +13,10 @@ from keras_transformer.layers._checks import (
     check_positive,
     check_rank,
     check_rate,
-    clone_initializer,
+    check_self_attention,
+    resolve_seed,
 )
+from keras_transformer.layers.multi_head_attention import MultiHeadAttention
 from keras_transformer.ops import large_negative
 
 # Reformer's fill for a token's logit on its own key: far below any real
@@ -155,10 +157,7 @@ class LSHAttention(keras.layers.Layer):
         if output_dim is not None:
             check_positive(output_dim=output_dim)
         check_rate("dropout", dropout)
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"`seed` must be a non-negative integer or None; got {seed!r}.")
+        seed = resolve_seed(seed)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.num_buckets = num_buckets
@@ -186,18 +185,9 @@ class LSHAttention(keras.layers.Layer):
             return self.initial_rotations()
         return np.asarray(ops.convert_to_numpy(self.rotation_weight.value), np.float32)
 
-    def _projection(self, equation, output_shape, bias_axes, name):
-        layer = keras.layers.EinsumDense(
-            equation,
-            output_shape=output_shape,
-            bias_axes=bias_axes if self.use_bias else None,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            bias_initializer=clone_initializer(self.bias_initializer),
-            dtype=self.dtype_policy,
-            name=name,
-        )
-        layer.supports_masking = True
-        return layer
+    # The same mask-preserving EinsumDense, with this layer's bias choice,
+    # initializers and dtype policy, as MultiHeadAttention builds.
+    _projection = MultiHeadAttention._projection
 
     def build(self, query_shape, value_shape=None):
         # Self-attention only: a `value` (shape) may only be the query itself.
@@ -237,11 +227,7 @@ class LSHAttention(keras.layers.Layer):
         cache_update_index=None,
         mask=None,
     ):
-        if value is not None and value is not query:
-            raise ValueError(
-                "`value`: LSHAttention is self-attention only (queries, keys and values "
-                "all come from `query`); leave `value` unset."
-            )
+        check_self_attention("LSHAttention", query, value=value)
         if cache is not None or cache_update_index is not None:
             raise ValueError(
                 "`cache`: LSHAttention has no KV cache (the buckets of a sequence change "

@@ -75,40 +75,16 @@ class ReversibleBlock(BlockBase):
 
     recompute_gradients = True  # False: ordinary backprop through stored activations
 
-    def __init__(
-        self,
-        num_heads: int,
-        intermediate_dim: int,
-        dropout: float = 0.0,
-        activation="gelu",
-        layer_norm_epsilon: float = 1e-5,
-        norm_first: bool = True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        attention: str = "full",
-        attention_options: dict | None = None,
-        seed: int | None = None,
-        **kwargs,
-    ):
+    def __init__(self, num_heads: int, intermediate_dim: int, *args,
+                 norm_first: bool = True, seed: int | None = None, **kwargs):
+        # Every other argument is `BlockBase`'s; only the LN placement is fixed.
         if not norm_first:
             raise ValueError(
                 "`norm_first` must be True for a reversible block: it normalizes the "
                 "input of each residual branch (pre-LN); a LayerNorm after the residual "
                 "sum (post-LN) cannot be inverted."
             )
-        super().__init__(
-            num_heads,
-            intermediate_dim,
-            dropout=dropout,
-            activation=activation,
-            layer_norm_epsilon=layer_norm_epsilon,
-            norm_first=True,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            attention=attention,
-            attention_options=attention_options,
-            **kwargs,
-        )
+        super().__init__(num_heads, intermediate_dim, *args, norm_first=True, **kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
