@@ -7,6 +7,8 @@ references are written in plain NumPy (float64) from the formulas.
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
 
 import keras
 import numpy as np
@@ -67,6 +69,14 @@ def project(x, kernel, bias=None, axes=1):
     """NumPy EinsumDense: contract the last `axes` axes of `x` with the first of `kernel` (+ bias)."""
     out = np.tensordot(np.asarray(x, np.float64), np.asarray(kernel, np.float64), axes=axes)
     return out if bias is None else out + np.asarray(bias, np.float64)
+
+
+def reload_keras_file(model: keras.Model) -> keras.Model:
+    """`model` saved to a `.keras` file and loaded back with `safe_mode=True` (no custom objects)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        return keras.saving.load_model(path, safe_mode=True)
 
 
 def assert_close(actual, expected, atol=1e-5, rtol=1e-5, err_msg=""):

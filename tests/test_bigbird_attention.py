@@ -9,8 +9,6 @@ the pattern rule rewritten here with Python sets.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import keras
 import numpy as np
@@ -36,6 +34,7 @@ from tests.helpers import (
     padding_masks,
     project,
     reference_attention,
+    reload_keras_file,
     replace_where,
     rng,
     seeds,
@@ -217,10 +216,7 @@ def test_saved_model_reloads_with_the_same_pattern_and_outputs(seed):
     model = keras.Model(inputs, layer(inputs))
     x = normal(rng(seed), (2, 24, WIDTH))
     expected = to_numpy(model(x))
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "bigbird.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path)
+    loaded = reload_keras_file(model)
     twin = loaded.layers[-1]
     assert isinstance(twin, BigBirdAttention) and twin.seed == layer.seed
     np.testing.assert_array_equal(twin.block_pattern(24), layer.block_pattern(24))

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 
 import keras
 import numpy as np
@@ -34,6 +32,7 @@ from tests.helpers import (
     normal,
     padding_masks,
     project,
+    reload_keras_file,
     replace_where,
     rng,
     seeds,
@@ -448,10 +447,7 @@ def test_config_round_trips_and_keras_file_reloads_identically():
     model = lsh_model(3)
     x = normal(rng(0), (2, 9, WIDTH))
     expected = to_numpy(model.predict(x, verbose=0))
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path, safe_mode=True)
+    loaded = reload_keras_file(model)
     np.testing.assert_array_equal(to_numpy(loaded.predict(x, verbose=0)), expected)
 
 

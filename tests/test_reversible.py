@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 
 import keras
 import numpy as np
@@ -27,6 +25,7 @@ from tests.helpers import (
     assert_close,
     normal,
     padding_masks,
+    reload_keras_file,
     replace_where,
     rng,
     seeds,
@@ -304,10 +303,7 @@ def test_config_round_trips_and_keras_file_reloads_identically():
                                         dropout=0.1)(inputs))
     x = normal(rng(0), (2, 7, WIDTH))
     expected = to_numpy(model.predict(x, verbose=0))
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path, safe_mode=True)
+    loaded = reload_keras_file(model)
     assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
     np.testing.assert_array_equal(to_numpy(loaded.predict(x, verbose=0)), expected)
 

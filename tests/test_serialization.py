@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import keras
 import numpy as np
@@ -12,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_transformer import layers as L
-from tests.helpers import rng, seeds, to_numpy
+from tests.helpers import reload_keras_file, rng, seeds, to_numpy
 
 initializers = st.sampled_from(["glorot_uniform", "zeros", "he_normal"])
 rates = st.sampled_from([0.0, 0.1, 0.5])
@@ -91,9 +89,6 @@ def test_keras_file_reloads_identically_in_safe_mode(position, norm_first, heads
     source[:, 0] = 1  # at least one real source token
     target = g.integers(1, 13, (2, 5)).astype("int32")
     expected = to_numpy(model.predict([source, target], verbose=0))
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path, safe_mode=True)
+    loaded = reload_keras_file(model)
     assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
     np.testing.assert_array_equal(to_numpy(loaded.predict([source, target], verbose=0)), expected)
