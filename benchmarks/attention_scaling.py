@@ -36,7 +36,10 @@ import numpy as np
 
 import keras_transformer as kt
 from keras_transformer import plots
-from keras_transformer.training.step_cost import forward_backward_memory, time_forward_backward
+from keras_transformer.training.step_cost import (
+    forward_backward_memory,
+    time_forward_backward,
+)
 
 CONTENDERS = ("keras", "full", "full_explicit", "bigbird", "lsh")
 
@@ -63,8 +66,9 @@ class KerasSelfAttention(keras.layers.Layer):
         return self.attention(x, x, training=training)
 
 
-def build(name: str, length: int, args) -> keras.layers.Layer:
-    h, d = args.heads, args.head_dim
+def build(name: str, x: np.ndarray, args) -> keras.layers.Layer:
+    """Contender `name`, built on `x`."""
+    h, d, length = args.heads, args.head_dim, x.shape[1]
     if name == "keras":
         layer = KerasSelfAttention(h, d)
     elif name == "full":
@@ -80,7 +84,7 @@ def build(name: str, length: int, args) -> keras.layers.Layer:
             h, d, num_buckets=max(2, 2 * (length // args.chunk_length // 2)),
             num_hashes=args.hashes, chunk_length=args.chunk_length, seed=0,
         )
-    layer(inputs(length, args))
+    layer(x)
     return layer
 
 
@@ -96,8 +100,8 @@ def measure(args, kind: str) -> dict[str, dict[int, float]]:
         for name in args.contenders:
             if name.startswith(("full", "keras")) and length > args.max_full_length:
                 continue
-            layer = build(name, length, args)
             x = inputs(length, args)
+            layer = build(name, x, args)
             if kind == "time":
                 value = time_forward_backward(layer, x, repeats=args.repeats)
             else:
@@ -107,14 +111,9 @@ def measure(args, kind: str) -> dict[str, dict[int, float]]:
     return results
 
 
-def memory_in_jax(args) -> dict[str, dict[int, float]]:
-    """Runs this script's memory pass in a JAX subprocess and reads its JSON."""
-    command = [sys.executable, __file__, "--memory-only", "--lengths", *map(str, args.lengths),
-               "--contenders", *args.contenders, "--heads", str(args.heads),
-               "--head-dim", str(args.head_dim), "--block-size", str(args.block_size),
-               "--random-blocks", str(args.random_blocks), "--chunk-length",
-               str(args.chunk_length), "--hashes", str(args.hashes),
-               "--max-full-length", str(args.max_full_length)]
+def memory_in_jax(argv: list[str]) -> dict[str, dict[int, float]]:
+    """Runs this script's memory pass, with the same arguments, in a JAX subprocess."""
+    command = [sys.executable, __file__, *argv, "--memory-only"]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return {name: {int(k): v for k, v in values.items()}
@@ -163,6 +162,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="runs/attention_scaling")
     parser.add_argument("--memory-only", action="store_true",
                         help="print the memory results as JSON (run under KERAS_BACKEND=jax)")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
 
     if args.memory_only:
@@ -171,7 +171,7 @@ def main(argv=None) -> None:
     print(f"forward + backward of one self-attention layer, batch 1, {args.heads} heads x "
           f"{args.head_dim}; time on {keras.backend.backend()} + XLA, memory from XLA (JAX)")
     seconds = measure(args, "time")
-    memory = memory_in_jax(args)
+    memory = memory_in_jax(argv)
     print(table("time, ms", seconds, "ms", 1e3, ratios=True))
     print(table("working memory, MiB", memory, "MiB", 2.0**-20, ratios=False))
 
