@@ -42,6 +42,7 @@ import pathlib
 
 import keras
 import numpy as np
+from scipy.special import log_softmax
 
 import keras_transformer as kt
 from keras_transformer import data, plots, training
@@ -184,7 +185,7 @@ class EfficientAttentionTask(training.Task):
         for kind in self.kinds:
             scores = np.asarray(logits[kind], np.float64)[hidden]
             targets = self.val_y[hidden]
-            log_probs = scores - _logsumexp(scores)
+            log_probs = log_softmax(scores, axis=-1)
             results[f"{kind}_val_loss"] = float(-log_probs[np.arange(len(targets)), targets].mean())
             results[f"{kind}_val_accuracy"] = float((scores.argmax(-1) == targets).mean())
         return results
@@ -228,11 +229,6 @@ class EfficientAttentionTask(training.Task):
             )
         return {f"{kind}_{key}": value for kind, m in models.items()
                 for key, value in m.items() if key in ("params", "step_seconds")}
-
-
-def _logsumexp(scores: np.ndarray) -> np.ndarray:
-    top = scores.max(axis=-1, keepdims=True)
-    return top + np.log(np.exp(scores - top).sum(axis=-1, keepdims=True))
 
 
 if __name__ == "__main__":
