@@ -97,9 +97,9 @@ def attention_mask(
         parts.append(ops.cast(key_mask, "bool")[:, None, :])
     if causal:
         if query_length is None:
-            query_length = _length(parts, axis=1, name="query_length")
+            query_length = _length(query_mask, mask, axis=1, name="query_length")
         if key_length is None:
-            key_length = _length(parts, axis=2, name="key_length")
+            key_length = _length(key_mask, mask, axis=2, name="key_length")
         parts.append(causal_mask(query_length, key_length, offset)[None])
     if not parts:
         return None
@@ -109,16 +109,20 @@ def attention_mask(
     return combined
 
 
-def _length(parts, axis, name):
-    for part in parts:
-        if part.shape[axis] not in (None, 1):
-            return part.shape[axis]
-    for part in parts:
-        if part.shape[axis] is None:
-            return ops.shape(part)[axis]
+def _length(padding, mask, axis, name):
+    """The length a padding mask fixes (even 1), else a non-broadcast axis of the `(B, T, S)` mask."""
+    if padding is not None:
+        return _dim(padding, 1)
+    if mask is not None and mask.shape[axis] != 1:
+        return _dim(mask, axis)
     raise ValueError(
         f"`causal=True` needs `{name}` when no other mask fixes that length."
     )
+
+
+def _dim(tensor, axis):
+    static = tensor.shape[axis]
+    return ops.shape(tensor)[axis] if static is None else static
 
 
 def check_padding_mask(name: str, mask, length=None, hint: str = "") -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -56,3 +56,16 @@ def test_attention_mask_is_the_and_of_its_parts(parts):
     result = to_numpy(result)
     assert result.ndim == 3
     np.testing.assert_array_equal(np.broadcast_to(result, (b, t, s)), expected)
+
+
+@given(mask_parts())
+def test_causal_lengths_are_read_from_the_masks_given(parts):
+    """With `causal=True` and no lengths, the padding masks (or the custom mask) fix T and S, even when one is 1."""
+    b, t, s, query, key, custom, _, offset = parts
+    # A custom mask's axis of length 1 may be a broadcast one, so it fixes only longer lengths.
+    assume(query is not None or (custom is not None and t > 1))
+    assume(key is not None or (custom is not None and s > 1))
+    explicit = masks.attention_mask(query, key, causal=True, mask=custom,
+                                    query_length=t, key_length=s, offset=offset)
+    inferred = masks.attention_mask(query, key, causal=True, mask=custom, offset=offset)
+    np.testing.assert_array_equal(to_numpy(inferred), to_numpy(explicit))
