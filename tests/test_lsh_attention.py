@@ -210,6 +210,16 @@ def test_hash_buckets_are_the_argmax_of_the_rotated_vectors(config, inputs):
     assert buckets.shape == (x.shape[0], config[0], config[2], x.shape[1])
 
 
+
+def test_inspection_methods_work_on_a_layer_that_was_only_constructed():
+    """`hash_buckets` and `dense_attention` on a never-called layer build it and agree with a call made afterwards."""
+    x = normal(rng(0), (1, 6, WIDTH))
+    layer = LSHAttention(2, KEY_DIM, num_buckets=2, num_hashes=2, chunk_length=3, seed=3)
+    buckets, dense = to_numpy(layer.hash_buckets(x)), to_numpy(layer.dense_attention(x))
+    layer(x)
+    np.testing.assert_array_equal(to_numpy(layer.hash_buckets(x)), buckets)
+    np.testing.assert_allclose(to_numpy(layer.dense_attention(x)), dense, rtol=1e-6, atol=1e-6)
+
 @given(configs, lsh_inputs(), st.data())
 def test_hashed_attention_equals_the_numpy_lsh_reference(config, inputs, data):
     """Outputs and effective attention weights equal a float64 loop implementation of sort, chunk, look back one chunk, mask (padding, causal, attention mask), self-mask and combine rounds by log-sum-exp (lengths not divisible by the chunk included)."""

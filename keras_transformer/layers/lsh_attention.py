@@ -285,6 +285,8 @@ class LSHAttention(keras.layers.Layer):
     def _project(self, query, query_mask, key_mask, attention_mask, keras_mask):
         """Check the inputs; return qk and values `(B, T, N, H)`, the real-token mask and the rank-4 attention mask."""
         check_rank("query", query.shape, 3, "(batch, length, hidden_dim)")
+        if not self.built:  # hash_buckets / dense_attention on a layer never called
+            self.build(query.shape)
         length = query.shape[1]
         query_mask = masks.resolve_padding_mask("query_mask", query_mask, keras_mask)
         real = None
