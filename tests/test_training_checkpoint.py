@@ -47,11 +47,16 @@ def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     save_checkpoint(path, model, {"step": 1})
     before = path.read_bytes()
 
-    def dies_midway(file, **arrays):
-        file.write(b"PK\x03\x04 partial")
-        raise KeyboardInterrupt
+    write_array = checkpoint_module._write_array
+    written = []
 
-    monkeypatch.setattr(checkpoint_module.np, "savez", dies_midway)
+    def dies_midway(archive, name, value):
+        if len(written) == 2:  # after the state and one variable are in the file
+            raise KeyboardInterrupt
+        written.append(name)
+        write_array(archive, name, value)
+
+    monkeypatch.setattr(checkpoint_module, "_write_array", dies_midway)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, model, {"step": 2})
     assert path.read_bytes() == before

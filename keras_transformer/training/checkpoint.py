@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import zipfile
 
 import keras
 import numpy as np
@@ -44,20 +45,30 @@ def save_checkpoint(path: str | os.PathLike, model: keras.Model, state: dict) ->
     True
     """
     path = pathlib.Path(path)
-    arrays = {"state": np.array(json.dumps(state))}
-    for prefix, variables in _variable_groups(model).items():
-        for i, variable in enumerate(variables):
-            arrays[f"{prefix}/{i:05d}"] = keras.ops.convert_to_numpy(variable.value)
-    arrays.update(global_rng_state())
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(temporary, "wb") as f:
-            np.savez(f, **arrays)
+            with zipfile.ZipFile(f, "w") as archive:
+                _write_array(archive, "state", np.array(json.dumps(state)))
+                for prefix, variables in _variable_groups(model).items():
+                    for i, variable in enumerate(variables):
+                        value = keras.ops.convert_to_numpy(variable.value)
+                        _write_array(archive, f"{prefix}/{i:05d}", value)
+                for name, value in global_rng_state().items():
+                    _write_array(archive, name, value)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _write_array(archive: zipfile.ZipFile, name: str, value: np.ndarray) -> None:
+    # One `.npy` member at a time, as `np.savez` lays them out: only one
+    # variable's host copy exists at once, not a copy of the whole model and
+    # optimizer state.
+    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+        np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def restore_checkpoint(path: str | os.PathLike, model: keras.Model) -> dict:
