@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
+import resource
 import signal
 import subprocess
 import sys
@@ -13,6 +15,8 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# A chapter must fit a student's laptop (8 GB, beside a browser and an editor).
+MEMORY_CEILING_MB = 2048
 
 
 def start_chapter(script: str, *args: str) -> subprocess.Popen:
@@ -24,12 +28,34 @@ def start_chapter(script: str, *args: str) -> subprocess.Popen:
     )
 
 
-def run_chapter(script: str, *args: str, timeout: float = 300) -> str:
-    """Run a chapter to the end; return its output, failing with its tail if it fails."""
-    process = start_chapter(script, *args)
-    output, _ = process.communicate(timeout=timeout)
+def run_chapter(script: str, *args: str, timeout: float = 300,
+                ceiling_mb: float = MEMORY_CEILING_MB) -> str:
+    """Run a chapter to the end; return its output, failing with its tail if it fails or outgrows `ceiling_mb`."""
+    with memory_ceiling(script, ceiling_mb):
+        process = start_chapter(script, *args)
+        output, _ = process.communicate(timeout=timeout)
     assert process.returncode == 0, output[-4000:]
     return output
+
+
+def children_peak_mb() -> float:
+    """The largest peak resident set, in MiB, of the child processes this process has waited for."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def memory_ceiling(script: str, ceiling_mb: float = MEMORY_CEILING_MB):
+    """Fail if the child process run inside the block peaks above `ceiling_mb`.
+
+    The kernel keeps only the largest peak of all waited-for children: when it
+    grew during the block, the new value is this run's own peak.
+    """
+    before = children_peak_mb()
+    yield
+    after = children_peak_mb()
+    assert after <= before or after < ceiling_mb, (
+        f"{script} peaked at {after:,.0f} MiB resident, over the {ceiling_mb:,} MiB ceiling"
+    )
 
 
 def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: pathlib.Path) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from keras_transformer.data.synthetic import recall_examples, step_rng
+from tests.chapter_runs import memory_ceiling
 from tests.test_readme_figures import assert_readme_metrics
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -84,10 +85,11 @@ def test_learned_table_covers_the_longest_evaluation_length():
 def run_smoke(script: str, out: pathlib.Path) -> dict:
     """Runs `chapters/<script> --preset smoke --out out`; returns metrics.json."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, str(CHAPTERS / script), "--preset", "smoke", "--out", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )
+    with memory_ceiling(script):
+        result = subprocess.run(
+            [sys.executable, str(CHAPTERS / script), "--preset", "smoke", "--out", str(out)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+        )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     config = json.loads((out / "config.json").read_text())
     assert config["preset"] == "smoke"
