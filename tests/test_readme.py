@@ -34,7 +34,7 @@ def python_blocks(text: str) -> list[tuple[str, str | None]]:
     return blocks
 
 
-def _lines(text: str) -> list[str]:
+def output_lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.strip("\n").splitlines()]
 
 
@@ -62,4 +62,4 @@ def test_readme_block_runs_and_prints_what_readme_says(index, monkeypatch):
     with contextlib.redirect_stdout(output):
         exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "__readme__"})
     if expected is not None:
-        assert _lines(output.getvalue()) == _lines(expected)
+        assert output_lines(output.getvalue()) == output_lines(expected)
