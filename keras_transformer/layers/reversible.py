@@ -122,6 +122,7 @@ class ReversibleBlock(BlockBase):
 
     def inverse(self, y1, y2, padding_mask=None, attention_mask=None):
         """The inputs `(x1, x2)` that give outputs `(y1, y2)` (without dropout, as at inference)."""
+        y1, y2 = ops.convert_to_tensor(y1), ops.convert_to_tensor(y2)  # NumPy inputs too
         x2 = y2 - self._branch(1, y1, padding_mask, attention_mask)
         x1 = y1 - self._branch(0, x2, padding_mask, attention_mask)
         return x1, x2
