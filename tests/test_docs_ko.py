@@ -5,7 +5,9 @@ symbol in a file (`keras_transformer/ops.py:scaled_dot_product_attention`, or
 `Class.method`) or a test (`tests/test_ops.py::test_name`), each relative to the
 repository root. Every ```python block runs like README.md's (see
 tests/test_readme.py): in a fresh namespace, from the repository root, its
-output equal to the ```text block after it.
+output equal to the ```text block after it. The guides are written for the
+default backend: their printed numbers (random initial weights, seeded) are
+TensorFlow's, so other backends run every block and compare only there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import pathlib
 import re
 
+import keras
 import matplotlib
 import pytest
 
@@ -98,12 +101,12 @@ _BLOCKS = [
 
 @pytest.mark.parametrize("guide, index", _BLOCKS, ids=[f"{_relative(g)}-{i}" for g, i in _BLOCKS])
 def test_guide_block_runs_and_prints_what_it_says(guide, index, monkeypatch):
-    """A Korean guide's Python block runs as written and prints its ```text block exactly."""
+    """A Korean guide's Python block runs as written and, on TensorFlow, prints its ```text block exactly."""
     code, expected = python_blocks(guide.read_text(encoding="utf-8"))[index]
     monkeypatch.chdir(ROOT)
     matplotlib.use("Agg")
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         exec(compile(code, f"{_relative(guide)} python block {index}", "exec"), {"__name__": "__guide__"})
-    if expected is not None:
+    if expected is not None and keras.backend.backend() == "tensorflow":
         assert output_lines(output.getvalue()) == output_lines(expected)
