@@ -1,9 +1,11 @@
-"""Next-sentence-prediction pairs for BERT pretraining."""
+"""Sentence pairs for BERT (next sentence) and ALBERT (sentence order) pretraining."""
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from keras_transformer.data import next_sentence_pairs
+from keras_transformer.data import next_sentence_pairs, sentence_order_pairs
 
 
 def articles(count: int, paragraphs: int = 3, sentences: int = 5) -> list:
@@ -67,3 +69,24 @@ def test_same_seed_same_pairs():
     c = next_sentence_pairs(articles(4), seed=8)
     assert a[0] == b[0] and a[1] == b[1] and np.array_equal(a[2], b[2])
     assert not np.array_equal(a[2], c[2])
+
+
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(2, 6), st.integers(0, 2**32 - 1))
+def test_sentence_order_negatives_are_exactly_the_positives_swapped(count, paragraphs, sentences, seed):
+    """Every SOP pair is two consecutive sentences, in order under label 0 and swapped under label 1, with n // 2 swapped."""
+    source = articles(count, paragraphs, sentences)
+    first, second, labels = sentence_order_pairs(source, seed=seed)
+    consecutive = [(p[i], p[i + 1]) for a in source for p in a for i in range(len(p) - 1)]
+    restored = [(a, b) if label == 0 else (b, a) for a, b, label in zip(first, second, labels)]
+    assert restored == consecutive
+    assert labels.dtype == np.int32 and int(labels.sum()) == len(consecutive) // 2
+    assert all((a, b) not in consecutive for a, b, label in zip(first, second, labels) if label == 1)
+
+
+def test_sentence_order_needs_a_pair_and_repeats_with_its_seed():
+    """Single-sentence paragraphs are a ValueError; the same seed gives the same pairs."""
+    with pytest.raises(ValueError, match="at least two sentences"):
+        sentence_order_pairs(articles(2, sentences=1), seed=0)
+    a = sentence_order_pairs(articles(2), seed=3)
+    b = sentence_order_pairs(articles(2), seed=np.random.default_rng(3))
+    assert a[0] == b[0] and a[1] == b[1] and np.array_equal(a[2], b[2])

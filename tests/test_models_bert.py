@@ -160,7 +160,8 @@ def test_bad_inputs_raise_value_errors_that_name_the_problem(bert, bad, match):
 @pytest.mark.parametrize(
     "overrides, match",
     [({"num_heads": 3}, "divisible"), ({"dropout": 1.0}, "dropout"),
-     ({"num_layers": 0}, "num_layers"), ({"num_segments": -1}, "num_segments")],
+     ({"num_layers": 0}, "num_layers"), ({"num_segments": -1}, "num_segments"),
+     ({"embedding_dim": 0}, "embedding_dim")],
 )
 def test_bad_hyperparameters_raise(overrides, match):
     """Impossible sizes raise a ValueError naming the argument."""
@@ -228,6 +229,51 @@ def test_fit_runs_with_a_classifier_head():
     assert losses[-1] < losses[0]
     assert model(inputs(ids[:3])).shape == (3, 2)
 
+
+
+# ----------------------------------------------------------------------------- ALBERT's savings
+
+
+@settings(max_examples=8)
+@given(st.integers(2, 40), st.integers(1, 8), st.sampled_from([8, 16]), st.integers(0, 2))
+def test_factorized_embeddings_count_v_times_e_plus_e_times_h(vocab, width, hidden, segments):
+    """With `embedding_dim=E` the embedding block holds (V + positions + segments)·E table weights plus one E→H projection (E·H + H)."""
+    model = small_bert(vocab_size=vocab, hidden_dim=hidden, embedding_dim=width, num_segments=segments)
+    model.build({"token_ids": (None, None), **({"segment_ids": (None, None)} if segments else {})})
+    tables = (vocab + MAX_LENGTH + segments) * width
+    projection = width * hidden + hidden if width != hidden else 0
+    assert model.embeddings.count_params() == tables + projection
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 4])
+def test_shared_weights_make_the_parameter_count_independent_of_depth(num_layers):
+    """With `share_weights=True` a BERT of any depth has the parameters of a one-layer BERT, and runs that one block `num_layers` times."""
+    def built(**overrides):
+        model = small_bert(**overrides)
+        model(inputs(np.ones((1, 3), "int32")))
+        return model
+
+    shared = built(num_layers=num_layers, share_weights=True)
+    assert shared.count_params() == built(num_layers=1).count_params()
+    blocks = shared.encoder.layer_blocks()
+    assert len(blocks) == num_layers and all(block is blocks[0] for block in blocks)
+
+
+def test_albert_sized_bert_round_trips_and_pretrains_with_a_tied_head(tmp_path):
+    """A factorized, shared BERT reloads from `.keras` with the same outputs, and its tied MLM head predicts from the E-wide table."""
+    keras.utils.set_random_seed(2)
+    model = kt.models.BertPretrainer(small_bert(embedding_dim=4, share_weights=True, num_layers=3))
+    x = {**inputs(np.array([[2, 3, 4, 5, 6]])), "mask_positions": np.array([[1, 3]])}
+    out = as_numpy(model(x))
+    assert out["mlm_logits"].shape == (1, 2, VOCAB)
+    assert model.backbone.embeddings.token_embedding.embeddings.shape == (VOCAB, 4)
+    path = tmp_path / "albert.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    for key, value in out.items():
+        np.testing.assert_array_equal(as_numpy(loaded(x))[key], value)
+    assert loaded.backbone.get_config()["embedding_dim"] == 4
+    assert loaded.backbone.get_config()["share_weights"] is True
 
 # ----------------------------------------------------------------------------- heads
 

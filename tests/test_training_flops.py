@@ -70,3 +70,35 @@ def test_summary_line_has_every_figure():
         "MFU 31.0% of 990 TFLOP/s measured peak | ~20 Wh | peak RSS 2,100 MiB | "
         "device peak 30,500 MiB"
     )
+
+
+def _bert_classifier(**sizes):
+    import numpy as np
+
+    from keras_transformer.models import BERT, BertClassifier
+
+    backbone = BERT(vocab_size=50, max_length=16, num_heads=2, hidden_dim=16,
+                    intermediate_dim=32, **sizes)
+    model = BertClassifier(backbone, num_classes=2)
+    model({"token_ids": np.ones((1, 4), "int32"), "segment_ids": np.zeros((1, 4), "int32")})
+    return model
+
+
+def test_bert_flops_count_a_shared_block_at_every_layer():
+    """A BERT whose layers share one block costs as many FLOPs per token as the unshared BERT of the same size."""
+    from keras_transformer.training import bert_flops_per_token
+
+    shared = _bert_classifier(num_layers=3, share_weights=True)
+    unshared = _bert_classifier(num_layers=3)
+    assert shared.count_params() < unshared.count_params()
+    assert bert_flops_per_token(shared, 16) == bert_flops_per_token(unshared, 16)
+
+
+def test_bert_flops_count_the_factorized_embedding_projection():
+    """Factorized embeddings (width E) add the E→H projection's 6·(E·H + H) FLOPs per token, never the table look-ups."""
+    from keras_transformer.training import bert_flops_per_token
+
+    E, H = 4, 16
+    factorized = _bert_classifier(num_layers=1, embedding_dim=E)
+    full = _bert_classifier(num_layers=1)
+    assert bert_flops_per_token(factorized, 16) - bert_flops_per_token(full, 16) == 6 * (E * H + H)

@@ -1,9 +1,11 @@
-"""Next-sentence-prediction (NSP) pairs for BERT pretraining."""
+"""Sentence-pair objectives: next-sentence prediction (NSP, BERT) and sentence order (SOP, ALBERT)."""
 
 import numpy as np
 
 IS_NEXT = 0
 NOT_NEXT = 1
+IN_ORDER = 0
+SWAPPED = 1
 
 
 def next_sentence_pairs(
@@ -56,6 +58,45 @@ def next_sentence_pairs(
         for successor, owner, label in zip(successors, owners, labels)
     ]
     return firsts, second, labels
+
+
+def sentence_order_pairs(
+    articles: list[list[list[str]]], seed: int | np.random.Generator
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Returns `(first segments, second segments, labels)` for sentence-order prediction.
+
+    ALBERT's replacement for NSP: every two consecutive sentences of a
+    paragraph give one pair, in order (label 0) or swapped (label 1), so both
+    segments always share a topic and only their order tells the classes
+    apart. Exactly `n // 2` of the `n` pairs, chosen at random, are swapped.
+    The same `seed` gives the same pairs.
+
+    Args:
+        articles: articles, each a list of paragraphs, each a list of
+            sentences.
+        seed: an int, or a `np.random.Generator` to draw from.
+
+    Raises:
+        ValueError: no paragraph holds two sentences.
+
+    Example:
+
+    >>> from keras_transformer.data import sentence_order_pairs
+    >>> first, second, labels = sentence_order_pairs([[["S1.", "S2.", "S3."]]], seed=0)
+    >>> [(a, b) if label == 0 else (b, a) for a, b, label in zip(first, second, labels)]
+    [('S1.', 'S2.'), ('S2.', 'S3.')]
+    """
+    firsts, successors, _ = _consecutive_sentences(articles)
+    if not firsts:
+        raise ValueError(
+            "articles must hold a paragraph of at least two sentences to make "
+            "a sentence-order pair, got none."
+        )
+    labels = np.full(len(firsts), IN_ORDER, "int32")
+    labels[: len(firsts) // 2] = SWAPPED  # exact balance, then shuffled
+    np.random.default_rng(seed).shuffle(labels)
+    pairs = [(b, a) if label == SWAPPED else (a, b) for a, b, label in zip(firsts, successors, labels)]
+    return [a for a, _ in pairs], [b for _, b in pairs], labels
 
 
 def _consecutive_sentences(articles: list[list[list[str]]]) -> tuple[list, list, list]:

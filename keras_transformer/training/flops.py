@@ -74,14 +74,20 @@ def bert_flops_per_token(task_model: keras.Model, seq_len: int) -> float:
     """Training FLOPs per token of a BERT task model (backbone + head): `6N + 12 L H T`.
 
     `task_model.backbone` is a `BERT`; N counts every parameter of the task
-    model except the backbone's embedding tables (look-ups, not matmuls) —
-    an MLM head tied to the token table does multiply by it, but only at the
-    few masked positions, which this estimate leaves out.
+    model that a token is multiplied by: not the embedding tables (look-ups,
+    not matmuls; an MLM head tied to the token table does multiply by it, but
+    only at the few masked positions, which this estimate leaves out), and a
+    block shared across layers (ALBERT) once per layer it runs at.
     """
     backbone = task_model.backbone
-    tables = sum(int(np.prod(w.shape)) for w in backbone.embeddings.weights)
+    embeddings = backbone.embeddings
+    tables = [embeddings.token_embedding, embeddings.position_embedding, embeddings.segment_embedding]
+    looked_up = sum(int(np.prod(w.shape)) for table in tables if table is not None for w in table.weights)
+    reused = 0
+    if backbone.encoder.share_weights:
+        reused = (backbone.num_layers - 1) * backbone.encoder.blocks[0].count_params()
     return gpt_flops_per_token(
-        task_model.count_params() - tables, backbone.num_layers, backbone.hidden_dim, seq_len
+        task_model.count_params() - looked_up + reused, backbone.num_layers, backbone.hidden_dim, seq_len
     )
 
 

@@ -40,6 +40,14 @@ class BERT(keras.Model):
         activation: feed-forward activation: `"gelu"` (exact, BERT),
             `"gelu_approximate"` or any Keras activation name.
         initializer_range: standard deviation of the truncated-normal init.
+        embedding_dim: width `E` of the token, position and segment tables,
+            projected up to `hidden_dim` after their sum (ALBERT's factorized
+            embedding: `V·E + E·H` parameters instead of `V·H`). Defaults to
+            `hidden_dim` (no projection). A masked-LM head tied to the token
+            table then predicts from an `E`-wide transform.
+        share_weights: one encoder block applied at every layer (ALBERT's
+            cross-layer sharing): the parameter count no longer grows with
+            `num_layers`, the compute per token does.
 
     Call arguments:
         inputs: a dict with
@@ -63,6 +71,14 @@ class BERT(keras.Model):
     >>> tuple(out["sequence_output"].shape), tuple(out["pooled_output"].shape)
     ((1, 5, 16), (1, 16))
 
+    ALBERT's two parameter savings, on the same call:
+    >>> albert = BERT(vocab_size=100, max_length=16, num_layers=4, num_heads=2,
+    ...               hidden_dim=16, intermediate_dim=32, embedding_dim=4, share_weights=True)
+    >>> out = albert({"token_ids": np.array([[2, 5, 7, 3, 0]]),
+    ...               "segment_ids": np.array([[0, 0, 0, 0, 0]])})
+    >>> tuple(out["sequence_output"].shape), len(albert.encoder.blocks)
+    ((1, 5, 16), 1)
+
     A pretrained Hugging Face checkpoint: `BERT.from_hf_checkpoint(folder)`.
     """
 
@@ -80,6 +96,8 @@ class BERT(keras.Model):
         pad_id: int | None = 0,
         activation: str = "gelu",
         initializer_range: float = 0.02,
+        embedding_dim: int | None = None,
+        share_weights: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -94,6 +112,14 @@ class BERT(keras.Model):
             )
         if not isinstance(num_segments, int) or num_segments < 0:
             raise ValueError(f"`num_segments` must be an integer >= 0; got {num_segments!r}.")
+        if embedding_dim is not None and (
+            not isinstance(embedding_dim, int) or isinstance(embedding_dim, bool) or embedding_dim <= 0
+        ):
+            raise ValueError(
+                f"`embedding_dim` must be a positive integer, the width E of the embedding "
+                f"tables (ALBERT uses E much smaller than hidden_dim, e.g. 128 for 768), "
+                f"or None for tables of width hidden_dim; got {embedding_dim!r}."
+            )
         check_rate("dropout", dropout)
         self.vocab_size = vocab_size
         self.max_length = max_length
@@ -107,12 +133,15 @@ class BERT(keras.Model):
         self.pad_id = pad_id
         self.activation = activation
         self.initializer_range = initializer_range
+        self.embedding_dim = embedding_dim
+        self.share_weights = share_weights
 
         self.embeddings = TokenAndPositionEmbedding(
             vocab_size,
             max_length,
             hidden_dim,
             num_segments=num_segments,
+            embedding_dim=embedding_dim,
             embeddings_initializer=self._initializer(),
             dtype=self.dtype_policy,
             name="embeddings",
@@ -123,6 +152,7 @@ class BERT(keras.Model):
         self.embeddings_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
         self.encoder = Encoder(
             num_layers,
+            share_weights=share_weights,
             num_heads=num_heads,
             intermediate_dim=intermediate_dim,
             dropout=dropout,
@@ -283,4 +313,6 @@ class BERT(keras.Model):
             "pad_id": self.pad_id,
             "activation": self.activation,
             "initializer_range": self.initializer_range,
+            "embedding_dim": self.embedding_dim,
+            "share_weights": self.share_weights,
         }
