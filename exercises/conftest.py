@@ -21,7 +21,7 @@ def pytest_addoption(parser):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ex(request) -> ModuleType:
     chapter = getattr(request.module, "CHAPTER", None)
     if chapter is None:

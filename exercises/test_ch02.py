@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_transformer as kt
@@ -13,8 +13,7 @@ CHAPTER = "ch02"
 
 even_dims = st.integers(1, 16).map(lambda n: 2 * n)
 wavelengths = st.sampled_from([10000.0, 1000.0, 100.0])
-fixture_ok = settings(max_examples=25, deadline=None,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=25, deadline=None)
 
 
 def layer_table(length: int, dim: int, max_wavelength: float = 10000.0) -> np.ndarray:
@@ -24,7 +23,7 @@ def layer_table(length: int, dim: int, max_wavelength: float = 10000.0) -> np.nd
     return keras.ops.convert_to_numpy(out)[0].astype(np.float64)
 
 
-@fixture_ok
+@FAST
 @given(st.integers(1, 64), even_dims, wavelengths)
 def test_sinusoidal_table_matches_the_layer(ex, length, dim, wavelength):
     """The NumPy table equals the layer's output, value for value, in shape and content."""
@@ -33,7 +32,7 @@ def test_sinusoidal_table_matches_the_layer(ex, length, dim, wavelength):
     np.testing.assert_allclose(table, layer_table(length, dim, wavelength), atol=1e-4)
 
 
-@fixture_ok
+@FAST
 @given(st.integers(1, 20), even_dims, wavelengths)
 def test_shift_matrix_moves_every_position_by_k(ex, k, dim, wavelength):
     """M_k maps the layer's PE(t) to its PE(t + k) for every t at once, and is orthogonal."""
@@ -43,7 +42,7 @@ def test_shift_matrix_moves_every_position_by_k(ex, k, dim, wavelength):
     np.testing.assert_allclose(m @ m.T, np.eye(dim), atol=1e-9)
 
 
-@fixture_ok
+@FAST
 @given(st.integers(0, 60), st.integers(-30, 30), even_dims, wavelengths)
 def test_offset_similarity_is_the_dot_product_at_any_position(ex, t, k, dim, wavelength):
     """The closed form equals the layer's PE(t) · PE(t + k) for a drawn t, so it depends on k alone."""

@@ -10,15 +10,13 @@ import functools
 
 import keras
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_transformer as kt
 
 CHAPTER = "ch03"
-# `ex` is the same module for every example, so a function-scoped fixture is safe here.
-FAST = settings(max_examples=25, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=25, deadline=None)
 
 
 def to_numpy(x) -> np.ndarray:

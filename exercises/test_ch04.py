@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_transformer.data import lm_eval_windows
 
 CHAPTER = "ch04"
 
-fixture_ok = settings(max_examples=25, deadline=None,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=25, deadline=None)
 
 
 def distinct_logits(seed: int, batch: int, vocab: int) -> np.ndarray:
@@ -22,7 +21,7 @@ def distinct_logits(seed: int, batch: int, vocab: int) -> np.ndarray:
     return np.stack([rng.permutation(values) for _ in range(batch)])
 
 
-@fixture_ok
+@FAST
 @given(st.integers(2, 200), st.integers(1, 16), st.integers(0, 2**16))
 def test_next_token_windows_match_the_package(ex, length, block_size, seed):
     """The windows and targets equal `lm_eval_windows`, and each target row is its input row shifted by one."""
@@ -36,7 +35,7 @@ def test_next_token_windows_match_the_package(ex, length, block_size, seed):
     np.testing.assert_array_equal(y[:, :-1], x[:, 1:])
 
 
-@fixture_ok
+@FAST
 @given(st.integers(0, 2**16), st.integers(2, 30), st.data(),
        st.sampled_from([0.25, 0.5, 1.0, 2.0]))
 def test_top_k_probabilities_keep_the_k_best_in_softmax_ratios(ex, seed, vocab, data, temperature):
@@ -64,7 +63,7 @@ def test_top_k_probabilities_limits(ex):
     np.testing.assert_allclose(ex.top_k_probabilities(logits, 12), softmax, rtol=1e-6)
 
 
-@fixture_ok
+@FAST
 @given(st.integers(0, 2**16), st.integers(1, 3), st.integers(1, 8), st.integers(2, 20))
 def test_perplexity_is_exp_of_keras_cross_entropy(ex, seed, batch, length, vocab):
     """Perplexity equals exp of Keras's mean sparse cross-entropy from logits."""

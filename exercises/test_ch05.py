@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_transformer import metrics
 
 CHAPTER = "ch05"
-# `ex` is the same module for every example, so a function-scoped fixture is safe here.
-FAST = settings(max_examples=30, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=30, deadline=None)
 MASK_ID = 4
 
 

@@ -11,15 +11,13 @@ import itertools
 import keras
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_transformer as kt
 
 CHAPTER = "ch06"
-# `ex` is the same module for every example, so a function-scoped fixture is safe here.
-FAST = settings(max_examples=20, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=20, deadline=None)
 
 
 def test_embedding_parameters_at_bert_base_size(ex):

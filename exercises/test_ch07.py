@@ -10,18 +10,15 @@ import functools
 
 import keras
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import keras_transformer as kt
 from keras_transformer.layers.bigbird_attention import bigbird_block_pattern
 
 CHAPTER = "ch07"
-# `ex` is the same module for every example, so a function-scoped fixture is safe here.
-FAST = settings(max_examples=25, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
-LAYER = settings(max_examples=10, deadline=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=25, deadline=None)
+LAYER = settings(max_examples=10, deadline=None)
 seeds = st.integers(0, 2**16)
 
 
