@@ -49,9 +49,7 @@ def next_sentence_pairs(
             f"pair takes B from another article), got {len(set(pool_owners))}."
         )
     rng = np.random.default_rng(seed)
-    labels = np.full(len(firsts), IS_NEXT, "int32")
-    labels[: len(firsts) // 2] = NOT_NEXT  # exact balance, then shuffled
-    rng.shuffle(labels)
+    labels = _balanced_labels(len(firsts), NOT_NEXT, rng)
     starts = np.searchsorted(pool_owners, np.arange(len(articles) + 1))
     second = [
         _other_article_sentence(pool, starts, owner, rng) if label == NOT_NEXT else successor
@@ -92,11 +90,17 @@ def sentence_order_pairs(
             "articles must hold a paragraph of at least two sentences to make "
             "a sentence-order pair, got none."
         )
-    labels = np.full(len(firsts), IN_ORDER, "int32")
-    labels[: len(firsts) // 2] = SWAPPED  # exact balance, then shuffled
-    np.random.default_rng(seed).shuffle(labels)
+    labels = _balanced_labels(len(firsts), SWAPPED, np.random.default_rng(seed))
     pairs = [(b, a) if label == SWAPPED else (a, b) for a, b, label in zip(firsts, successors, labels)]
     return [a for a, _ in pairs], [b for _, b in pairs], labels
+
+
+def _balanced_labels(n: int, negative: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` int32 labels, exactly `n // 2` of them `negative` (1) and the rest 0, in random order."""
+    labels = np.zeros(n, "int32")
+    labels[: n // 2] = negative
+    rng.shuffle(labels)
+    return labels
 
 
 def _consecutive_sentences(articles: list[list[list[str]]]) -> tuple[list, list, list]:
