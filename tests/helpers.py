@@ -134,6 +134,47 @@ def gradients(fn, *xs):
     ]
 
 
+def weight_gradients(loss, arrays, variables, jit=False):
+    """d loss / d (arrays, variables) as float64 NumPy arrays, optionally XLA-compiled.
+
+    (JAX runs the property tests compiled: op-by-op it would compile every
+    operation again for every new shape.)
+
+    The variables' values are fed through a `keras.StatelessScope`, so the
+    same code differentiates with respect to weights on every backend; the
+    scope also keeps the blocks' seed generators where they are, so two
+    calls draw the same dropout masks.
+    """
+    tensors = [ops.convert_to_tensor(np.asarray(a, np.float32)) for a in arrays]
+    tensors += [ops.convert_to_tensor(to_numpy(v.value).astype(np.float32)) for v in variables]
+
+    def pure(*all_tensors):
+        xs, ws = all_tensors[:len(arrays)], all_tensors[len(arrays):]
+        with keras.StatelessScope(state_mapping=list(zip(variables, ws))):
+            return loss(*xs)
+
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        def grad_fn(ts):
+            with tf.GradientTape() as tape:
+                tape.watch(ts)
+                total = pure(*ts)
+            return tape.gradient(total, ts)
+
+        grads = (tf.function(grad_fn, jit_compile=True) if jit else grad_fn)(tensors)
+    elif BACKEND == "jax":
+        import jax
+
+        grad_fn = jax.grad(lambda ts: pure(*ts))
+        grads = (jax.jit(grad_fn) if jit else grad_fn)(tensors)
+    else:
+        leaves = [t.detach().requires_grad_(True) for t in tensors]
+        pure(*leaves).backward()
+        grads = [t.grad for t in leaves]
+    return [None if g is None else to_numpy(g) for g in grads]  # None: no path to it
+
+
 # ----------------------------------------------------------------------- strategies
 
 seeds = st.integers(0, 2**31 - 1)

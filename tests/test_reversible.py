@@ -30,6 +30,7 @@ from tests.helpers import (
     rng,
     seeds,
     to_numpy,
+    weight_gradients,
 )
 
 ATTENTION = ("full", "lsh")
@@ -69,47 +70,6 @@ def streams(draw, max_len=7):
     b, t = draw(st.integers(1, 2)), draw(st.integers(1, max_len))
     g = rng(draw(seeds))
     return normal(g, (b, t, WIDTH)), normal(g, (b, t, WIDTH)), draw(padding_masks(b, t))
-
-
-def gradients(loss, arrays, variables, jit=False):
-    """d loss / d (arrays, variables) as float64 NumPy arrays, optionally XLA-compiled.
-
-    (JAX runs the property tests compiled: op-by-op it would compile every
-    operation again for every new shape.)
-
-    The variables' values are fed through a `keras.StatelessScope`, so the
-    same code differentiates with respect to weights on every backend; the
-    scope also keeps the blocks' seed generators where they are, so two
-    calls draw the same dropout masks.
-    """
-    tensors = [ops.convert_to_tensor(np.asarray(a, np.float32)) for a in arrays]
-    tensors += [ops.convert_to_tensor(to_numpy(v.value).astype(np.float32)) for v in variables]
-
-    def pure(*all_tensors):
-        xs, ws = all_tensors[:len(arrays)], all_tensors[len(arrays):]
-        with keras.StatelessScope(state_mapping=list(zip(variables, ws))):
-            return loss(*xs)
-
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        def grad_fn(ts):
-            with tf.GradientTape() as tape:
-                tape.watch(ts)
-                total = pure(*ts)
-            return tape.gradient(total, ts)
-
-        grads = (tf.function(grad_fn, jit_compile=True) if jit else grad_fn)(tensors)
-    elif BACKEND == "jax":
-        import jax
-
-        grad_fn = jax.grad(lambda ts: pure(*ts))
-        grads = (jax.jit(grad_fn) if jit else grad_fn)(tensors)
-    else:
-        leaves = [t.detach().requires_grad_(True) for t in tensors]
-        pure(*leaves).backward()
-        grads = [t.grad for t in leaves]
-    return [to_numpy(g) for g in grads]
 
 
 def probe_loss(y1, y2, seed):
@@ -163,8 +123,8 @@ def test_recomputed_gradients_equal_ordinary_backprop(kind, inputs, order, train
             return probe_loss(y1, y2, seed)
         return fn
 
-    plain = gradients(loss(False), [x1, x2], variables, jit=BACKEND == "jax")
-    recomputed = gradients(loss(True), [x1, x2], variables, jit=BACKEND == "jax")
+    plain = weight_gradients(loss(False), [x1, x2], variables, jit=BACKEND == "jax")
+    recomputed = weight_gradients(loss(True), [x1, x2], variables, jit=BACKEND == "jax")
     assert any(np.any(g != 0) for g in plain[2:])
     for a, b, name in zip(recomputed, plain, ["x1", "x2"] + [v.path for v in variables]):
         assert_close(a, b, atol=1e-4, rtol=1e-4, err_msg=name)
@@ -229,8 +189,8 @@ def test_encoder_gradients_with_recomputation_equal_ordinary_backprop(kind, inpu
             return probe_loss(out, out, 0)
         return fn
 
-    plain = gradients(loss(False), [x], stack.trainable_variables, jit=BACKEND == "jax")
-    recomputed = gradients(loss(True), [x], stack.trainable_variables, jit=BACKEND == "jax")
+    plain = weight_gradients(loss(False), [x], stack.trainable_variables, jit=BACKEND == "jax")
+    recomputed = weight_gradients(loss(True), [x], stack.trainable_variables, jit=BACKEND == "jax")
     for a, b in zip(recomputed, plain):
         assert_close(a, b, atol=1e-4, rtol=1e-4)
 
@@ -252,8 +212,8 @@ def test_compiled_gradients_with_dropout_equal_ordinary_backprop(inputs, seed):
             return probe_loss(y1, y2, seed)
         return fn
 
-    plain = gradients(loss(False), [x1, x2], variables, jit=True)
-    recomputed = gradients(loss(True), [x1, x2], variables, jit=True)
+    plain = weight_gradients(loss(False), [x1, x2], variables, jit=True)
+    recomputed = weight_gradients(loss(True), [x1, x2], variables, jit=True)
     for a, b in zip(recomputed, plain):
         assert_close(a, b, atol=1e-4, rtol=1e-4)
 

@@ -13,7 +13,9 @@ from keras_transformer.layers._checks import (
     clone_initializer,
 )
 from keras_transformer.layers.position_embedding import PositionEmbedding
-from keras_transformer.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
+from keras_transformer.layers.sinusoidal_position_encoding import (
+    SinusoidalPositionEncoding,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -126,13 +128,51 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 hidden_dim, dtype=self.dtype_policy, name="embedding_projection"
             )
 
+    def share_tables(self, other: TokenAndPositionEmbedding) -> None:
+        """Use `other`'s token, position and segment tables instead of this layer's own.
+
+        ELECTRA ties its generator's embeddings to its discriminator's this
+        way; a projection up to `hidden_dim` stays this layer's own, so the two
+        layers may differ in `hidden_dim` but not in their tables. Call it
+        before either layer is built.
+
+        Example:
+        >>> import keras_transformer as kt
+        >>> big = kt.layers.TokenAndPositionEmbedding(50, 8, hidden_dim=16)
+        >>> small = kt.layers.TokenAndPositionEmbedding(50, 8, hidden_dim=4, embedding_dim=16)
+        >>> small.share_tables(big)
+        >>> small.token_embedding is big.token_embedding
+        True
+        """
+        if self.built or other.built:
+            raise ValueError("`share_tables` must be called before either layer is built.")
+        mine = (self.vocab_size, self.max_length, self.embedding_dim or self.hidden_dim,
+                self.num_segments, self.position)
+        theirs = (other.vocab_size, other.max_length, other.embedding_dim or other.hidden_dim,
+                  other.num_segments, other.position)
+        if mine != theirs:
+            names = ("vocab_size", "max_length", "table width", "num_segments", "position")
+            differ = {n: (a, b) for n, a, b in zip(names, mine, theirs) if a != b}
+            raise ValueError(
+                f"Shared embedding tables must agree in size; these differ (this layer, the "
+                f"other): {differ}. Give both the same vocabulary and the same table width "
+                f"(`embedding_dim` of the narrower one = the other's width)."
+            )
+        for name in ("token_embedding", "position_embedding", "segment_embedding"):
+            own = getattr(self, name)
+            if own is not None:
+                self._tracker.untrack(own)  # the replaced table is no longer a sublayer
+            setattr(self, name, getattr(other, name))
+
     def build(self, token_ids_shape, segment_ids_shape=None):
         check_rank("token_ids", token_ids_shape, 2, "(batch, length)")
         width = self.embedding_dim or self.hidden_dim
-        self.token_embedding.build(token_ids_shape)
-        self.position_embedding.build((*token_ids_shape, width))
-        if self.segment_embedding is not None:
-            self.segment_embedding.build(token_ids_shape)
+        tables = [(self.token_embedding, token_ids_shape),
+                  (self.position_embedding, (*token_ids_shape, width)),
+                  (self.segment_embedding, token_ids_shape)]
+        for table, shape in tables:
+            if table is not None and not table.built:  # shared tables come built
+                table.build(shape)
         if self.projection is not None:
             self.projection.build((*token_ids_shape, width))
         self.built = True

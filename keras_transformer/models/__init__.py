@@ -11,6 +11,7 @@ from keras_transformer.models.bert import (
     BertSpanHead,
     BertSpanQA,
 )
+from keras_transformer.models.electra import ElectraDiscriminatorHead, ElectraPretrainer
 from keras_transformer.models.gpt import GPT
 from keras_transformer.models.rnn_attention import RNNAttentionSeq2Seq
 from keras_transformer.models.decoding import beam_search, shift_right, teacher_forcing_batch
@@ -25,6 +26,8 @@ __all__ = [
     "BertPretrainer",
     "BertSpanHead",
     "BertSpanQA",
+    "ElectraDiscriminatorHead",
+    "ElectraPretrainer",
     "GPT",
     "RNNAttentionSeq2Seq",
     "Seq2SeqTransformer",
