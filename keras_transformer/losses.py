@@ -1,4 +1,4 @@
-"""Sequence losses: cross-entropy over real tokens, with label smoothing."""
+"""Sequence losses: cross-entropy over real tokens with label smoothing, and the distillation losses."""
 
 import keras
 from keras import ops
@@ -52,3 +52,78 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
     def get_config(self) -> dict:
         return {**super().get_config(), "label_smoothing": self.label_smoothing,
                 "pad_id": self.pad_id}
+
+
+def soft_targets(logits, temperature: float = 1.0):
+    """A teacher's softened distribution `softmax(logits / T)` over the last axis (float32).
+
+    Larger `T` spreads the probability: as `T` grows the targets approach
+    uniform, and with `T = 1` they are the plain softmax.
+
+    Example:
+    >>> import numpy as np
+    >>> np.round(np.asarray(soft_targets(np.array([2.0, 0.0]), temperature=1e6)), 3).tolist()
+    [0.5, 0.5]
+    """
+    _check_temperature(temperature)
+    return ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
+
+
+def distillation_loss(student_logits, teacher_logits, temperature: float = 2.0, weights=None):
+    """Soft-target cross-entropy `T² · CE(softmax(t/T), log_softmax(s/T))`, averaged over positions.
+
+    Hinton et al. (2015): the `T²` factor keeps the gradient's size about the
+    same whatever the temperature, so the soft loss can be mixed with a
+    hard-label loss at fixed weights. DistilBERT trains its student with it.
+
+    Args:
+        student_logits, teacher_logits: float `(..., classes)`.
+        temperature: `T` > 0.
+        weights: optional `(...)` weights of the positions (e.g. 0 for unused
+            slots); the result is their weighted mean.
+
+    Example:
+    >>> import numpy as np
+    >>> same = np.array([[1.0, 2.0, 3.0]])
+    >>> p = np.exp(same / 2) / np.exp(same / 2).sum()  # equal logits: the teacher's entropy, x T²
+    >>> bool(np.isclose(float(distillation_loss(same, same, 2.0)), 4 * -(p * np.log(p)).sum(), atol=1e-5))
+    True
+    """
+    targets = soft_targets(teacher_logits, temperature)
+    log_probs = ops.log_softmax(ops.cast(student_logits, "float32") / temperature, axis=-1)
+    per_position = -ops.sum(targets * log_probs, axis=-1) * temperature**2
+    return _weighted_mean(per_position, weights)
+
+
+def hidden_cosine_loss(student_hidden, teacher_hidden, padding_mask=None):
+    """`1 - cos(student, teacher)` between hidden vectors, averaged over real tokens.
+
+    DistilBERT's third loss: it aligns the directions of the student's and
+    the teacher's hidden states (both `(batch, length, width)`, same width).
+
+    Example:
+    >>> import numpy as np
+    >>> h = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    >>> float(hidden_cosine_loss(h, np.array([[[2.0, 0.0], [1.0, 0.0]]])))  # same, then orthogonal
+    0.5
+    """
+    s = ops.cast(student_hidden, "float32")
+    t = ops.cast(teacher_hidden, "float32")
+    norms = ops.maximum(ops.norm(s, axis=-1) * ops.norm(t, axis=-1), 1e-12)
+    per_token = 1.0 - ops.sum(s * t, axis=-1) / norms
+    return _weighted_mean(per_token, padding_mask)
+
+
+def _weighted_mean(values, weights):
+    if weights is None:
+        return ops.mean(values)
+    weights = ops.cast(weights, "float32")
+    return ops.sum(values * weights) / ops.maximum(ops.sum(weights), 1e-12)
+
+
+def _check_temperature(temperature) -> None:
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
+        raise ValueError(
+            f"`temperature` must be a number > 0 (1 gives the plain softmax; DistilBERT uses 2); "
+            f"got {temperature!r}."
+        )

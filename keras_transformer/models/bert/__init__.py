@@ -9,8 +9,17 @@
 """
 
 from keras_transformer.models.bert.backbone import BERT
-from keras_transformer.models.bert.heads import BertClassifierHead, BertMaskedLMHead, BertNextSentenceHead, BertSpanHead
-from keras_transformer.models.bert.tasks import BertClassifier, BertPretrainer, BertSpanQA
+from keras_transformer.models.bert.heads import (
+    BertClassifierHead,
+    BertMaskedLMHead,
+    BertNextSentenceHead,
+    BertSpanHead,
+)
+from keras_transformer.models.bert.tasks import (
+    BertClassifier,
+    BertPretrainer,
+    BertSpanQA,
+)
 
 __all__ = [
     "BERT",

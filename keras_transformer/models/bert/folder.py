@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_transformer.models.bert.backbone import BERT
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer
+from keras_transformer.models.bert.backbone import BERT
 
 FILES = ("backbone.json", "backbone.weights.h5", "vocab.txt")
 

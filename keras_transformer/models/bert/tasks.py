@@ -44,6 +44,19 @@ class _BertTask(keras.Model):
         backbone = {k: v for k, v in inputs.items() if k not in self.extra_inputs}
         return backbone, {k: inputs[k] for k in self.extra_inputs}
 
+    def call(self, inputs, training=None):
+        return self.forward(inputs, training=training)[0]
+
+    def forward(self, inputs, training=None):
+        """`(outputs, backbone outputs)`: the task's outputs and the hidden states under them.
+
+        A distillation loss that compares hidden states (`Distiller`) reads
+        them here without running the backbone twice.
+        """
+        backbone_inputs, task_inputs = self._split(inputs)
+        hidden = self.backbone(backbone_inputs, training=training)
+        return self._head(hidden, backbone_inputs, task_inputs, training), hidden
+
     def build(self, inputs_shape):
         backbone_shape, _ = self._split(inputs_shape)
         if not self.backbone.built:  # a deserialized backbone comes built
@@ -145,12 +158,10 @@ class BertPretrainer(_BertTask):
         self.mlm_head.build(sequence_shape, tuple(inputs_shape["mask_positions"]))
         self.nsp_head.build(pooled_shape)
 
-    def call(self, inputs, training=None):
-        backbone_inputs, task = self._split(inputs)
-        out = self.backbone(backbone_inputs, training=training)
+    def _head(self, hidden, backbone_inputs, task_inputs, training):
         return {
-            "mlm_logits": self.mlm_head(out["sequence_output"], task["mask_positions"]),
-            "nsp_logits": self.nsp_head(out["pooled_output"]),
+            "mlm_logits": self.mlm_head(hidden["sequence_output"], task_inputs["mask_positions"]),
+            "nsp_logits": self.nsp_head(hidden["pooled_output"]),
         }
 
 
@@ -214,9 +225,8 @@ class BertClassifier(_BertTask):
     def _build_head(self, backbone_shape, inputs_shape):
         self.head.build(_hidden_shape(self, backbone_shape)[1])
 
-    def call(self, inputs, training=None):
-        out = self.backbone(inputs, training=training)
-        return self.head(out["pooled_output"], training=training)
+    def _head(self, hidden, backbone_inputs, task_inputs, training):
+        return self.head(hidden["pooled_output"], training=training)
 
     def compute_output_shape(self, inputs_shape):
         # Stated rather than traced: the PyTorch backend traces symbolic calls
@@ -257,9 +267,8 @@ class BertSpanQA(_BertTask):
     def _build_head(self, backbone_shape, inputs_shape):
         self.head.build(_hidden_shape(self, backbone_shape)[0])
 
-    def call(self, inputs, training=None):
-        out = self.backbone(inputs, training=training)
-        return self.head(out["sequence_output"], self.backbone.padding_mask(inputs))
+    def _head(self, hidden, backbone_inputs, task_inputs, training):
+        return self.head(hidden["sequence_output"], self.backbone.padding_mask(backbone_inputs))
 
     def compute_output_shape(self, inputs_shape):
         shape = _token_shape(inputs_shape)
