@@ -5,8 +5,7 @@ import pathlib
 
 import pytest
 
-from keras_transformer.data import file_sha256
-from keras_transformer.data import resolve_data_file
+from keras_transformer.data import file_sha256, resolve_data_file
 
 CONTENT = b"To be, or not to be\n"
 SHA = hashlib.sha256(CONTENT).hexdigest()

@@ -5,8 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_transformer.data import lm_batch
-from keras_transformer.data import lm_eval_windows
+from keras_transformer.data import lm_batch, lm_eval_windows
 
 IDS = np.arange(1000, dtype=np.int32) * 7 % 65
 

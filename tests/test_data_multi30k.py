@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_transformer.data import file_sha256
-from keras_transformer.data import multi30k
+from keras_transformer.data import file_sha256, multi30k
 from keras_transformer.data.multi30k import BucketedBatches
 
 needs_data = pytest.mark.skipif(

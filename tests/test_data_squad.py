@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_transformer.data import squad
-from keras_transformer.models import minilm_checkpoint_dir
 from keras_transformer.data.bert_inputs import load_hf_tokenizer
 from keras_transformer.metrics.squad import normalize_answer, squad_scores
+from keras_transformer.models import minilm_checkpoint_dir
 from tests.data_folder import DATA_DIR, needs_data
 
 pytestmark = needs_data("squad_v1.1/dev-v1.1.json")

@@ -4,7 +4,11 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_transformer.data.synthetic import recall_examples, reversal_examples, step_rng
+from keras_transformer.data.synthetic import (
+    recall_examples,
+    reversal_examples,
+    step_rng,
+)
 
 recall_sizes = st.integers(1, 6).flatmap(lambda pairs: st.tuples(
     st.just(pairs), st.integers(pairs, pairs + 6), st.integers(pairs, pairs + 6)))

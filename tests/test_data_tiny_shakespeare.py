@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_transformer.data import CharCorpus
-from keras_transformer.data import load_tiny_shakespeare
+from keras_transformer.data import CharCorpus, load_tiny_shakespeare
 from keras_transformer.data.tiny_shakespeare import ORIGIN
 
 needs_data = pytest.mark.skipif(

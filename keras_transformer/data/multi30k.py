@@ -54,8 +54,7 @@ import pathlib
 import numpy as np
 
 from keras_transformer.data.buckets import LengthBuckets
-from keras_transformer.data.files import CACHE_DIR_ENV
-from keras_transformer.data.files import resolve_data_file
+from keras_transformer.data.files import CACHE_DIR_ENV, resolve_data_file
 
 SPLITS = {"train": 29_000, "val": 1_014, "test_2016_flickr": 1_000}
 LANGUAGES = ("de", "en")
