@@ -17,7 +17,8 @@ own held-out text, on which MLM and NSP accuracy are measured.
    tokens (at most `max_predictions`); 80% of them become `[MASK]`, 10% a
    random token, 10% stay. Every pair is masked `dupe_factor` times, up
    front and from `seed`, so batch `step` is a pure function of the seed and
-   the step (exact `--resume`), as in BERT's data generation.
+   the step (exact `--resume`), as in BERT's data generation
+   (`keras_transformer.data.masked_lm` fixes the masker's draws).
 
 The model is `BertPretrainer` (MLM head tied to the token embedding, NSP head
 on the pooled `[CLS]`); the loss is the MLM cross-entropy over the predicted
@@ -41,7 +42,7 @@ import numpy as np
 
 import keras_transformer as kt
 from keras_transformer import training
-from keras_transformer.data import next_sentence_pairs, squad
+from keras_transformer.data import masked_lm, next_sentence_pairs, squad
 from keras_transformer.models.bert.folder import save_bert_folder
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
 
@@ -139,9 +140,9 @@ class PretrainingTask(training.Task):
             unselectable_token_ids=[self.vocabulary.index(t) for t in ("[PAD]", "[CLS]", "[SEP]")],
         )
         rng = np.random.default_rng(c.seed)
-        tf.random.set_seed(c.seed)  # the mask generator draws from TensorFlow's seeded ops
-        self.train = self._examples(article_sentence_pairs(train_articles, rng), masker, c.dupe_factor)
-        self.heldout = self._examples(article_sentence_pairs(heldout, rng), masker, 1)
+        self.train = self._examples(article_sentence_pairs(train_articles, rng), masker,
+                                    c.dupe_factor, "train")
+        self.heldout = self._examples(article_sentence_pairs(heldout, rng), masker, 1, "heldout")
         count = len(self.train[1]["nsp_logits"])
         self.steps_per_epoch = count // c.batch_size
         print(
@@ -151,13 +152,13 @@ class PretrainingTask(training.Task):
             f"{len(self.heldout[1]['nsp_logits'])} pairs of {len(heldout)} articles."
         )
 
-    def _examples(self, pairs, masker, copies: int):
-        """`(x, y)` arrays: `copies` maskings of every packed pair."""
+    def _examples(self, pairs, masker, copies: int, split: str):
+        """`(x, y)` arrays: `copies` seeded maskings of every packed pair."""
         first, second, labels = pairs
         packed = bert_inputs(self.tokenizer, first, second, max_length=self.config.max_length)
         xs, ys = [], []
-        for _ in range(copies):
-            masked = masker(packed["token_ids"])
+        for copy in range(copies):
+            masked = masked_lm(masker, packed["token_ids"], (self.config.seed, copy, split == "train"))
             xs.append({
                 "token_ids": np.asarray(masked["token_ids"], "int32"),
                 "segment_ids": packed["segment_ids"],
