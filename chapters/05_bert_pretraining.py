@@ -35,21 +35,22 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import re
 
 import keras
 import numpy as np
 
 import keras_transformer as kt
 from keras_transformer import training
-from keras_transformer.data import masked_lm, next_sentence_pairs, squad
-from keras_transformer.models.bert.folder import save_bert_folder
+from keras_transformer.data import (
+    masked_lm,
+    next_sentence_pairs,
+    split_sentences,
+    squad,
+)
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
+from keras_transformer.models.bert.folder import save_bert_folder
 
 RESERVED = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-# A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by
-# a space and an upper-case letter, a digit or a quote: good enough for Wikipedia.
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
 
 
 @dataclasses.dataclass
@@ -98,11 +99,6 @@ GPU = PretrainingConfig(
     eval_interval=1000, checkpoint_interval=2000, learning_rate=3e-4, min_learning_rate=3e-5,
     dtype_policy="mixed_bfloat16",
 )
-
-
-def split_sentences(paragraph: str) -> list[str]:
-    """A paragraph's sentences (see `SENTENCE_END`), stripped, empty ones dropped."""
-    return [s.strip() for s in SENTENCE_END.split(paragraph) if s.strip()]
 
 
 def article_sentence_pairs(articles: list[list[str]], rng: np.random.Generator):

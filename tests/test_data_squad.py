@@ -98,3 +98,29 @@ def test_span_decoding_rejects_logits_of_another_shape(splits, tokenizer):
     with pytest.raises(ValueError, match="start_logits"):
         squad.best_spans(logits, logits, w.offsets, w.example_index,
                          [e.context for e in splits["eval"][:3]])
+
+
+def test_byte_level_bpe_windows_decode_oracle_logits_to_the_gold_answers(splits):
+    """With RoBERTa's byte-level BPE and its special tokens, labelled spans still decode back to the gold answers."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    bpe = ByteLevelBPETokenizer(trim_offsets=True)
+    bpe.train_from_iterator([e.context for e in splits["train"][::5]], vocab_size=2000,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+                            show_progress=False)
+    examples = splits["eval"][:200]
+    w = squad.windows(examples, bpe, max_length=128, doc_stride=64,
+                      special_tokens=("<s>", "</s>", "<pad>"))
+    assert w.inputs["token_ids"][0, 0] == bpe.token_to_id("<s>")
+    start = np.full(w.inputs["token_ids"].shape, -5.0)
+    end = start.copy()
+    labelled = w.start_positions > 0
+    start[labelled, w.start_positions[labelled]] = 5.0
+    end[labelled, w.end_positions[labelled]] = 5.0
+    # A small BPE vocabulary spells long answers in more than 30 pieces.
+    predictions = squad.best_spans(start, end, w.offsets, w.example_index,
+                                   [e.context for e in examples], max_answer_length=80)
+    scores = squad_scores(predictions, [e.answers for e in examples])
+    assert scores["exact_match"] > 97.0 and scores["f1"] > 98.0
+    with pytest.raises(ValueError, match="special_tokens"):
+        squad.windows(examples[:2], bpe, max_length=128)  # no [CLS] in a BPE vocabulary

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_transformer as kt
+from tests.helpers import reload_keras_file
 
 VOCAB, MAX_LENGTH, HIDDEN = 31, 12, 16
 
@@ -322,6 +323,20 @@ def test_mlm_head_gathers_the_masked_positions(pretrainer):
         single = pretrainer({**x, "mask_positions": positions[:, j : j + 1]})["mlm_logits"]
         np.testing.assert_allclose(keras.ops.convert_to_numpy(single)[:, 0], keras.ops.convert_to_numpy(out["mlm_logits"])[:, j],
                                    atol=1e-5)
+
+
+def test_masked_lm_alone_predicts_what_the_pretrainers_mlm_head_predicts(pretrainer, tmp_path):
+    """`BertMaskedLM` on the pretrainer's backbone, given its MLM head's weights, gives the same MLM logits, before and after a `.keras` round trip, with its head tied to the token table."""
+    mlm = kt.models.BertMaskedLM(pretrainer.backbone)
+    x = {**inputs(np.array([[2, 3, 4, 5, 6], [7, 8, 9, 0, 0]])),
+         "mask_positions": np.array([[4, 0, 2], [1, 1, 0]])}
+    mlm(x)
+    mlm.mlm_head.set_weights(pretrainer.mlm_head.get_weights())
+    expected = keras.ops.convert_to_numpy(pretrainer(x)["mlm_logits"])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(mlm(x)), expected, atol=1e-5)
+    restored = reload_keras_file(mlm)
+    assert restored.mlm_head.token_embedding is restored.backbone.embeddings.token_embedding
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(x)), expected, atol=1e-5)
 
 
 def test_pretrainer_needs_mask_positions(pretrainer):

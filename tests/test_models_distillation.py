@@ -59,6 +59,15 @@ def test_the_default_student_takes_every_other_layer_from_the_first():
     assert kt.models.distil_student(teacher_bert(4)).num_layers == 2
 
 
+def test_a_student_of_a_frozen_teacher_is_trainable():
+    """A Distiller freezes its teacher; a student made from that teacher afterwards still trains."""
+    teacher = kt.models.BertSpanQA(teacher_bert(2))
+    kt.models.Distiller(kt.models.BertSpanQA(teacher_bert(1)), teacher)
+    assert not teacher.backbone.trainable
+    student = kt.models.distil_student(teacher.backbone)
+    assert student.trainable and student.trainable_weights
+
+
 @given(logit_arrays)
 def test_soft_targets_approach_uniform_as_the_temperature_grows(logits):
     """Softened targets stay within `e^(R/T)/V` of uniform (R: the logits' range), so they approach uniform as T grows."""
@@ -133,17 +142,36 @@ def test_distillation_trains_the_student_and_leaves_the_teacher_alone(span_model
     assert any(not np.array_equal(b, to_numpy(a)) for b, a in zip(initial, student.weights))
 
 
-def test_the_training_loss_is_the_weighted_sum_of_the_three_terms(span_models):
-    """A training step's loss is `5·soft + 2·hard + 1·cosine` (DistilBERT's weights), each term computed on its own."""
-    student, teacher = span_models
-    distiller = kt.models.Distiller(student, teacher)
+def numpy_log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def test_a_training_step_minimizes_the_weighted_sum_of_the_three_losses():
+    """A training step's loss is `5·T²·soft CE + 2·hard CE + (1 - cos)` (DistilBERT's weights), with the teacher in inference mode; `evaluate` reports `2·hard` alone."""
+    keras.utils.set_random_seed(2)
+    teacher = kt.models.BertSpanQA(teacher_bert(4, dropout=0.5))  # dropout shows a training-mode teacher
+    student = kt.models.BertSpanQA(teacher_bert(2))
+    distiller = kt.models.Distiller(student, teacher, temperature=2.0)
     x = batch(5, size=3)
-    y = {"start_logits": np.array([0, 1, 1]), "end_logits": np.array([1, 1, 2])}
-    terms = {k: float(to_numpy(v)) for k, v in distiller.loss_terms(x, y, training=True).items()}
-    predictions = distiller(x, training=True)
-    loss = distiller.compute_loss(x, y, predictions)
-    assert_close(loss, 5 * terms["soft"] + 2 * terms["hard"] + terms["cosine"], atol=1e-4)
-    assert terms["soft"] > 0 and terms["hard"] > 0
+    lengths = x["padding_mask"].sum(1)
+    y = {"start_logits": lengths // 2, "end_logits": lengths - 1}  # real tokens
+    s_out, s_hidden = student.call_with_hidden(x)
+    t_out, t_hidden = teacher.call_with_hidden(x)
+    soft = hard = 0.0
+    for key in y:
+        s, t = (to_numpy(o[key]).astype(np.float64) for o in (s_out, t_out))
+        soft += -(np.exp(numpy_log_softmax(t / 2)) * numpy_log_softmax(s / 2)).sum(-1).mean() * 4
+        hard += -numpy_log_softmax(s)[np.arange(3), y[key]].mean()
+    a, b = (to_numpy(h["sequence_output"]).astype(np.float64) for h in (s_hidden, t_hidden))
+    cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    cosine = (1 - cos)[x["padding_mask"]].mean()
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    # A training-mode teacher would draw other dropout masks at every step.
+    losses = [float(distiller.train_on_batch(x, y)) for _ in range(2)]
+    assert abs(losses[0] - losses[1]) < 1e-6 * abs(losses[0])
+    assert_close(losses[0], 5 * soft + 2 * hard + cosine, atol=1e-5, rtol=1e-5)
+    assert_close(distiller.evaluate(x, y, verbose=0), 2 * hard, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("make, match", [

@@ -131,45 +131,49 @@ def test_generator_and_discriminator_share_their_embedding_tables_through_a_save
             assert getattr(gen, name) is getattr(disc, name), name
         assert m.generator_head.token_embedding is disc.token_embedding
     assert_close(restored(batch)["mlm_logits"], to_numpy(before), atol=1e-5)
-    shared = len(model.discriminator.embeddings.weights)
-    assert len(model.weights) == len({id(w) for w in model.weights})
-    assert shared == 3
+    # The generator's embedding layer owns just its projection to its narrower width.
+    shared = {id(w) for w in model.discriminator.embeddings.weights}
+    own = [w for w in model.generator.embeddings.weights if id(w) not in shared]
+    assert {id(w) for w in own} == {id(w) for w in model.generator.embeddings.projection.weights}
 
 
 @given(masked_batches(), seeds)
-def test_discriminator_loss_averages_over_every_real_token(pretrainer, drawn, seed):
-    """The discriminator loss is the binary cross-entropy averaged over all real tokens, replaced or not, and padded positions do not count."""
+def test_the_two_losses_average_over_used_slots_and_real_tokens(pretrainer, drawn, seed):
+    """The generator loss is the cross-entropy averaged over the used prediction slots only; the discriminator loss is the binary cross-entropy averaged over every real token, replaced or not, padding left out."""
     batch, _ = drawn
     g = np.random.default_rng(seed)
     shape = batch["token_ids"].shape
-    outputs = {"mlm_logits": np.zeros((*batch["mask_ids"].shape, VOCAB), "float32"),
+    outputs = {"mlm_logits": (g.normal(size=(*batch["mask_ids"].shape, VOCAB)) * 3).astype("float32"),
                "rtd_logits": (g.normal(size=shape) * 5).astype("float32"),
                "rtd_labels": g.integers(0, 2, shape).astype("int32")}
     terms = pretrainer.loss_terms(batch, outputs)
     p = 1 / (1 + np.exp(-outputs["rtd_logits"].astype("float64")))
     y = outputs["rtd_labels"]
     bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-    real = batch["padding_mask"]
-    assert_close(terms["discriminator"], bce[real].mean(), atol=1e-4, rtol=1e-4)
-    assert_close(terms["generator"], np.log(VOCAB), atol=1e-4)  # uniform over the vocabulary
+    assert_close(terms["discriminator"], bce[batch["padding_mask"]].mean(), atol=1e-4, rtol=1e-4)
+    logits = outputs["mlm_logits"].astype("float64")
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    picked = np.take_along_axis(log_probs, batch["mask_ids"][..., None], -1)[..., 0]
+    used = batch["mask_weights"] > 0
+    assert_close(terms["generator"], -picked[used].mean(), atol=1e-4, rtol=1e-4)
 
 
-def test_the_discriminator_loss_does_not_reach_the_generator(pretrainer):
-    """No gradient of the discriminator's loss reaches a weight that only the generator has: samples are not back-propagated through."""
+def test_the_discriminator_loss_does_not_reach_the_generator():
+    """No gradient of the discriminator's loss reaches a weight that only the generator has (its samples are not back-propagated through), while it does reach the shared token table."""
+    model = electra(seed=3)
     batch, _ = masked_batch(np.random.default_rng(0))
-    pretrainer(batch)
-    shared = {id(w) for w in pretrainer.discriminator.weights}
-    own = [v for v in pretrainer.generator.trainable_variables + pretrainer.generator_head.trainable_variables
+    model(batch)
+    shared = {id(w) for w in model.discriminator.weights}
+    own = [v for v in model.generator.trainable_variables + model.generator_head.trainable_variables
            if id(v) not in shared]
+    table = model.discriminator.embeddings.token_embedding.embeddings
 
     def discriminator_loss():
-        return pretrainer.loss_terms(batch, pretrainer(batch))["discriminator"]
+        return model.loss_terms(batch, model(batch))["discriminator"]
 
-    grads = weight_gradients(discriminator_loss, [], own)
-    assert own and all(np.all(g == 0) for g in grads if g is not None)
-    generator_grads = weight_gradients(
-        lambda: pretrainer.loss_terms(batch, pretrainer(batch))["generator"], [], own)
-    assert any(g is not None and np.any(g != 0) for g in generator_grads)  # the probe can fail
+    *own_grads, table_grad = weight_gradients(discriminator_loss, [], [*own, table])
+    assert own and all(g is None or np.all(g == 0) for g in own_grads)
+    assert table_grad is not None and np.any(table_grad != 0)  # the probe sees gradients
 
 
 def test_fit_lowers_the_loss_on_a_fixed_batch():

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import random
 
+import keras
 import numpy as np
 
 
 def masked_lm(masker, token_ids: np.ndarray, seed) -> dict[str, np.ndarray]:
     """`masker(token_ids)` with its random draws fixed by `seed`, as NumPy arrays.
 
-    keras-hub's masker draws from Python's `random` module outside a
-    `tf.function` and from TensorFlow's global seed inside one; both are
-    seeded here, and Python's generator is put back as it was afterwards.
+    keras-hub's masker draws from Python's `random` module (its default,
+    Python path) or, when it was built for the TensorFlow path, from
+    TensorFlow's global seed. The generator it uses is seeded here; Python's
+    is put back as it was afterwards, TensorFlow's global seed stays set.
 
     Args:
         masker: a `keras_hub.layers.MaskedLMMaskGenerator` (with
@@ -52,17 +54,15 @@ def masked_lm(masker, token_ids: np.ndarray, seed) -> dict[str, np.ndarray]:
     saved = random.getstate()
     try:
         random.seed(state)
-        try:
+        if not getattr(masker, "_allow_python_workflow", True):
             import tensorflow as tf
 
             tf.random.set_seed(state)
-        except ImportError:  # the Python path needs no TensorFlow
-            pass
         out = masker(np.asarray(token_ids, "int32"))
     finally:
         random.setstate(saved)
     return {
-        key: np.asarray(value, "float32" if key == "mask_weights" else "int32")
+        key: keras.ops.convert_to_numpy(value).astype("float32" if key == "mask_weights" else "int32")
         for key, value in out.items()
     }
 

@@ -1,11 +1,27 @@
 """Sentence-pair objectives: next-sentence prediction (NSP, BERT) and sentence order (SOP, ALBERT)."""
 
+import re
+
 import numpy as np
+
+# A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by
+# a space and an upper-case letter, a digit or a quote: good enough for Wikipedia.
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
 
 IS_NEXT = 0
 NOT_NEXT = 1
 IN_ORDER = 0
 SWAPPED = 1
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """A paragraph's sentences (see `SENTENCE_END`), stripped, empty ones dropped.
+
+    Example:
+    >>> split_sentences('It rained. "Stay in," she said. Then at 3 p.m. it stopped!')
+    ['It rained.', '"Stay in," she said.', 'Then at 3 p.m. it stopped!']
+    """
+    return [s.strip() for s in SENTENCE_END.split(paragraph) if s.strip()]
 
 
 def next_sentence_pairs(

@@ -138,7 +138,8 @@ class SquadWindows:
 
 
 def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
-            doc_stride: int = 128, max_question_length: int = 64) -> SquadWindows:
+            doc_stride: int = 128, max_question_length: int = 64,
+            special_tokens: tuple[str, str, str] = ("[CLS]", "[SEP]", "[PAD]")) -> SquadWindows:
     """Cut every example into windows over its context (BERT's SQuAD recipe).
 
     The question (cut to `max_question_length` word pieces) leads every
@@ -151,10 +152,13 @@ def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
 
     Args:
         examples: `SquadExample`s.
-        tokenizer: from `offsets_tokenizer` (needs `[CLS]`, `[SEP]`, `[PAD]`).
+        tokenizer: a `tokenizers` tokenizer that reports offsets, e.g. from
+            `offsets_tokenizer`.
         max_length: tokens per window.
         doc_stride: word pieces between consecutive windows' starts.
         max_question_length: the longest question kept, in word pieces.
+        special_tokens: the tokenizer's start, separator and padding tokens
+            (RoBERTa's byte-level BPE: `("<s>", "</s>", "<pad>")`).
     """
     context_room = max_length - min(max_question_length, max_length) - 3
     if context_room < 1 or doc_stride < 1:
@@ -163,7 +167,14 @@ def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
             f"question of max_question_length ({max_question_length}) and 3 special "
             f"tokens, and doc_stride ({doc_stride}) must be >= 1."
         )
-    special = {t: tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")}
+    cls_token, sep_token, pad_token = special_tokens
+    ids = {t: tokenizer.token_to_id(t) for t in special_tokens}
+    if None in ids.values():
+        raise ValueError(
+            f"`special_tokens` {special_tokens} must all be in the tokenizer's vocabulary; "
+            f"missing {[t for t, i in ids.items() if i is None]}."
+        )
+    special = {"[CLS]": ids[cls_token], "[SEP]": ids[sep_token], "[PAD]": ids[pad_token]}
     questions = tokenizer.encode_batch([e.question for e in examples], add_special_tokens=False)
     contexts = _encode_contexts(tokenizer, examples)
     rows = {k: [] for k in ("ids", "segments", "offsets", "start", "end", "example")}

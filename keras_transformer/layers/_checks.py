@@ -104,3 +104,12 @@ def clone_initializer(initializer):
     """A fresh initializer per weight, so no two weights share one seeded instance."""
     initializer = keras.initializers.get(initializer)
     return initializer.__class__.from_config(initializer.get_config())
+
+
+def check_no_sample_weight(sample_weight) -> None:
+    """Raise if a model that computes its own loss is given a `sample_weight`."""
+    if sample_weight is not None:
+        raise ValueError(
+            "This model defines its own loss and takes no `sample_weight`; got one. Drop it "
+            "(or weight the examples by repeating them)."
+        )

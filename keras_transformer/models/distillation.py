@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import keras
 
 from keras_transformer import losses
+from keras_transformer.layers._checks import check_no_sample_weight
 from keras_transformer.models.bert.backbone import BERT
 from keras_transformer.models.bert.tasks import _BertTask
 
@@ -71,7 +72,9 @@ def distil_student(teacher: BERT, layers: Sequence[int] | None = None) -> BERT:
             f"`layers` must be increasing teacher layer indices in [0, {teacher.num_layers}); "
             f"got {layers}."
         )
-    config = {**teacher.get_config(), "num_layers": len(layers), "name": f"{teacher.name}_student"}
+    # A teacher frozen by a `Distiller` must not hand its freeze to the student.
+    config = {**teacher.get_config(), "num_layers": len(layers), "name": f"{teacher.name}_student",
+              "trainable": True}
     student = BERT.from_config(config)
     shape = {"token_ids": (None, None)}
     if teacher.num_segments:
@@ -99,9 +102,10 @@ class Distiller(keras.Model):
     `loss = soft_weight · T² CE(teacher/T, student/T) + hard_weight · CE(labels, student)
     + cosine_weight · (1 - cos(student hidden, teacher hidden))`, the first two
     summed over the logits the models return (e.g. start and end). Defaults
-    are DistilBERT's (5, 2, 1, T = 2). The teacher is frozen, runs in
-    inference mode, and runs only in training calls: `predict` and
-    `evaluate` run the student alone (`evaluate`'s loss is the hard one). The student and teacher are task models of the same
+    are DistilBERT's (5, 2, 1, T = 2). The teacher is frozen (the model
+    passed in: `teacher.trainable` becomes False), runs in inference mode,
+    and runs only in training calls: `predict` and `evaluate` run the student
+    alone, so `evaluate`'s loss is `hard_weight · CE(labels, student)`. The student and teacher are task models of the same
     kind (`BertSpanQA`, `BertClassifier`) and the same hidden width; build the
     student's backbone with `distil_student(teacher.backbone)`.
 
@@ -135,10 +139,11 @@ class Distiller(keras.Model):
         student, teacher = (keras.saving.deserialize_keras_object(m) if isinstance(m, dict) else m
                             for m in (student, teacher))
         for name, model in (("student", student), ("teacher", teacher)):
-            if not isinstance(model, _BertTask):
+            if not isinstance(model, _BertTask) or model.extra_inputs:
                 raise ValueError(
-                    f"`{name}` must be a BERT task model (e.g. BertSpanQA, BertClassifier); "
-                    f"got {type(model).__name__}."
+                    f"`{name}` must be a BERT task model whose every output counts "
+                    f"(BertSpanQA, BertClassifier); got {type(model).__name__}. Masked-LM "
+                    "models predict unused slots too, which these losses would count."
                 )
         if type(student) is not type(teacher):
             raise ValueError(
@@ -176,14 +181,14 @@ class Distiller(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None):
-        outputs, hidden = self.student.forward(inputs, training=training)
+        outputs, hidden = self.student.call_with_hidden(inputs, training=training)
         if training:  # only training pays for the teacher
             terms = self._teacher_terms(inputs, outputs, hidden)
             self.add_loss(self.soft_weight * terms["soft"] + self.cosine_weight * terms["cosine"])
         return outputs
 
     def _teacher_terms(self, inputs, outputs, hidden) -> dict:
-        teacher_outputs, teacher_hidden = self.teacher.forward(inputs, training=False)
+        teacher_outputs, teacher_hidden = self.teacher.call_with_hidden(inputs, training=False)
         soft = 0.0
         for key, logits in _as_dict(outputs).items():
             soft += losses.distillation_loss(logits, _as_dict(teacher_outputs)[key], self.temperature)
@@ -203,13 +208,14 @@ class Distiller(keras.Model):
 
     def loss_terms(self, inputs, labels=None, training: bool = False) -> dict:
         """The three losses, unweighted: `"soft"`, `"hard"` (0 without labels) and `"cosine"`."""
-        outputs, hidden = self.student.forward(inputs, training=training)
+        outputs, hidden = self.student.call_with_hidden(inputs, training=training)
         terms = self._teacher_terms(inputs, outputs, hidden)
         terms["hard"] = 0.0 if labels is None else self._hard(labels, outputs)
         return terms
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The hard-label loss on `y`, plus the soft and cosine losses the training call added."""
+        check_no_sample_weight(sample_weight)
         total = keras.ops.sum(keras.ops.stack(self.losses)) if self.losses else 0.0
         if y is not None:
             total = total + self.hard_weight * self._hard(y, y_pred)

@@ -16,6 +16,7 @@ import keras
 from keras import ops
 
 from keras_transformer.layers._checks import (
+    check_no_sample_weight,
     check_positive,
     check_rank,
     check_seed,
@@ -128,8 +129,11 @@ class ElectraPretrainer(keras.Model):
     generator is narrower, build it with `embedding_dim` = the
     discriminator's table width, so its own projection maps the shared
     tables to its width. The generator's MLM head is tied to the shared
-    token table. The model defines its own loss (`compute_loss`), so compile
-    it with an optimizer alone and fit it on the inputs, without targets.
+    token table. Pass both backbones unbuilt (the tie is made before their
+    weights exist). The model defines its own loss (`compute_loss`), so
+    compile it with an optimizer alone and fit it on the inputs, without
+    targets. Neither pooler takes part in replaced-token detection, so
+    Keras warns that they get no gradient.
 
     Args:
         generator: the masked-LM `BERT`.
@@ -281,8 +285,10 @@ class ElectraPretrainer(keras.Model):
         return {"generator": generator, "discriminator": discriminator}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        check_no_sample_weight(sample_weight)
         terms = self.loss_terms(x, y_pred)
-        return terms["generator"] + self.discriminator_weight * terms["discriminator"]
+        total = terms["generator"] + self.discriminator_weight * terms["discriminator"]
+        return total + ops.sum(ops.stack(self.losses)) if self.losses else total
 
     def compute_output_shape(self, inputs_shape):
         backbone_shape, mask_shape = self._split(inputs_shape)

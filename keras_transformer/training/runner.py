@@ -208,7 +208,7 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> No
             model.fit(_stream(batches), steps_per_epoch=len(batches), **common)
             continue
         x, y, *weights = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *batches)
-        batch_size = len(keras.tree.flatten(batches[0][1])[0])
+        batch_size = len(keras.tree.flatten(batches[0][0])[0])
         model.fit(x, y, sample_weight=weights[0] if weights else None,
                   batch_size=batch_size, **common)
 

@@ -2,7 +2,8 @@
 
 - `backbone`: `BERT`, the post-LN encoder with token + segment + position embeddings;
 - `heads`: masked-LM, next-sentence, classifier and span heads;
-- `tasks`: models that put a head on a backbone (`BertPretrainer`, `BertClassifier`, `BertSpanQA`);
+- `tasks`: models that put a head on a backbone (`BertPretrainer`, `BertMaskedLM`,
+  `BertClassifier`, `BertSpanQA`);
 - `checkpoint`: Hugging Face BERT folders (`config.json` + `model.safetensors`);
 - `folder`: the package's own backbone + vocabulary folders (imported on demand:
   its tokenizer needs keras-hub and TensorFlow).
@@ -17,6 +18,7 @@ from keras_transformer.models.bert.heads import (
 )
 from keras_transformer.models.bert.tasks import (
     BertClassifier,
+    BertMaskedLM,
     BertPretrainer,
     BertSpanQA,
 )
@@ -25,6 +27,7 @@ __all__ = [
     "BERT",
     "BertClassifier",
     "BertClassifierHead",
+    "BertMaskedLM",
     "BertMaskedLMHead",
     "BertNextSentenceHead",
     "BertPretrainer",

@@ -45,14 +45,17 @@ class _BertTask(keras.Model):
         return backbone, {k: inputs[k] for k in self.extra_inputs}
 
     def call(self, inputs, training=None):
-        return self.forward(inputs, training=training)[0]
+        return self.call_with_hidden(inputs, training=training)[0]
 
-    def forward(self, inputs, training=None):
+    def call_with_hidden(self, inputs, training=None):
         """`(outputs, backbone outputs)`: the task's outputs and the hidden states under them.
 
         A distillation loss that compares hidden states (`Distiller`) reads
-        them here without running the backbone twice.
+        them here without running the backbone twice. (Not `forward`: on the
+        PyTorch backend that name is `torch.nn.Module`'s, which export uses.)
         """
+        if not self.built and isinstance(inputs, Mapping):  # called directly, not via __call__
+            self.build(keras.tree.map_structure(lambda t: tuple(t.shape), dict(inputs)))
         backbone_inputs, task_inputs = self._split(inputs)
         hidden = self.backbone(backbone_inputs, training=training)
         return self._head(hidden, backbone_inputs, task_inputs, training), hidden
@@ -107,6 +110,18 @@ def _token_shape(inputs_shape) -> tuple:
     return tuple(shape)
 
 
+def _mlm_head(backbone: BERT, dtype_policy) -> BertMaskedLMHead:
+    """A masked-LM head tied to `backbone`'s token embedding, set up like the backbone."""
+    return BertMaskedLMHead(
+        backbone.embeddings.token_embedding,
+        activation=backbone.activation,
+        layer_norm_epsilon=backbone.layer_norm_epsilon,
+        initializer_range=backbone.initializer_range,
+        dtype=dtype_policy,
+        name="mlm_head",
+    )
+
+
 def _hidden_shape(model, backbone_shape):
     token_shape = tuple(backbone_shape["token_ids"])
     return (*token_shape, model.backbone.hidden_dim), (token_shape[0], model.backbone.hidden_dim)
@@ -141,14 +156,7 @@ class BertPretrainer(_BertTask):
 
     def __init__(self, backbone, **kwargs):
         super().__init__(backbone, **kwargs)
-        self.mlm_head = BertMaskedLMHead(
-            backbone.embeddings.token_embedding,
-            activation=backbone.activation,
-            layer_norm_epsilon=backbone.layer_norm_epsilon,
-            initializer_range=backbone.initializer_range,
-            dtype=self.dtype_policy,
-            name="mlm_head",
-        )
+        self.mlm_head = _mlm_head(backbone, self.dtype_policy)
         self.nsp_head = BertNextSentenceHead(
             backbone.initializer_range, dtype=self.dtype_policy, name="nsp_head"
         )
@@ -163,6 +171,44 @@ class BertPretrainer(_BertTask):
             "mlm_logits": self.mlm_head(hidden["sequence_output"], task_inputs["mask_positions"]),
             "nsp_logits": self.nsp_head(hidden["pooled_output"]),
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class BertMaskedLM(_BertTask):
+    """Masked language modeling alone (RoBERTa, DistilBERT): the MLM head tied to the token embedding.
+
+    Call arguments:
+        inputs: the backbone's dict plus `"mask_positions"`, int
+            `(batch, num_predictions)`: the positions whose tokens to predict.
+
+    Returns:
+        float32 logits `(batch, num_predictions, vocab_size)`.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_transformer.models import BERT
+    >>> bert = BERT(vocab_size=30, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> x = {"token_ids": np.array([[2, 5, 7, 0]]), "segment_ids": np.zeros((1, 4), "int32")}
+    >>> BertMaskedLM(bert).predict({**x, "mask_positions": np.array([[1, 2]])}, verbose=0).shape
+    (1, 2, 30)
+    """
+
+    extra_inputs = ("mask_positions",)
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.mlm_head = _mlm_head(backbone, self.dtype_policy)
+
+    def _build_head(self, backbone_shape, inputs_shape):
+        sequence_shape, _ = _hidden_shape(self, backbone_shape)
+        self.mlm_head.build(sequence_shape, tuple(inputs_shape["mask_positions"]))
+
+    def _head(self, hidden, backbone_inputs, task_inputs, training):
+        return self.mlm_head(hidden["sequence_output"], task_inputs["mask_positions"])
+
+    def compute_output_shape(self, inputs_shape):
+        return (*tuple(inputs_shape["mask_positions"]), self.backbone.vocab_size)
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
