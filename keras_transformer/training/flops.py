@@ -73,13 +73,16 @@ def gpt_model_flops_per_token(model: keras.Model, seq_len: int) -> float:
 def bert_flops_per_token(task_model: keras.Model, seq_len: int) -> float:
     """Training FLOPs per token of a BERT task model (backbone + head): `6N + 12 L H T`.
 
-    `task_model.backbone` is a `BERT`; N counts every parameter of the task
+    `task_model.backbone` is a `BERT` (or `task_model` is one: the backbone
+    alone, e.g. ELECTRA's generator); N counts every parameter of the task
     model that a token is multiplied by: not the embedding tables (look-ups,
     not matmuls; an MLM head tied to the token table does multiply by it, but
     only at the few masked positions, which this estimate leaves out), and a
     block shared across layers (ALBERT) once per layer it runs at.
     """
-    backbone = task_model.backbone
+    from keras_transformer.models.bert.backbone import BERT
+
+    backbone = task_model if isinstance(task_model, BERT) else task_model.backbone
     embeddings = backbone.embeddings
     tables = [embeddings.token_embedding, embeddings.position_embedding, embeddings.segment_embedding]
     looked_up = sum(int(np.prod(w.shape)) for table in tables if table is not None for w in table.weights)

@@ -207,7 +207,12 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> No
         if len(shapes) > 1:
             model.fit(_stream(batches), steps_per_epoch=len(batches), **common)
             continue
-        x, y, *weights = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *batches)
+        # A model that defines its own loss trains on `(x, None)` batches.
+        x, y, *weights = (
+            None if parts[0] is None
+            else keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
+            for parts in zip(*batches)
+        )
         batch_size = len(keras.tree.flatten(batches[0][0])[0])
         model.fit(x, y, sample_weight=weights[0] if weights else None,
                   batch_size=batch_size, **common)

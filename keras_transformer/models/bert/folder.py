@@ -64,6 +64,21 @@ def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowerca
     >>> backbone.vocab_size, np.asarray(tokenizer("The cats")).tolist()
     (8, [5, 6, 7])
     """
+    return load_bert_backbone(folder, name), load_bert_folder_tokenizer(folder, lowercase)
+
+
+def load_bert_backbone(folder: str | os.PathLike, name: str | None = None) -> BERT:
+    """The `BERT` of a `save_bert_folder` folder, weights loaded, whatever its vocabulary's kind.
+
+    Example:
+    >>> import tempfile
+    >>> bert = BERT(vocab_size=4, max_length=8, num_layers=1, num_heads=2,
+    ...             hidden_dim=8, intermediate_dim=16)
+    >>> folder = tempfile.mkdtemp()
+    >>> save_bert_folder(folder, bert, ["<s>", "<pad>", "</s>", "Ġthe"])  # a byte-level BPE one
+    >>> load_bert_backbone(folder, name="encoder").name
+    'encoder'
+    """
     folder = Path(folder)
     missing = [f for f in FILES if not (folder / f).is_file()]
     if missing:
@@ -77,7 +92,7 @@ def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowerca
         inputs["segment_ids"] = np.zeros((1, 2), "int32")
     backbone(inputs)  # creates the variables the weights file fills
     backbone.load_weights(folder / "backbone.weights.h5")
-    return backbone, load_bert_folder_tokenizer(folder, lowercase)
+    return backbone
 
 
 def load_bert_folder_tokenizer(folder: str | os.PathLike, lowercase: bool = True):

@@ -1,0 +1,131 @@
+"""SQuAD span QA as a runner task: windows, length-bucketed batches, EM/F1 on the held-out articles.
+
+Chapter 05 fine-tunes the MiniLM checkpoint with it, chapter 06 every
+member of the BERT family: a subclass supplies the model (`build_model`) and
+the tokenizer that reports character offsets (`offsets_tokenizer`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+import keras
+import numpy as np
+
+from keras_transformer import metrics
+from keras_transformer.data import squad
+from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
+from keras_transformer.training.flops import bert_flops_per_token
+from keras_transformer.training.preset import Preset
+from keras_transformer.training.task import Task
+
+OUTPUTS = ("start_logits", "end_logits")
+
+
+@dataclasses.dataclass
+class SpanQAPreset(Preset):
+    """The preset fields of SQuAD fine-tuning, beside the runner's own."""
+
+    max_length: int = 192  # tokens per window
+    doc_stride: int = 96  # word pieces between consecutive windows' starts
+    max_question_length: int = 48
+    max_answer_length: int = 30  # word pieces
+    bucket_lengths: str = "128"  # shorter padded lengths besides max_length
+    train_size: int = 0  # 0: every training question; n: the first n
+    eval_size: int = 0  # 0: every evaluation question; n: the first n
+    eval_batch_size: int = 64
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.train_size < 0 or self.eval_size < 0:
+            raise ValueError(
+                f"train_size and eval_size must be >= 0 (0 = all); got {self.train_size} "
+                f"and {self.eval_size}."
+            )
+        self.buckets()
+
+    def buckets(self) -> tuple[int, ...]:
+        """Padded lengths of training batches: `bucket_lengths` below `max_length`, then it."""
+        return buckets_up_to(self.bucket_lengths, self.max_length)
+
+
+class SpanQATask(Task):
+    """Extractive QA on SQuAD v1.1 with a `BertSpanQA` model; subclass it for the model and tokenizer.
+
+    Training minimizes the cross-entropy of the gold start and of the gold
+    end; a window that does not hold the answer is trained to point at its
+    first token, as in BERT. Evaluation decodes the best span over an
+    example's windows and scores it with SQuAD's exact match and F1.
+
+    Attributes:
+        special_tokens: the tokenizer's start, separator and padding tokens.
+    """
+
+    headline = "f1"
+    headline_mode = "max"
+    special_tokens: tuple[str, str, str] = ("[CLS]", "[SEP]", "[PAD]")
+
+    def __init__(self, config: SpanQAPreset, data_dir: str | None = None):
+        super().__init__(config, data_dir)
+        c = config
+        splits = squad.squad_splits(data_dir)
+        self.protocol = splits["protocol"]
+        self.train_examples = splits["train"][:c.train_size or None]
+        self.eval_examples = splits["eval"][:c.eval_size or None]
+        tokenizer = self.offsets_tokenizer()
+        cut = dict(max_length=c.max_length, doc_stride=c.doc_stride,
+                   max_question_length=c.max_question_length, special_tokens=self.special_tokens)
+        self.train = squad.windows(self.train_examples, tokenizer, **cut)
+        self.eval = squad.windows(self.eval_examples, tokenizer, **cut)
+        self.batches = LengthBuckets(self.train.lengths, c.batch_size, c.seed, c.buckets())
+        self.steps_per_epoch = self.batches.steps_per_epoch
+        self.predictions = None
+        print(
+            f"SQuAD v1.1 ({self.protocol}): {len(self.train_examples)} training questions in "
+            f"{len(self.train)} windows ({self.steps_per_epoch} steps per epoch), "
+            f"{len(self.eval_examples)} evaluation questions in {len(self.eval)} windows."
+        )
+
+    def offsets_tokenizer(self):
+        """A `tokenizers` tokenizer that reports character offsets, with the model's vocabulary."""
+        raise NotImplementedError(f"{type(self).__name__} must define offsets_tokenizer().")
+
+    def loss(self):
+        return {name: keras.losses.SparseCategoricalCrossentropy(from_logits=True, name=name)
+                for name in OUTPUTS}
+
+    def train_batch(self, step: int):
+        """Batch `step` (see `LengthBuckets`): windows of similar length, cut to their bucket."""
+        rows, length = self.batches(step)
+        x = {k: v[rows, :length] for k, v in self.train.inputs.items()}
+        return x, {"start_logits": self.train.start_positions[rows],
+                   "end_logits": self.train.end_positions[rows]}
+
+    def tokens_per_step(self) -> int:
+        return round(self.config.batch_size * float(self.train.lengths.mean()))
+
+    def flops_per_token(self, model: keras.Model) -> float:
+        return bert_flops_per_token(model, self.config.max_length)
+
+    def evaluate(self, model: keras.Model) -> dict[str, float]:
+        c = self.config
+        logits = model.predict(self.eval.inputs, batch_size=c.eval_batch_size, verbose=0)
+        self.predictions = squad.best_spans(
+            np.asarray(logits["start_logits"]), np.asarray(logits["end_logits"]),
+            self.eval.offsets, self.eval.example_index,
+            [e.context for e in self.eval_examples], c.max_answer_length,
+        )
+        return metrics.squad_scores(self.predictions, [e.answers for e in self.eval_examples])
+
+    def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
+        """Writes `predictions.json` (question id → answer) and prints EM/F1."""
+        if self.predictions is None:  # e.g. a resumed run that had nothing left to train
+            self.evaluate(model)
+        answers = {e.id: p for e, p in zip(self.eval_examples, self.predictions)}
+        (run_dir / "predictions.json").write_text(json.dumps(answers, indent=1) + "\n")
+        scores = metrics.squad_scores(self.predictions, [e.answers for e in self.eval_examples])
+        print(f"SQuAD v1.1 ({self.protocol}), {len(self.eval_examples)} questions: "
+              f"exact match {scores['exact_match']:.2f}, F1 {scores['f1']:.2f}")
+        return {}

@@ -1,0 +1,50 @@
+"""Chapter 06 (the BERT family: every objective pretrained, fine-tuned on SQuAD and compared) runs end to end."""
+
+import importlib.util
+import sys
+
+import pytest
+
+from tests.chapter_runs import ROOT, metrics, run_chapter
+
+SCRIPT = "06_bert_family.py"
+OBJECTIVES = ("bert", "roberta", "albert", "electra", "random", "distilbert")
+PRETRAINING = {"bert": "nsp_accuracy", "roberta": "mlm_accuracy", "albert": "sop_accuracy",
+               "electra": "rtd_accuracy"}
+
+
+def chapter_module():
+    spec = importlib.util.spec_from_file_location("chapter_06", ROOT / "chapters" / SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.chapter
+def test_smoke_preset_pretrains_fine_tunes_and_compares_every_objective(tmp_path):
+    """Every objective gets its pretraining figures, SQuAD EM/F1 and inference time in one table; ALBERT is the smallest, the distilled student smaller and faster than its teacher."""
+    output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(tmp_path))
+    table = metrics(tmp_path)["models"]
+    assert list(table) == list(OBJECTIVES)
+    for name, row in table.items():
+        assert 0.0 <= row["squad_f1"] <= 100.0 and row["inference_ms_per_batch"] > 0, name
+        assert (tmp_path / name / "squad" / "predictions.json").is_file()
+        if name in PRETRAINING:
+            assert 0.0 <= row[PRETRAINING[name]] <= 1.0 and row["pretrain_tokens_per_second"] > 0
+            assert (tmp_path / name / "pretrain" / "backbone.weights.h5").is_file()
+    assert table["albert"]["num_params"] < table["bert"]["num_params"]
+    assert table["electra"]["num_params"] == table["bert"]["num_params"]  # the same encoder
+    assert table["distilbert"]["num_params"] < table["bert"]["num_params"]
+    assert (tmp_path / "family.png").read_bytes()[:4] == b"\x89PNG"
+    assert "06 BERT family (smoke): bert F1" in output
+
+
+def test_objectives_are_checked_and_distilbert_needs_its_teacher():
+    """Unknown objective names, an empty list, or distilbert without bert are ValueErrors; distilbert runs after bert."""
+    config = chapter_module().FamilyConfig
+    for bad, match in (("bert,gpt", "unknown"), ("", "objectives must be"),
+                       ("distilbert", "list bert too")):
+        with pytest.raises(ValueError, match=match):
+            config(objectives=bad)
+    assert config(objectives="distilbert, bert").names() == ["bert", "distilbert"]
