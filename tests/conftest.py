@@ -6,8 +6,10 @@ Profiles (pick with the environment variable `HYPOTHESIS_PROFILE`):
   the suite is reproducible and fast on a 2-core CPU;
 - `quick`: as `ci` with fewer examples, for backends that recompile for
   every new input shape (PyTorch in tox);
-- `minimal`: two examples per property, for JAX, whose compilation for each
-  new shape makes it the slowest backend on a CPU;
+- `minimal`: two examples per property;
+- `single`: one example per property, for JAX, whose compilation for each
+  new shape makes it the slowest backend on a CPU (the property still runs
+  there; TensorFlow and PyTorch draw the many examples);
 - `dev`: random and with many more examples, for hunting bugs locally.
 """
 
@@ -33,6 +35,7 @@ settings.register_profile(
 )
 settings.register_profile("quick", settings.get_profile("ci"), max_examples=4)
 settings.register_profile("minimal", settings.get_profile("ci"), max_examples=2)
+settings.register_profile("single", settings.get_profile("ci"), max_examples=1)
 settings.register_profile(
     "dev",
     deadline=None,

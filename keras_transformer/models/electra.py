@@ -276,9 +276,9 @@ class ElectraPretrainer(keras.Model):
             ops.cast(mask["mask_ids"], "int32"), outputs["mlm_logits"], from_logits=True)
         generator = ops.sum(mlm * weights) / ops.maximum(ops.sum(weights), 1.0)
         real = self.discriminator.padding_mask(backbone_inputs)
-        real = ops.ones_like(outputs["rtd_logits"]) if real is None else ops.cast(real, "float32")
+        logits = ops.convert_to_tensor(outputs["rtd_logits"], "float32")
+        real = ops.ones_like(logits) if real is None else ops.cast(real, "float32")
         labels = ops.cast(outputs["rtd_labels"], "float32")
-        logits = outputs["rtd_logits"]
         # Binary cross-entropy on logits, stable for large |logits|.
         bce = ops.maximum(logits, 0.0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
         discriminator = ops.sum(bce * real) / ops.maximum(ops.sum(real), 1.0)
