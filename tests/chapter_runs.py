@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
-import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -31,30 +30,56 @@ def start_chapter(script: str, *args: str) -> subprocess.Popen:
 def run_chapter(script: str, *args: str, timeout: float = 300,
                 ceiling_mb: float = MEMORY_CEILING_MB) -> str:
     """Run a chapter to the end; return its output, failing with its tail if it fails or outgrows `ceiling_mb`."""
-    with memory_ceiling(script, ceiling_mb):
-        process = start_chapter(script, *args)
-        output, _ = process.communicate(timeout=timeout)
+    process = start_chapter(script, *args)
+    output, peak_mb = wait_with_peak(process, timeout)
     assert process.returncode == 0, output[-4000:]
+    check_ceiling(script, peak_mb, ceiling_mb)
     return output
 
 
-def children_peak_mb() -> float:
-    """The largest peak resident set, in MiB, of the child processes this process has waited for."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def wait_with_peak(process: subprocess.Popen, timeout: float) -> tuple[str, float]:
+    """Read a child's output to its end and reap it: `(output, its own peak resident set in MiB)`.
 
-
-@contextlib.contextmanager
-def memory_ceiling(script: str, ceiling_mb: float = MEMORY_CEILING_MB):
-    """Fail if the child process run inside the block peaks above `ceiling_mb`.
-
-    The kernel keeps only the largest peak of all waited-for children: when it
-    grew during the block, the new value is this run's own peak.
+    The peak is the child's `VmHWM` (`/proc/<pid>/status`), sampled every
+    50 ms while it runs: the high-water mark of its own memory since `exec`.
+    (`getrusage` would not do: a child's `ru_maxrss` also counts the image of
+    this process it was forked from, and a test process holds TensorFlow.)
     """
-    before = children_peak_mb()
-    yield
-    after = children_peak_mb()
-    assert after <= before or after < ceiling_mb, (
-        f"{script} peaked at {after:,.0f} MiB resident, over the {ceiling_mb:,} MiB ceiling"
+    timer = threading.Timer(timeout, process.kill)
+    peak = [0.0]
+
+    def sample():
+        while process.poll() is None:
+            peak[0] = max(peak[0], _vm_hwm_mb(process.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    timer.start()
+    sampler.start()
+    try:
+        output = process.stdout.read()
+        process.wait()
+    finally:
+        timer.cancel()
+    sampler.join()
+    return output, peak[0]
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (FileNotFoundError, ProcessLookupError):  # it has just exited
+        pass
+    return 0.0
+
+
+def check_ceiling(script: str, peak_mb: float, ceiling_mb: float = MEMORY_CEILING_MB) -> None:
+    """Fail if a run's peak resident set reached `ceiling_mb`."""
+    assert peak_mb < ceiling_mb, (
+        f"{script} peaked at {peak_mb:,.0f} MiB resident, over the {ceiling_mb:,} MiB ceiling"
     )
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 from keras_transformer.data.synthetic import recall_examples, step_rng
-from tests.chapter_runs import memory_ceiling
+from tests.chapter_runs import run_chapter
 from tests.test_readme_figures import assert_readme_metrics
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -84,18 +82,12 @@ def test_learned_table_covers_the_longest_evaluation_length():
 
 def run_smoke(script: str, out: pathlib.Path) -> dict:
     """Runs `chapters/<script> --preset smoke --out out`; returns metrics.json."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with memory_ceiling(script):
-        result = subprocess.run(
-            [sys.executable, str(CHAPTERS / script), "--preset", "smoke", "--out", str(out)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
-        )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = run_chapter(script, "--preset", "smoke", "--out", str(out), timeout=180)
     config = json.loads((out / "config.json").read_text())
     assert config["preset"] == "smoke"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["finished"] and metrics["step"] == config["config"]["steps"]
-    assert "summary:" in result.stdout
+    assert "summary:" in output
     return metrics
 
 
