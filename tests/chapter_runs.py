@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -100,3 +101,13 @@ def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: pathlib.Path
 
 def metrics(run_dir: pathlib.Path) -> dict:
     return json.loads((pathlib.Path(run_dir) / "metrics.json").read_text())
+
+
+def load_chapter(script: str):
+    """Import `chapters/<script>` as a module (its presets and classes), without running it."""
+    name = "chapter_" + script.split("_")[0]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "chapters" / script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

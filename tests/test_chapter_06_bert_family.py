@@ -1,24 +1,13 @@
 """Chapter 06 (the BERT family: every objective pretrained, fine-tuned on SQuAD and compared) runs end to end."""
 
-import importlib.util
-import sys
-
 import pytest
 
-from tests.chapter_runs import ROOT, metrics, run_chapter
+from tests.chapter_runs import load_chapter, metrics, run_chapter
 
 SCRIPT = "06_bert_family.py"
 OBJECTIVES = ("bert", "roberta", "albert", "electra", "random", "distilbert")
 PRETRAINING = {"bert": "nsp_accuracy", "roberta": "mlm_accuracy", "albert": "sop_accuracy",
                "electra": "rtd_accuracy"}
-
-
-def chapter_module():
-    spec = importlib.util.spec_from_file_location("chapter_06", ROOT / "chapters" / SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.chapter
@@ -42,7 +31,7 @@ def test_smoke_preset_pretrains_fine_tunes_and_compares_every_objective(tmp_path
 
 def test_objectives_are_checked_and_distilbert_needs_its_teacher():
     """Unknown objective names, an empty list, or distilbert without bert are ValueErrors; distilbert runs after bert."""
-    config = chapter_module().FamilyConfig
+    config = load_chapter(SCRIPT).FamilyConfig
     for bad, match in (("bert,gpt", "unknown"), ("", "objectives must be"),
                        ("distilbert", "list bert too")):
         with pytest.raises(ValueError, match=match):

@@ -1,24 +1,13 @@
 """Chapter 07 (full, BigBird and LSH attention on long windows) runs end to end."""
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
 
-from tests.chapter_runs import ROOT, metrics, run_chapter
+from tests.chapter_runs import load_chapter, metrics, run_chapter
 from tests.test_readme_figures import assert_readme_metrics
 
 SCRIPT = "07_efficient_attention.py"
 KINDS = ("full", "bigbird", "lsh")
-
-
-def chapter_module():
-    spec = importlib.util.spec_from_file_location("chapter_07", ROOT / "chapters" / SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.chapter
@@ -41,7 +30,7 @@ def test_smoke_preset_trains_every_attention_and_times_it(tmp_path):
 
 def test_unknown_or_repeated_attention_names_are_refused():
     """`attentions` must name distinct kinds from full, bigbird, lsh; anything else is a ValueError."""
-    config = chapter_module().EfficientAttentionConfig
+    config = load_chapter(SCRIPT).EfficientAttentionConfig
     for bad in ("full,sparse", "lsh,lsh", ""):
         with pytest.raises(ValueError, match="attentions must be distinct"):
             config(attentions=bad)

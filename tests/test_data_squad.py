@@ -70,18 +70,23 @@ def test_windows_cover_the_context_and_labels_point_at_the_answer(
                 assert normalize_answer(answer) in normalize_answer(text)
 
 
-def test_oracle_logits_decode_to_the_gold_answers(splits, tokenizer):
-    """Logits that peak at the labelled spans decode back to the gold answers (EM near 100)."""
-    examples = splits["eval"][:300]
-    w = squad.windows(examples, tokenizer, max_length=128, doc_stride=64)
+def oracle_scores(w, examples, **decode) -> dict:
+    """EM/F1 of logits that peak exactly at the windows' labelled spans."""
     start = np.full(w.inputs["token_ids"].shape, -5.0)
     end = start.copy()
     labelled = w.start_positions > 0
     start[labelled, w.start_positions[labelled]] = 5.0
     end[labelled, w.end_positions[labelled]] = 5.0
     predictions = squad.best_spans(start, end, w.offsets, w.example_index,
-                                   [e.context for e in examples])
-    scores = squad_scores(predictions, [e.answers for e in examples])
+                                   [e.context for e in examples], **decode)
+    return squad_scores(predictions, [e.answers for e in examples])
+
+
+def test_oracle_logits_decode_to_the_gold_answers(splits, tokenizer):
+    """Logits that peak at the labelled spans decode back to the gold answers (EM near 100)."""
+    examples = splits["eval"][:300]
+    w = squad.windows(examples, tokenizer, max_length=128, doc_stride=64)
+    scores = oracle_scores(w, examples)
     assert scores["exact_match"] > 97.0 and scores["f1"] > 98.0
 
 
@@ -112,15 +117,8 @@ def test_byte_level_bpe_windows_decode_oracle_logits_to_the_gold_answers(splits)
     w = squad.windows(examples, bpe, max_length=128, doc_stride=64,
                       special_tokens=("<s>", "</s>", "<pad>"))
     assert w.inputs["token_ids"][0, 0] == bpe.token_to_id("<s>")
-    start = np.full(w.inputs["token_ids"].shape, -5.0)
-    end = start.copy()
-    labelled = w.start_positions > 0
-    start[labelled, w.start_positions[labelled]] = 5.0
-    end[labelled, w.end_positions[labelled]] = 5.0
     # A small BPE vocabulary spells long answers in more than 30 pieces.
-    predictions = squad.best_spans(start, end, w.offsets, w.example_index,
-                                   [e.context for e in examples], max_answer_length=80)
-    scores = squad_scores(predictions, [e.answers for e in examples])
+    scores = oracle_scores(w, examples, max_answer_length=80)
     assert scores["exact_match"] > 97.0 and scores["f1"] > 98.0
     with pytest.raises(ValueError, match="special_tokens"):
         squad.windows(examples[:2], bpe, max_length=128)  # no [CLS] in a BPE vocabulary
