@@ -434,14 +434,15 @@ FRESH_BATCH = {**inputs(np.array([[2, 3, 4, 0], [5, 6, 0, 0]])), "mask_positions
 FRESH_MODELS = {
     "BERT": lambda: small_bert(),
     "BertPretrainer": lambda: kt.models.BertPretrainer(small_bert()),
+    "BertMaskedLM": lambda: kt.models.BertMaskedLM(small_bert()),
     "BertClassifier": lambda: kt.models.BertClassifier(small_bert(), num_classes=3),
     "BertSpanQA": lambda: kt.models.BertSpanQA(small_bert()),
 }
 
 
 def fresh_inputs(name):
-    """The batch a model takes: only the pretrainer takes `mask_positions`."""
-    keep = name == "BertPretrainer"
+    """The batch a model takes: only the masked-LM models take `mask_positions`."""
+    keep = name in ("BertPretrainer", "BertMaskedLM")
     return {k: v for k, v in FRESH_BATCH.items() if keep or k != "mask_positions"}
 
 

@@ -167,14 +167,13 @@ def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
             f"question of max_question_length ({max_question_length}) and 3 special "
             f"tokens, and doc_stride ({doc_stride}) must be >= 1."
         )
-    cls_token, sep_token, pad_token = special_tokens
-    ids = {t: tokenizer.token_to_id(t) for t in special_tokens}
-    if None in ids.values():
+    cls_id, sep_id, pad_id = (tokenizer.token_to_id(t) for t in special_tokens)
+    if None in (cls_id, sep_id, pad_id):
+        missing = [t for t in special_tokens if tokenizer.token_to_id(t) is None]
         raise ValueError(
             f"`special_tokens` {special_tokens} must all be in the tokenizer's vocabulary; "
-            f"missing {[t for t, i in ids.items() if i is None]}."
+            f"missing {missing}."
         )
-    special = {"[CLS]": ids[cls_token], "[SEP]": ids[sep_token], "[PAD]": ids[pad_token]}
     questions = tokenizer.encode_batch([e.question for e in examples], add_special_tokens=False)
     contexts = _encode_contexts(tokenizer, examples)
     rows = {k: [] for k in ("ids", "segments", "offsets", "start", "end", "example")}
@@ -186,7 +185,7 @@ def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
         # A stride wider than the room would skip context tokens.
         for first in range(0, max(len(c_ids), 1), min(doc_stride, room)):
             piece = slice(first, first + room)
-            ids = [special["[CLS]"], *q_ids, special["[SEP]"], *c_ids[piece], special["[SEP]"]]
+            ids = [cls_id, *q_ids, sep_id, *c_ids[piece], sep_id]
             lead = len(q_ids) + 2  # where the context piece begins in the window
             offsets = np.full((max_length, 2), -1, "int64")
             offsets[lead:lead + len(c_ids[piece])] = c_offsets[piece]
@@ -200,7 +199,7 @@ def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
             if first + room >= len(c_ids):
                 break
     count = len(rows["ids"])
-    token_ids = np.full((count, max_length), special["[PAD]"], "int32")
+    token_ids = np.full((count, max_length), pad_id, "int32")
     segment_ids = np.zeros((count, max_length), "int32")
     lengths = np.array([len(r) for r in rows["ids"]])
     for n, (ids, segments) in enumerate(zip(rows["ids"], rows["segments"])):
