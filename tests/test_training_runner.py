@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 
 import keras
 import numpy as np
@@ -153,6 +154,27 @@ def test_finish_extras_reach_result_and_metrics_json(tmp_path):
     assert resumed["test"] == {"steps_seen": 20, "score": 0.5}
     assert [r["step"] for r in resumed["history"]] == [10, 20]
     assert json.loads((tmp_path / "metrics.json").read_text()) == resumed
+
+
+class RecordingTask(TinyTask):
+    """TinyTask that keeps a weak reference to each model it builds, and its layers' names."""
+
+    built = []
+
+    def build_model(self):
+        model = super().build_model()
+        self.built.append((weakref.ref(model), [layer.name for layer in model.layers]))
+        return model
+
+
+def test_runs_in_turn_start_from_a_fresh_session(tmp_path):
+    """A second run in the same process names its layers as a fresh process would, and the first run's model is gone."""
+    args = ["--steps", "10", "--set", "eval_interval=10"]
+    for run in ("a", "b"):
+        training.main(PRESETS, RecordingTask, args + ["--out", str(tmp_path / run)])
+    (first, first_names), (_, second_names) = RecordingTask.built[-2:]
+    assert first() is None
+    assert second_names == first_names
 
 
 def test_finish_extras_must_not_replace_runner_keys(tmp_path):

@@ -90,9 +90,15 @@ def train(
     same history as an uninterrupted run. Without `resume`, a previous
     run's checkpoint, metrics and TensorBoard logs in `run_dir` are removed.
     At the end, `task.finish` adds its entries to the final metrics, which
-    are written to metrics.json and returned: the two hold the same.
+    are written to metrics.json and returned: the two hold the same. Each
+    run starts from a fresh Keras session (`keras.backend.clear_session()`),
+    so runs made in turn by one process peak no higher than the largest.
     """
     started = time.perf_counter()
+    # A fresh Keras session: what an earlier run in this process built (its
+    # model, optimizer state and traced functions) is released before this
+    # run allocates its own, so runs in turn peak like one run alone.
+    keras.backend.clear_session()
     config = dataclasses.replace(config)  # never mutate the caller's preset
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
