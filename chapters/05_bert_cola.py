@@ -17,14 +17,16 @@ Each model reads the sentences through its own vocabulary: the inputs of the
 joint model are prefixed by vocabulary (`minilm_token_ids`,
 `pretrained_token_ids`, ...).
 
-All initializations train **jointly**, as the outputs of one `keras.Model`
-with one loss per output (as chapter 01 does): they share no layer, so the
-summed loss gives each backbone exactly its own gradient, and they see the
-same batches in the same order. One run then has one checkpoint, exact
-`--resume`, and one history holding every model's dev scores at the same
-steps. Gradient clipping is off (`grad_clip=0`): a global-norm clip would
-couple the models' updates. A step costs the sum of the models' steps, the
-same total as training them one after the other.
+Each initialization is fine-tuned in turn, in its own run folder
+(`<run>/<initialization>/`: checkpoints, metrics.json, loss curve, confusion
+matrices, exact `--resume`), on the same batches in the same order. Training
+them one after the other costs the same time as side by side and peaks at
+one model's memory: two 22M-parameter BERTs with their optimizer states
+would not fit a laptop's 2 GB beside TensorFlow. The run folder's
+`metrics.json` then holds every model's dev scores at the same steps.
+(`ColaTask` can also train several initializations side by side, as the
+outputs of one `keras.Model`; gradient clipping is off, `grad_clip=0`, so
+that a global-norm clip never couples them.)
 
 The recipe (per model): AdamW, peak learning rate 5e-5, weight decay 0.01,
 batch 32, 3 epochs, linear warm-up over the first 10% of the steps. The
@@ -32,22 +34,23 @@ runner's schedule then decays by a cosine (not BERT's straight line) to
 `min_learning_rate`=1e-7, which ends near zero as the linear decay does.
 
     python chapters/05_bert_pretraining.py --preset cpu   # first: the "pretrained" backbone
-    python chapters/05_bert_cola.py --preset cpu     # 3 epochs, three models: ~13 min on 2 CPU cores
+    python chapters/05_bert_cola.py --preset cpu     # 3 epochs, three models in turn
     python chapters/05_bert_cola.py --preset gpu
     python chapters/05_bert_cola.py --preset smoke   # a tiny subset, for the tests
     python chapters/05_bert_cola.py --preset gpu --epochs 5
 
-The headline is the checkpoint model's Matthews correlation (MCC) on
+The headline is the first initialization's Matthews correlation (MCC) on
 `in_domain_dev`; every model's MCC, accuracy and loss on `in_domain_dev` and
-`out_of_domain_dev` are recorded beside it at every evaluation. `finish`
-saves `mcc_curves.png` (dev MCC against step, every model and dev set),
-`mcc.png` (final MCC per model and dev set) and
-`confusion_matrix_<model>_<dev set>.png`.
+`out_of_domain_dev` are recorded beside it at every evaluation. Each
+model's folder gets `confusion_matrix_<dev set>.png`; the run folder gets
+`mcc_curves.png` (dev MCC against step, every model and dev set) and
+`mcc.png` (final MCC per model and dev set).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 
 import keras
@@ -59,6 +62,7 @@ from keras_transformer.data import cola
 from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
 from keras_transformer.models.bert.folder import load_bert_folder, load_bert_folder_tokenizer
 from keras_transformer.models.bert.checkpoint import read_hf_bert_config
+from keras_transformer.training.cli import build_parser, config_from_args
 
 DEV_SETS = {"in_domain": "in_domain_dev", "out_of_domain": "out_of_domain_dev"}
 NUM_CLASSES = 2
@@ -163,8 +167,7 @@ class ColaTask(training.Task):
     def __init__(self, config: ColaConfig, data_dir: str | None = None):
         super().__init__(config, data_dir)
         c = config
-        if "checkpoint" not in c.names():
-            self.headline = f"{c.names()[0]}_in_domain_mcc"
+        self.headline = f"{c.names()[0]}_in_domain_mcc"
         splits = cola.load_cola(data_dir)
         train = splits["in_domain_train"]
         order = np.arange(len(train))
@@ -249,39 +252,96 @@ class ColaTask(training.Task):
         return results
 
     def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
-        names = self.config.names()
+        """Draws each model's confusion matrix on each dev set."""
         logits = self.predict_dev(model)
-        final = {}
         for key, (_, labels) in self.dev.items():
-            for name in names:
+            for name in self.config.names():
                 predicted = np.argmax(logits[key][name], axis=-1)
-                mcc = metrics.matthews_corrcoef(labels, predicted)
-                final[f"{name} {key}"] = mcc
                 (tn, fp), (fn, tp) = metrics.confusion_matrix(labels, predicted)
+                suffix = key if len(self.config.names()) == 1 else f"{name}_{key}"
                 plots.matrix_plot(
-                    [[tn, fp], [fn, tp]], run_dir / f"confusion_matrix_{name}_{key}.png",
-                    title=f"{name}, {DEV_SETS[key]}: MCC {mcc:.3f}\n"
+                    [[tn, fp], [fn, tp]], run_dir / f"confusion_matrix_{suffix}.png",
+                    title=f"{name}, {DEV_SETS[key]}: MCC "
+                          f"{metrics.matthews_corrcoef(labels, predicted):.3f}\n"
                           f"TN={tn} FP={fp} FN={fn} TP={tp}",
                     xlabel="predicted (0 = unacceptable, 1 = acceptable)",
                     ylabel="true", cmap="Blues", symmetric=False, colorbar_label="sentences",
                 )
-        plots.bar_chart(
-            final, run_dir / "mcc.png", title="CoLA dev: Matthews correlation",
-            ylabel="MCC", reference=0.0, reference_label="constant prediction (MCC 0)",
-        )
-        history = run_metrics["history"]
-        if history:
-            plots.line_chart(
-                [r["step"] for r in history],
-                {f"{name} {key}": [r[f"{name}_{key}_mcc"] for r in history]
-                 for name in names for key in DEV_SETS},
-                run_dir / "mcc_curves.png", title="CoLA dev MCC during fine-tuning",
-                xlabel="step", ylabel="MCC", reference=0.0,
-                reference_label="constant prediction (MCC 0)",
-            )
-        print("final dev MCC: " + ", ".join(f"{k} {v:.3f}" for k, v in final.items()))
         return {}
 
 
+def merge_runs(runs: dict[str, dict]) -> dict:
+    """One metrics dict for initializations fine-tuned in turn.
+
+    `runs` maps each initialization to its run's metrics. The history rows
+    of equal steps are joined (each run's `train_loss` becomes
+    `<initialization>_train_loss`); the headline is the first run's; wall
+    time adds up and the peak memory is the largest.
+    """
+    first = next(iter(runs.values()))
+    history = []
+    for rows in zip(*(r["history"] for r in runs.values())):
+        merged = {"step": rows[0]["step"]}
+        for name, row in zip(runs, rows):
+            if row["step"] != merged["step"]:
+                raise ValueError(f"runs evaluated at different steps: {name} at {row['step']}, "
+                                 f"{next(iter(runs))} at {merged['step']}.")
+            merged.update({(f"{name}_{k}" if k == "train_loss" else k): v
+                           for k, v in row.items() if k != "step"})
+        history.append(merged)
+    return {
+        "finished": all(r["finished"] for r in runs.values()),
+        "step": min(r["step"] for r in runs.values()),
+        "headline": first["headline"],
+        "history": history,
+        "wall_time_s": sum(r["wall_time_s"] for r in runs.values()),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs.values()),
+        "runs": list(runs),
+    }
+
+
+def plot_comparison(merged: dict, run_dir: pathlib.Path) -> dict[str, float]:
+    """Draws `mcc.png` and `mcc_curves.png`; returns the final MCC per "<model> <dev set>"."""
+    history, names = merged["history"], merged["runs"]
+    final = {f"{name} {key}": history[-1][f"{name}_{key}_mcc"] for key in DEV_SETS for name in names}
+    plots.bar_chart(
+        final, run_dir / "mcc.png", title="CoLA dev: Matthews correlation",
+        ylabel="MCC", reference=0.0, reference_label="constant prediction (MCC 0)",
+    )
+    plots.line_chart(
+        [r["step"] for r in history],
+        {f"{name} {key}": [r[f"{name}_{key}_mcc"] for r in history]
+         for name in names for key in DEV_SETS},
+        run_dir / "mcc_curves.png", title="CoLA dev MCC during fine-tuning",
+        xlabel="step", ylabel="MCC", reference=0.0,
+        reference_label="constant prediction (MCC 0)",
+    )
+    return final
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Fine-tunes each initialization in turn, then writes the comparison; returns its metrics."""
+    presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
+    args = build_parser(presets, __doc__).parse_args(argv)
+    config = config_from_args(presets, args)
+    run = pathlib.Path(args.out or f"runs/05_bert_cola-{args.preset}")
+    runs = {
+        name: training.train(
+            dataclasses.replace(config, initializations=name), ColaTask, run / name,
+            data_dir=args.data_dir, epochs=args.epochs, resume=args.resume,
+            distribute=args.distribute, power_watts=args.power_watts,
+            labels={"chapter": "05_bert_cola", "preset": args.preset, "initialization": name},
+        )
+        for name in config.names()
+    }
+    merged = merge_runs(runs)
+    final = plot_comparison(merged, run)
+    (run / "metrics.json").write_text(json.dumps(merged, indent=1) + "\n")
+    print("final dev MCC: " + ", ".join(f"{k} {v:.3f}" for k, v in final.items()))
+    print(f"05 CoLA ({args.preset}): {merged['headline']['name']}={merged['headline']['value']:.3f} "
+          f"| wall {merged['wall_time_s'] / 60:.1f} min | peak RSS {merged['peak_rss_mb']:,.0f} MiB")
+    return merged
+
+
 if __name__ == "__main__":
-    training.main({"smoke": SMOKE, "cpu": CPU, "gpu": GPU}, ColaTask)
+    main()
