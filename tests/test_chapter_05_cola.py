@@ -160,7 +160,7 @@ def test_smoke_preset_writes_scores_and_figures(tmp_path):
     folder compares them: dev MCC of each at the same steps, the curves and the final scores."""
     output = run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(tmp_path))
     result = metrics(tmp_path)
-    assert_readme_metrics("05_bert_cola.py", tmp_path, ["checkpoint 0.352", "random 0.000", "13 min"])
+    assert_readme_metrics("05_bert_cola.py", tmp_path, ["checkpoint 0.319", "random 0.000", "25 min"])
     assert result["finished"] and result["step"] == ch05.SMOKE.steps
     assert result["headline"]["name"] == "checkpoint_in_domain_mcc"
     assert result["runs"] == ["checkpoint", "random"]
@@ -201,6 +201,6 @@ def test_pretraining_smoke_run_feeds_the_pretrained_initialization(tmp_path):
     run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(cola),
                 "--set", "initializations=pretrained", "--set", f"pretrained_dir={pretrained}")
     result = metrics(cola)
-    assert_readme_metrics("05_bert_cola.py", cola, ["pretrained 0.093"])
+    assert_readme_metrics("05_bert_cola.py", cola, ["pretrained 0.000"])
     assert result["headline"]["name"] == "pretrained_in_domain_mcc"
     assert -1 <= result["history"][-1]["pretrained_out_of_domain_mcc"] <= 1
