@@ -7,6 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import keras_transformer as kt
 from keras_transformer import layers as L
 from keras_transformer import masks
 from keras_transformer.ops import scaled_dot_product_attention as sdpa
@@ -79,6 +80,17 @@ def test_token_ids_outside_the_vocabulary_are_rejected(vocab_size, offset):
     ids = np.array([[0, bad]], "int32")
     with pytest.raises(ValueError, match="vocab_size"):
         L.TokenAndPositionEmbedding(vocab_size, 8, 4)(ids)
+
+
+@given(st.integers(2, 8), st.sampled_from([-2, -1, 0, 3]))
+def test_mask_positions_outside_the_sequence_are_rejected(length, offset):
+    """Eager mask_positions outside [0, length) of the sequences raise a ValueError naming mask_positions."""
+    bad = length + offset if offset >= 0 else offset
+    backbone = kt.models.BERT(vocab_size=11, max_length=8, num_layers=1, num_heads=2,
+                              hidden_dim=8, intermediate_dim=16)
+    head = kt.models.BertMaskedLMHead(backbone.embeddings.token_embedding)
+    with pytest.raises(ValueError, match="`mask_positions`"):
+        head(zeros(1, length, 8), np.array([[0, bad]], "int32"))
 
 
 @given(st.integers(1, 6), st.integers(1, 4), st.integers(-3, 8))

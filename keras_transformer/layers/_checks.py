@@ -37,15 +37,30 @@ def check_token_ids(token_ids, vocab_size: int, name: str = "token_ids") -> None
     `tf.function`, `jax.jit`) the values are unknown, the check is skipped, and
     an out-of-range id is clamped or zeroed by the backend's gather.
     """
+    _check_in_range(token_ids, vocab_size, name, "vocab_size",
+                    "Check the tokenizer's vocabulary against the model's `vocab_size`.")
+
+
+def check_positions(positions, length, name: str = "mask_positions") -> None:
+    """Raise if concrete positions fall outside `[0, length)` of the sequences they index.
+
+    As for `check_token_ids`, only eager values and a static `length` can be
+    checked; a compiled gather clamps or zeroes an out-of-range position.
+    """
+    if isinstance(length, int):
+        _check_in_range(positions, length, name, "sequence length",
+                        "Positions index the tokens of each input sequence.")
+
+
+def _check_in_range(values, limit: int, name: str, limit_name: str, hint: str) -> None:
     try:
-        values = ops.convert_to_numpy(token_ids)
+        values = ops.convert_to_numpy(values)
     except Exception:  # symbolic or traced: values are not known yet
         return
-    if values.size and (values.min() < 0 or values.max() >= vocab_size):
+    if values.size and (values.min() < 0 or values.max() >= limit):
         raise ValueError(
-            f"`{name}` must lie in [0, vocab_size) = [0, {vocab_size}); got values "
-            f"from {values.min()} to {values.max()}. Check the tokenizer's "
-            "vocabulary against the model's `vocab_size`."
+            f"`{name}` must lie in [0, {limit_name}) = [0, {limit}); got values "
+            f"from {values.min()} to {values.max()}. {hint}"
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_transformer.layers._checks import check_positive, check_rank, check_rate
+from keras_transformer.layers._checks import check_positions, check_positive, check_rank, check_rate
 
 #: The logit of a padded position in `BertSpanHead`: far below any real logit,
 #: and the sum of a start and an end logit (span scores) stays finite in float32.
@@ -95,6 +95,7 @@ class BertMaskedLMHead(keras.layers.Layer):
     def call(self, sequence_output, mask_positions):
         check_rank("sequence_output", sequence_output.shape, 3, "(batch, length, hidden_dim)")
         check_rank("mask_positions", mask_positions.shape, 2, "(batch, num_predictions)")
+        check_positions(mask_positions, sequence_output.shape[1])
         positions = ops.cast(mask_positions, "int32")[..., None]
         x = ops.take_along_axis(sequence_output, positions, axis=1)
         x = self.norm(self.transform(x))
