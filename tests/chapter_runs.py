@@ -105,8 +105,9 @@ def metrics(run_dir: pathlib.Path) -> dict:
 
 def load_chapter(script: str):
     """Import `chapters/<script>` as a module (its presets and classes), without running it."""
-    name = "chapter_" + script.split("_")[0]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "chapters" / script)
+    path = ROOT / "chapters" / script
+    # Named after the whole file: the two chapter-05 scripts must not share a module.
+    spec = importlib.util.spec_from_file_location(f"chapter_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)

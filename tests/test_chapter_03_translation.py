@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 
 from keras_transformer.data import multi30k
-from tests.chapter_runs import metrics, run_chapter
+from tests.chapter_runs import load_chapter, metrics, run_chapter
 from tests.test_readme_figures import assert_readme_metrics
 
 SCRIPT = "03_translation.py"
-
-
-def load_chapter(file_name: str):
-    """Imports a chapter script (its name starts with a digit) as a module."""
-    path = pathlib.Path(__file__).resolve().parents[1] / "chapters" / file_name
-    spec = importlib.util.spec_from_file_location(f"chapter_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 ch03 = load_chapter(SCRIPT)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
 
 import numpy as np
 import pytest
@@ -12,26 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keras_transformer.metrics import classification as cm
-from tests.chapter_runs import metrics, run_chapter
+from tests.chapter_runs import load_chapter, metrics, run_chapter
 from tests.data_folder import DATA_DIR, needs_data
 from tests.test_readme_figures import assert_readme_metrics
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = "05_bert_cola.py"
 needs_cola = needs_data("cola/raw")
 
 
-def load_chapter():
-    """Imports the chapter script (its name starts with a digit) as a module."""
-    path = ROOT / "chapters" / SCRIPT
-    spec = importlib.util.spec_from_file_location("chapter_05_bert_cola", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-ch05 = load_chapter()
+ch05 = load_chapter(SCRIPT)
 
 
 # ------------------------------------------------------------------ classification metrics

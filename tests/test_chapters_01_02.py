@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
-import sys
 
 import numpy as np
 import pytest
 
 from keras_transformer.data.synthetic import recall_examples, step_rng
-from tests.chapter_runs import run_chapter
+from tests.chapter_runs import load_chapter, run_chapter
 from tests.test_readme_figures import assert_readme_metrics
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHAPTERS = ROOT / "chapters"
-
-
-def load_chapter(file_name: str):
-    """Imports a chapter script (its name starts with a digit) as a module."""
-    path = CHAPTERS / file_name
-    spec = importlib.util.spec_from_file_location(f"chapter_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 ch01 = load_chapter("01_attention.py")
