@@ -6,7 +6,9 @@ from keras_transformer.data.files import file_sha256, resolve_data_file
 from keras_transformer.data.full_sentences import pack_full_sentences
 from keras_transformer.data.lm_batches import lm_batch, lm_eval_windows
 from keras_transformer.data.mlm_masking import MaskedLMData, masked_lm
+from keras_transformer.data.pretraining_corpus import pretraining_articles
 from keras_transformer.data.sentence_pairs import (
+    join_sentences,
     next_sentence_pairs,
     sentence_order_pairs,
     split_sentences,
