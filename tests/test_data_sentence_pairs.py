@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_transformer.data import next_sentence_pairs, sentence_order_pairs
+from keras_transformer.data import join_sentences, next_sentence_pairs, sentence_order_pairs
 
 
 def articles(count: int, paragraphs: int = 3, sentences: int = 5) -> list:
@@ -90,3 +90,23 @@ def test_sentence_order_needs_a_pair_and_repeats_with_its_seed():
     a = sentence_order_pairs(articles(2), seed=3)
     b = sentence_order_pairs(articles(2), seed=np.random.default_rng(3))
     assert a[0] == b[0] and a[1] == b[1] and np.array_equal(a[2], b[2])
+
+
+@given(st.lists(st.integers(1, 12), max_size=20), st.integers(1, 30))
+def test_joined_segments_keep_the_text_and_are_as_long_as_allowed(word_counts, max_words):
+    """Segments keep every sentence in order; each fits `max_words` unless it is one long sentence, and none could take the next sentence in."""
+    sentences = [" ".join(f"s{i}w{j}" for j in range(n)) + "." for i, n in enumerate(word_counts)]
+    segments = join_sentences(sentences, max_words)
+    assert " ".join(segments) == " ".join(sentences)
+    sizes = [len(s.split()) for s in segments]
+    for segment, size in zip(segments, sizes):
+        assert size <= max_words or segment in sentences
+    starts = [int(s.split()[0][1:].split("w")[0]) for s in segments]
+    for size, start in zip(sizes[:-1], starts[1:]):
+        assert size + word_counts[start] > max_words
+
+
+def test_join_sentences_rejects_a_zero_length():
+    """`max_words` below 1 is a ValueError naming it."""
+    with pytest.raises(ValueError, match="max_words"):
+        join_sentences(["A."], 0)

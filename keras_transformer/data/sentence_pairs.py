@@ -24,6 +24,33 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(paragraph) if s.strip()]
 
 
+def join_sentences(sentences: list[str], max_words: int) -> list[str]:
+    """Consecutive sentences joined into segments of at most `max_words` words.
+
+    BERT's "sentences" A and B are spans of text, not single sentences: a
+    segment grows sentence by sentence while it stays within `max_words`
+    words (a longer sentence is a segment of its own), so a pair fills
+    more of its row and gives next-sentence prediction more text to judge
+    the topic from.
+
+    Example:
+    >>> join_sentences(["One two.", "Three.", "Four five six.", "Seven."], max_words=3)
+    ['One two. Three.', 'Four five six.', 'Seven.']
+    """
+    if max_words < 1:
+        raise ValueError(f"max_words must be >= 1, got {max_words}.")
+    segments, words = [], 0
+    for sentence in sentences:
+        count = len(sentence.split())
+        if segments and words + count <= max_words:
+            segments[-1] += " " + sentence
+            words += count
+        else:
+            segments.append(sentence)
+            words = count
+    return segments
+
+
 def next_sentence_pairs(
     articles: list[list[list[str]]], seed: int | np.random.Generator
 ) -> tuple[list[str], list[str], np.ndarray]:
