@@ -214,6 +214,21 @@ def test_bert_folder_round_trip_reproduces_outputs_and_tokens(num_segments, tmp_
         save_bert_folder(tmp_path, model, vocabulary[:-1])
 
 
+def test_bert_folder_without_weights_is_the_same_architecture_freshly_initialized(tmp_path):
+    """`load_bert_backbone(folder, weights=False)` has the saved config and variable shapes but none of the saved values."""
+    from keras_transformer.models.bert.folder import load_bert_backbone, save_bert_folder
+
+    model = small_bert()
+    save_bert_folder(tmp_path, model, [f"w{i}" for i in range(model.vocab_size)])
+    fresh = load_bert_backbone(tmp_path, weights=False)
+    assert fresh.get_config() == model.get_config()
+    assert [v.shape for v in fresh.weights] == [v.shape for v in model.weights]
+    changed = [not np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+               for a, b in zip(fresh.weights, model.weights)]
+    # Every randomly initialized matrix differs; biases and norms start equal.
+    assert all(c for c, v in zip(changed, model.weights) if len(v.shape) == 2)
+
+
 def test_fit_runs_with_a_classifier_head():
     """`BertClassifier` trains inside `model.fit` and its loss goes down on a learnable toy task."""
     keras.utils.set_random_seed(3)

@@ -67,8 +67,16 @@ def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowerca
     return load_bert_backbone(folder, name), load_bert_folder_tokenizer(folder, lowercase)
 
 
-def load_bert_backbone(folder: str | os.PathLike, name: str | None = None) -> BERT:
-    """The `BERT` of a `save_bert_folder` folder, weights loaded, whatever its vocabulary's kind.
+def load_bert_backbone(
+    folder: str | os.PathLike, name: str | None = None, weights: bool = True
+) -> BERT:
+    """The `BERT` of a `save_bert_folder` folder, whatever its vocabulary's kind.
+
+    Args:
+        folder: the folder.
+        name: a new layer name for the backbone.
+        weights: load the saved weights; `False` gives the same architecture
+            freshly initialized (the "random" baseline of a transfer probe).
 
     Example:
     >>> import tempfile
@@ -78,6 +86,8 @@ def load_bert_backbone(folder: str | os.PathLike, name: str | None = None) -> BE
     >>> save_bert_folder(folder, bert, ["<s>", "<pad>", "</s>", "Ġthe"])  # a byte-level BPE one
     >>> load_bert_backbone(folder, name="encoder").name
     'encoder'
+    >>> load_bert_backbone(folder, weights=False).count_params() == bert.count_params()
+    True
     """
     folder = Path(folder)
     missing = [f for f in FILES if not (folder / f).is_file()]
@@ -91,7 +101,8 @@ def load_bert_backbone(folder: str | os.PathLike, name: str | None = None) -> BE
     if backbone.num_segments:
         inputs["segment_ids"] = np.zeros((1, 2), "int32")
     backbone(inputs)  # creates the variables the weights file fills
-    backbone.load_weights(folder / "backbone.weights.h5")
+    if weights:
+        backbone.load_weights(folder / "backbone.weights.h5")
     return backbone
 
 
