@@ -52,18 +52,17 @@ import keras_transformer as kt
 from keras_transformer import training
 from keras_transformer.data import (
     MaskedLMData,
-    load_wikitext2_articles,
     next_sentence_pairs,
     pack_full_sentences,
+    pretraining_articles,
     sentence_order_pairs,
     split_sentences,
-    squad,
     train_byte_level_bpe,
 )
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
 from keras_transformer.models.bert.folder import load_bert_backbone, save_bert_folder
 from keras_transformer.training.cli import build_parser, config_from_args
-from keras_transformer.training.span_qa import SpanQAPreset, SpanQATask
+from keras_transformer.training.span_qa import SpanQATask, SquadProbe
 
 OBJECTIVES = ("bert", "roberta", "albert", "electra", "random", "distilbert")
 WORDPIECE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -71,8 +70,8 @@ BPE_SPECIALS = ("<s>", "</s>", "<pad>")  # start, separator, padding
 
 
 @dataclasses.dataclass
-class FamilyConfig(training.Preset):
-    """Pretraining fields (`steps`, `batch_size`, ... are the runner's) and the shared fine-tuning recipe."""
+class FamilyConfig(training.Preset, SquadProbe):
+    """Pretraining fields (`steps`, `batch_size`, ... are the runner's) and the shared SQuAD recipe (`SquadProbe`)."""
 
     objectives: str = ",".join(OBJECTIVES)
     vocab_size: int = 8000
@@ -92,14 +91,6 @@ class FamilyConfig(training.Preset):
     min_learning_rate: float = 5e-5
     weight_decay: float = 0.01
     beta2: float = 0.98
-    # Fine-tuning on SQuAD (every objective alike).
-    squad_steps: int = 300
-    squad_batch_size: int = 32
-    squad_learning_rate: float = 3e-4
-    squad_max_length: int = 128  # as long as the pretraining rows: no untrained positions
-    squad_doc_stride: int = 64
-    squad_train_size: int = 0
-    squad_eval_size: int = 0
     temperature: float = 2.0  # distilbert's soft targets
 
     def __post_init__(self):
@@ -130,21 +121,6 @@ class FamilyConfig(training.Preset):
     def position_table(self) -> int:
         """Positions every encoder holds: pretraining rows and SQuAD windows both fit."""
         return max(self.max_length, self.squad_max_length)
-
-    def squad(self) -> SpanQAPreset:
-        """The fine-tuning preset every objective shares."""
-        steps = self.squad_steps
-        return SpanQAPreset(
-            steps=steps, batch_size=self.squad_batch_size, seed=self.seed,
-            learning_rate=self.squad_learning_rate,
-            min_learning_rate=self.squad_learning_rate / 100, warmup_steps=max(steps // 10, 1),
-            weight_decay=0.01, beta2=0.999, eval_interval=steps, checkpoint_interval=steps,
-            max_length=self.squad_max_length, doc_stride=self.squad_doc_stride,
-            max_question_length=min(48, self.squad_max_length // 4), bucket_lengths="",
-            train_size=self.squad_train_size, eval_size=self.squad_eval_size,
-            jit_compile=self.jit_compile, dtype_policy=self.dtype_policy,
-            max_answer_length=60,  # a byte-level BPE spells answers in more pieces
-        )
 
 
 SMOKE = FamilyConfig(
@@ -185,11 +161,8 @@ class Corpus:
         import keras_hub
         import tensorflow as tf
 
-        squad_articles = squad.article_paragraphs(squad.squad_splits(data_dir)["train"])
-        wiki = load_wikitext2_articles("valid", data_dir) + load_wikitext2_articles("test", data_dir)
-        articles = (squad_articles + wiki)[:config.corpus_articles or None]
-        self.train_articles = articles[:-config.heldout_articles]
-        self.heldout_articles = articles[-config.heldout_articles:]
+        self.train_articles, self.heldout_articles = pretraining_articles(
+            data_dir, config.heldout_articles, config.corpus_articles)
         paragraphs = [p for article in self.train_articles for p in article]
         self.wordpiece = keras_hub.tokenizers.compute_word_piece_vocabulary(
             tf.data.Dataset.from_tensor_slices(paragraphs).batch(64), config.vocab_size,

@@ -3,6 +3,8 @@
 Chapter 05 fine-tunes the MiniLM checkpoint with it, chapter 06 every
 member of the BERT family: a subclass supplies the model (`build_model`) and
 the tokenizer that reports character offsets (`offsets_tokenizer`).
+`SquadProbe` and `FolderSpanQATask` measure what pretraining gave a saved
+encoder (chapter 05's pretraining ends with that probe).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 from keras_transformer import metrics
 from keras_transformer.data import squad
 from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
+from keras_transformer.models import BertSpanQA
+from keras_transformer.models.bert.folder import load_bert_backbone
 from keras_transformer.training.flops import bert_flops_per_token
 from keras_transformer.training.preset import Preset
 from keras_transformer.training.task import Task
@@ -49,6 +53,42 @@ class SpanQAPreset(Preset):
     def buckets(self) -> tuple[int, ...]:
         """Padded lengths of training batches: `bucket_lengths` below `max_length`, then it."""
         return buckets_up_to(self.bucket_lengths, self.max_length)
+
+
+@dataclasses.dataclass
+class SquadProbe:
+    """Preset fields of a short SQuAD fine-tuning that measures what pretraining gave an encoder.
+
+    Chapters 05 and 06 mix these into their pretraining presets and
+    fine-tune every encoder they pretrain, and the same architecture from
+    random weights, with this one recipe: the gap between the two is what
+    the pretraining bought. Windows are as long as the pretraining rows, so
+    no fine-tuned position went untrained.
+    """
+
+    squad_steps: int = 300  # 0: no probe
+    squad_batch_size: int = 32
+    squad_learning_rate: float = 3e-4
+    squad_max_length: int = 128
+    squad_doc_stride: int = 64
+    squad_train_size: int = 0
+    squad_eval_size: int = 0
+
+    def squad(self, preset_class: type[SpanQAPreset] | None = None, **fields) -> SpanQAPreset:
+        """The fine-tuning preset: one evaluation at the end, 10% warm-up, `fields` added."""
+        steps = self.squad_steps
+        return (preset_class or SpanQAPreset)(
+            steps=steps, batch_size=self.squad_batch_size, seed=self.seed,
+            learning_rate=self.squad_learning_rate,
+            min_learning_rate=self.squad_learning_rate / 100, warmup_steps=max(steps // 10, 1),
+            weight_decay=0.01, beta2=0.999, eval_interval=steps, checkpoint_interval=steps,
+            max_length=self.squad_max_length, doc_stride=self.squad_doc_stride,
+            max_question_length=min(48, self.squad_max_length // 4), bucket_lengths="",
+            train_size=self.squad_train_size, eval_size=self.squad_eval_size,
+            jit_compile=self.jit_compile, dtype_policy=self.dtype_policy,
+            max_answer_length=60,  # a byte-level BPE spells answers in more pieces
+            **fields,
+        )
 
 
 class SpanQATask(Task):
@@ -129,3 +169,23 @@ class SpanQATask(Task):
         print(f"SQuAD v1.1 ({self.protocol}), {len(self.eval_examples)} questions: "
               f"exact match {scores['exact_match']:.2f}, F1 {scores['f1']:.2f}")
         return {}
+
+
+@dataclasses.dataclass
+class FolderSpanQAPreset(SpanQAPreset):
+    """Span QA with the encoder of a `save_bert_folder` folder."""
+
+    encoder_dir: str = ""  # the folder: backbone.json, backbone.weights.h5, vocab.txt
+    from_scratch: bool = False  # True: the folder's architecture, randomly initialized
+
+
+class FolderSpanQATask(SpanQATask):
+    """Span QA fine-tuning of a saved encoder (or its architecture from scratch) with its own WordPiece vocabulary."""
+
+    def offsets_tokenizer(self):
+        return squad.offsets_tokenizer(pathlib.Path(self.config.encoder_dir) / "vocab.txt")
+
+    def build_model(self) -> keras.Model:
+        c = self.config
+        backbone = load_bert_backbone(c.encoder_dir, name="backbone", weights=not c.from_scratch)
+        return BertSpanQA(backbone, name="span_qa")
