@@ -1,18 +1,22 @@
 """Chapter 05 — pretraining a small BERT from scratch: WordPiece, masked LM and next sentence.
 
-The corpus is Wikipedia: the paragraphs (`context` fields) of the SQuAD
-articles used for QA training (articles 1-38 of dev-v1.1.json; see
-`keras_transformer.data.squad`), never the 10 held out for QA evaluation.
-The last `heldout_articles` of those 38 are kept apart as this chapter's
-own held-out text, on which MLM and NSP accuracy are measured.
+The corpus is Wikipedia (`keras_transformer.data.pretraining_articles`, the
+one chapter 06 uses): the paragraphs of the SQuAD articles used for QA
+training (articles 1-38 of dev-v1.1.json) and the 120 WikiText-2 articles
+of its validation and test splits. The last `heldout_articles` of them are
+this chapter's held-out text, on which MLM and NSP accuracy are measured;
+the 10 SQuAD articles that QA is scored on are never pretrained on.
 
 1. **Vocabulary**: keras-hub's `compute_word_piece_vocabulary` learns an
    uncased WordPiece vocabulary of at most `vocab_size` pieces from the
    pretraining paragraphs.
-2. **Next-sentence pairs**: paragraphs are split into sentences; each
-   sentence A with a successor gets B = that successor (IsNext, label 0)
-   or, for exactly half of the pairs, a random sentence of another article
-   (NotNext, label 1; `keras_transformer.data.next_sentence_pairs`). keras-hub's `MultiSegmentPacker` packs `[CLS] A [SEP] B [SEP]`.
+2. **Next-sentence pairs**: each paragraph's sentences are joined into
+   segments of up to `segment_words` words (`data.join_sentences`; BERT's
+   "sentences" are such spans). Each segment A with a successor gets
+   B = that successor (IsNext, label 0) or, for exactly half of the pairs,
+   a random segment of another article (NotNext, label 1;
+   `data.next_sentence_pairs`). keras-hub's `MultiSegmentPacker` packs
+   `[CLS] A [SEP] B [SEP]`.
 3. **Masked LM**: keras-hub's `MaskedLMMaskGenerator` picks 15% of the real
    tokens (at most `max_predictions`); 80% of them become `[MASK]`, 10% a
    random token, 10% stay. Every pair is masked `dupe_factor` times, up
@@ -26,7 +30,14 @@ positions plus the NSP cross-entropy. `finish` saves the backbone
 and `vocab.txt` with `save_bert_folder`; chapter 05's CoLA script loads
 that folder as its "pretrained" initialization.
 
-    python chapters/05_bert_pretraining.py --preset cpu     # ~10 min on 2 CPU cores
+**What pretraining bought** (`squad_steps` > 0): the saved backbone, and the
+same architecture from random weights, are each fine-tuned on SQuAD's
+article split with one recipe (`training.span_qa.SquadProbe`) in
+`<run>/squad_pretrained/` and `<run>/squad_random/`; the run folder's
+`metrics.json` gets both EM/F1 (`squad_pretrained_f1`, ...) and
+`transfer.png` draws them.
+
+    python chapters/05_bert_pretraining.py --preset cpu     # ~25 min on 2 CPU cores
     python chapters/05_bert_pretraining.py --preset gpu
     python chapters/05_bert_pretraining.py --preset smoke
 """
@@ -40,26 +51,34 @@ import keras
 import numpy as np
 
 import keras_transformer as kt
-from keras_transformer import training
+from keras_transformer import plots, training
 from keras_transformer.data import (
+    join_sentences,
     masked_lm,
     next_sentence_pairs,
+    pretraining_articles,
     split_sentences,
-    squad,
 )
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
 from keras_transformer.models.bert.folder import save_bert_folder
+from keras_transformer.training import report
+from keras_transformer.training.cli import build_parser, config_from_args
+from keras_transformer.training.span_qa import FolderSpanQAPreset, FolderSpanQATask, SquadProbe
 
 RESERVED = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 @dataclasses.dataclass
-class PretrainingConfig(training.Preset):
+class PretrainingConfig(training.Preset, SquadProbe):
+    """Pretraining fields (`steps`, `batch_size`, ... are the runner's) and the SQuAD probe's (`SquadProbe`)."""
+
     vocab_size: int = 8000
-    max_length: int = 64
-    max_predictions: int = 10  # masked positions per pair (15% of 64, rounded)
+    max_length: int = 128
+    segment_words: int = 45  # words per NSP segment: A and B together fill most of a row
+    max_predictions: int = 20  # masked positions per pair (15% of 128, rounded up)
     dupe_factor: int = 5  # maskings of every pair
     heldout_articles: int = 4
+    corpus_articles: int = 0  # 0: the whole corpus; n: its first n articles (smoke)
     num_layers: int = 4
     num_heads: int = 4
     hidden_dim: int = 256
@@ -72,43 +91,49 @@ class PretrainingConfig(training.Preset):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.max_predictions < 1 or self.dupe_factor < 1:
+        if self.max_predictions < 1 or self.dupe_factor < 1 or self.segment_words < 1:
             raise ValueError(
-                f"max_predictions and dupe_factor must be >= 1, got "
-                f"{self.max_predictions} and {self.dupe_factor}."
+                f"max_predictions, dupe_factor and segment_words must be >= 1, got "
+                f"{self.max_predictions}, {self.dupe_factor} and {self.segment_words}."
             )
-        if self.heldout_articles < 2:
+        if self.squad_steps < 0 or self.squad_max_length > self.max_length:
             raise ValueError(
-                f"heldout_articles must be >= 2 (a held-out NotNext pair takes its "
-                f"second sentence from another article), got {self.heldout_articles}."
+                f"squad_steps must be >= 0 (0: no SQuAD probe), got {self.squad_steps}; "
+                f"squad_max_length must be <= max_length ({self.max_length}) so that every "
+                f"fine-tuned position was pretrained, got {self.squad_max_length}."
             )
 
 
 SMOKE = PretrainingConfig(
-    vocab_size=1000, max_length=32, max_predictions=5, dupe_factor=1, num_layers=1,
-    num_heads=2, hidden_dim=32, intermediate_dim=64, batch_size=16, steps=10, warmup_steps=2,
-    eval_interval=5, checkpoint_interval=10, jit_compile=False,
+    corpus_articles=8, vocab_size=1000, max_length=32, max_predictions=5, dupe_factor=1,
+    num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64, batch_size=16, steps=10,
+    warmup_steps=2, eval_interval=5, checkpoint_interval=10, jit_compile=False,
+    squad_steps=2, squad_batch_size=8, squad_max_length=32, squad_doc_stride=16,
+    squad_train_size=16, squad_eval_size=8,
 )
-# 2 CPU cores: 1,000 steps of 64 pairs (about 2 passes over the 5 maskings).
+# 2 CPU cores: 1,000 steps of 32 pairs of 128 tokens, then the two SQuAD probes.
 CPU = PretrainingConfig(
-    batch_size=64, steps=1000, warmup_steps=100, eval_interval=250, checkpoint_interval=500,
+    batch_size=32, steps=1000, warmup_steps=100, eval_interval=250, checkpoint_interval=500,
 )
 GPU = PretrainingConfig(
-    max_length=128, max_predictions=20, dupe_factor=10, num_layers=6, num_heads=8,
-    hidden_dim=512, intermediate_dim=2048, batch_size=128, steps=6000, warmup_steps=600,
-    eval_interval=1000, checkpoint_interval=2000, learning_rate=3e-4, min_learning_rate=3e-5,
-    dtype_policy="mixed_bfloat16",
+    dupe_factor=10, num_layers=6, num_heads=8, hidden_dim=512, intermediate_dim=2048,
+    batch_size=128, steps=6000, warmup_steps=600, eval_interval=1000, checkpoint_interval=2000,
+    learning_rate=3e-4, min_learning_rate=3e-5, dtype_policy="mixed_bfloat16",
+    squad_steps=1200, squad_learning_rate=1e-4,
 )
+PROBES = ("pretrained", "random")  # the saved backbone, and its architecture from scratch
 
 
-def article_sentence_pairs(articles: list[list[str]], rng: np.random.Generator):
-    """NSP pairs (see `data.next_sentence_pairs`) of articles given as paragraph strings."""
-    sentences = [[split_sentences(p) for p in paragraphs] for paragraphs in articles]
-    return next_sentence_pairs(sentences, rng)
+def article_segment_pairs(articles: list[list[str]], segment_words: int,
+                          rng: np.random.Generator):
+    """NSP pairs (see `data.next_sentence_pairs`) of segments of articles given as paragraph strings."""
+    segments = [[join_sentences(split_sentences(p), segment_words) for p in paragraphs]
+                for paragraphs in articles]
+    return next_sentence_pairs(segments, rng)
 
 
 class PretrainingTask(training.Task):
-    """MLM + NSP pretraining of a small BERT on SQuAD's training paragraphs."""
+    """MLM + NSP pretraining of a small BERT on Wikipedia (SQuAD's training articles and WikiText-2)."""
 
     headline = "mlm_accuracy"
     headline_mode = "max"
@@ -119,8 +144,8 @@ class PretrainingTask(training.Task):
         import keras_hub
         import tensorflow as tf
 
-        articles = squad.article_paragraphs(squad.squad_splits(data_dir)["train"])
-        train_articles, heldout = articles[:-c.heldout_articles], articles[-c.heldout_articles:]
+        train_articles, heldout = pretraining_articles(data_dir, c.heldout_articles,
+                                                       c.corpus_articles)
         paragraphs = [p for article in train_articles for p in article]
         self.vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
             tf.data.Dataset.from_tensor_slices(paragraphs).batch(64), c.vocab_size,
@@ -136,14 +161,15 @@ class PretrainingTask(training.Task):
             unselectable_token_ids=[self.vocabulary.index(t) for t in ("[PAD]", "[CLS]", "[SEP]")],
         )
         rng = np.random.default_rng(c.seed)
-        self.train = self._examples(article_sentence_pairs(train_articles, rng), masker,
-                                    c.dupe_factor, "train")
-        self.heldout = self._examples(article_sentence_pairs(heldout, rng), masker, 1, "heldout")
+        self.train = self._examples(article_segment_pairs(train_articles, c.segment_words, rng),
+                                    masker, c.dupe_factor, "train")
+        self.heldout = self._examples(article_segment_pairs(heldout, c.segment_words, rng),
+                                      masker, 1, "heldout")
         count = len(self.train[1]["nsp_logits"])
         self.steps_per_epoch = count // c.batch_size
         print(
             f"Pretraining corpus: {sum(map(len, train_articles))} paragraphs of "
-            f"{len(train_articles)} articles, {count // c.dupe_factor} sentence pairs x "
+            f"{len(train_articles)} articles, {count // c.dupe_factor} segment pairs x "
             f"{c.dupe_factor} maskings, vocabulary {len(self.vocabulary)} pieces; held out: "
             f"{len(self.heldout[1]['nsp_logits'])} pairs of {len(heldout)} articles."
         )
@@ -214,5 +240,47 @@ class PretrainingTask(training.Task):
         return {}
 
 
+def transfer(probes: dict[str, dict], run_dir: pathlib.Path) -> dict[str, float]:
+    """The probes' EM/F1 as `squad_<probe>_<metric>`, drawn side by side in `transfer.png`."""
+    scores = {f"squad_{name}_{metric}": probes[name]["history"][-1][metric]
+              for name in probes for metric in ("exact_match", "f1")}
+    plots.bar_chart(
+        {f"{name} {label}": scores[f"squad_{name}_{metric}"]
+         for metric, label in (("exact_match", "EM"), ("f1", "F1")) for name in probes},
+        run_dir / "transfer.png", ylabel="score on the held-out SQuAD articles",
+        title="SQuAD: the pretrained backbone vs the same network from scratch",
+    )
+    return scores
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Pretrains, then (with `squad_steps`) probes the backbone on SQuAD; returns the run's metrics."""
+    presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
+    args = build_parser(presets, __doc__).parse_args(argv)
+    config = config_from_args(presets, args)
+    run = pathlib.Path(args.out or f"runs/05_bert_pretraining-{args.preset}")
+    common = dict(data_dir=args.data_dir, resume=args.resume, distribute=args.distribute,
+                  power_watts=args.power_watts)
+    labels = {"chapter": "05_bert_pretraining", "preset": args.preset}
+    result = training.train(config, PretrainingTask, run, epochs=args.epochs, labels=labels,
+                            **common)
+    if not config.squad_steps:
+        return result
+    probes = {
+        name: training.train(
+            config.squad(FolderSpanQAPreset, encoder_dir=str(run), from_scratch=name == "random"),
+            FolderSpanQATask, run / f"squad_{name}", labels={**labels, "probe": name}, **common)
+        for name in PROBES
+    }
+    result.update(transfer(probes, run))
+    result["chapter_wall_time_s"] = result["wall_time_s"] + sum(
+        p["wall_time_s"] for p in probes.values())
+    report.write_json(run / "metrics.json", result)
+    print(f"05 pretraining ({args.preset}): SQuAD F1 pretrained "
+          f"{result['squad_pretrained_f1']:.1f} vs random {result['squad_random_f1']:.1f} "
+          f"| wall {result['chapter_wall_time_s'] / 60:.1f} min")
+    return result
+
+
 if __name__ == "__main__":
-    training.main({"smoke": SMOKE, "cpu": CPU, "gpu": GPU}, PretrainingTask)
+    main()

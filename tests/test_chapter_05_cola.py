@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pytest
@@ -173,16 +174,33 @@ def test_smoke_preset_writes_scores_and_figures(tmp_path):
 
 @pytest.mark.chapter
 @needs_cola
+@needs_data("squad_v1.1")
+@needs_data("wikitext2")
 def test_pretraining_smoke_run_feeds_the_pretrained_initialization(tmp_path):
-    """The pretraining chapter reports held-out MLM/NSP accuracy and saves a backbone folder
-    that the CoLA chapter fine-tunes as its "pretrained" initialization."""
+    """The pretraining chapter reports held-out MLM/NSP accuracy, probes its backbone against
+    the same network from scratch on SQuAD, and saves a backbone folder that the CoLA chapter
+    fine-tunes as its "pretrained" initialization."""
     pretrained = tmp_path / "pretraining"
     output = run_chapter("05_bert_pretraining.py", "--preset", "smoke", "--data-dir", DATA_DIR,
                          "--out", str(pretrained))
-    last = metrics(pretrained)["history"][-1]
+    result = metrics(pretrained)
+    last = result["history"][-1]
     assert_readme_metrics("05_bert_pretraining.py", pretrained)
     assert 0 <= last["mlm_accuracy"] <= 1 and 0 <= last["nsp_accuracy"] <= 1
     assert "held-out MLM accuracy" in output
+    # The SQuAD probe: the saved backbone and the same network from scratch, one recipe.
+    for probe, from_scratch in (("pretrained", False), ("random", True)):
+        folder = pretrained / f"squad_{probe}"
+        probe_config = json.loads((folder / "config.json").read_text())["config"]
+        assert probe_config["encoder_dir"] == str(pretrained)
+        assert probe_config["from_scratch"] is from_scratch
+        for metric in ("exact_match", "f1"):
+            assert result[f"squad_{probe}_{metric}"] == metrics(folder)["history"][-1][metric]
+    assert result["chapter_wall_time_s"] == pytest.approx(
+        sum(metrics(p)["wall_time_s"] for p in
+            (pretrained, pretrained / "squad_pretrained", pretrained / "squad_random")))
+    assert (pretrained / "transfer.png").stat().st_size > 0
+    assert "SQuAD F1 pretrained" in output
     cola = tmp_path / "cola"
     run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(cola),
                 "--set", "initializations=pretrained", "--set", f"pretrained_dir={pretrained}")
