@@ -62,6 +62,7 @@ from keras_transformer.data import (
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
 from keras_transformer.models.bert.folder import load_bert_backbone, save_bert_folder
 from keras_transformer.training.cli import build_parser, config_from_args
+from keras_transformer.training.cola_probe import ColaProbe, FolderColaTask
 from keras_transformer.training.span_qa import SpanQATask, SquadProbe
 
 OBJECTIVES = ("bert", "roberta", "albert", "electra", "random", "distilbert")
@@ -70,8 +71,8 @@ BPE_SPECIALS = ("<s>", "</s>", "<pad>")  # start, separator, padding
 
 
 @dataclasses.dataclass
-class FamilyConfig(training.Preset, SquadProbe):
-    """Pretraining fields (`steps`, `batch_size`, ... are the runner's) and the shared SQuAD recipe (`SquadProbe`)."""
+class FamilyConfig(training.Preset, SquadProbe, ColaProbe):
+    """Pretraining fields (`steps`, `batch_size`, ... are the runner's) and the shared fine-tuning recipes."""
 
     objectives: str = ",".join(OBJECTIVES)
     vocab_size: int = 8000
@@ -128,7 +129,7 @@ SMOKE = FamilyConfig(
     intermediate_dim=64, albert_embedding_dim=16, batch_size=8, steps=4, warmup_steps=1,
     eval_interval=4, checkpoint_interval=4, jit_compile=False, squad_steps=3,
     squad_batch_size=8, squad_max_length=96, squad_doc_stride=48, squad_train_size=32,
-    squad_eval_size=16,
+    squad_eval_size=16, cola_steps=2, cola_batch_size=8, cola_train_size=32, cola_eval_size=16,
 )
 # 2 CPU cores: each objective pretrains on 600 x 32 rows of 128 tokens (2.5M
 # tokens), then fine-tunes 300 steps of 32 SQuAD windows. Sized from bert's
@@ -337,22 +338,42 @@ class PretrainingTask(training.Task):
         return {}
 
 
-def squad_task(objective: str, corpus: Corpus, run: pathlib.Path, config: FamilyConfig) -> type:
-    """The runner's task class fine-tuning `objective`'s encoder on SQuAD."""
+def fine_tuning_task(base: type, objective: str, corpus: Corpus, run: pathlib.Path,
+                     config: FamilyConfig) -> type:
+    """The runner's task class fine-tuning `objective`'s encoder: `base` with the objective's attributes."""
     attributes = {"objective": objective, "corpus": corpus, "run": run, "family": config}
     if objective == "roberta":
         attributes["special_tokens"] = BPE_SPECIALS
-    base = DistilSquadTask if objective == "distilbert" else FamilySquadTask
-    return type(f"{objective.capitalize()}Squad", (base,), attributes)
+    return type(f"{objective.capitalize()}{base.__name__}", (base,), attributes)
 
 
-class FamilySquadTask(SpanQATask):
-    """SQuAD fine-tuning of a pretrained (or random) encoder with its own vocabulary."""
+class FamilyEncoder:
+    """The encoder a fine-tuning starts from: the objective's pretrained one, or bert's from scratch."""
 
     objective: str = "bert"
     corpus: Corpus
     run: pathlib.Path
     family: FamilyConfig
+
+    def encoder(self) -> kt.models.BERT:
+        if self.objective == "random":
+            c = self.family
+            return kt.models.BERT(
+                vocab_size=len(self.corpus.wordpiece), max_length=c.position_table(),
+                num_layers=c.num_layers, num_heads=c.num_heads, hidden_dim=c.hidden_dim,
+                intermediate_dim=c.intermediate_dim, dropout=c.dropout, name="backbone")
+        return load_bert_backbone(self.run / self.objective / "pretrain", name="backbone")
+
+
+class FamilyColaTask(FamilyEncoder, FolderColaTask):
+    """CoLA fine-tuning of a pretrained (or random) encoder with its own vocabulary."""
+
+    def tokenizer(self):
+        return self.corpus.tokenizer(self.objective)
+
+
+class FamilySquadTask(FamilyEncoder, SpanQATask):
+    """SQuAD fine-tuning of a pretrained (or random) encoder with its own vocabulary."""
 
     def offsets_tokenizer(self):
         if self.objective == "roberta":
@@ -364,15 +385,6 @@ class FamilySquadTask(SpanQATask):
         from tokenizers import BertWordPieceTokenizer as OffsetsWordPiece
 
         return OffsetsWordPiece({t: i for i, t in enumerate(self.corpus.wordpiece)}, lowercase=True)
-
-    def encoder(self) -> kt.models.BERT:
-        if self.objective == "random":
-            c = self.family
-            return kt.models.BERT(
-                vocab_size=len(self.corpus.wordpiece), max_length=c.position_table(),
-                num_layers=c.num_layers, num_heads=c.num_heads, hidden_dim=c.hidden_dim,
-                intermediate_dim=c.intermediate_dim, dropout=c.dropout, name="backbone")
-        return load_bert_backbone(self.run / self.objective / "pretrain", name="backbone")
 
     def build_model(self) -> keras.Model:
         return kt.models.BertSpanQA(self.encoder(), name="span_qa")
@@ -428,7 +440,7 @@ def inference_ms(model: keras.Model, batch: dict, repeats: int = 5) -> float:
 
 
 def comparison(results: dict) -> dict:
-    """One row per objective: parameters, pretraining figures, SQuAD EM/F1, inference time."""
+    """One row per objective: parameters, pretraining figures, SQuAD EM/F1, CoLA MCC, inference time."""
     table = {}
     for name, runs in results.items():
         pre, qa = runs.get("pretrain"), runs["squad"]
@@ -441,6 +453,8 @@ def comparison(results: dict) -> dict:
         row.update(squad_exact_match=final["exact_match"], squad_f1=final["f1"],
                    squad_wall_seconds=qa["wall_time_s"],
                    inference_ms_per_batch=qa["inference_ms_per_batch"])
+        if "cola" in runs:
+            row["cola_mcc"] = runs["cola"]["history"][-1]["mcc"]
         if "teacher_inference_ms_per_batch" in qa:
             row["teacher_inference_ms_per_batch"] = qa["teacher_inference_ms_per_batch"]
         table[name] = row
@@ -448,19 +462,20 @@ def comparison(results: dict) -> dict:
 
 
 def plot(table: dict, path: pathlib.Path) -> None:
-    """SQuAD F1 and parameter count per objective, side by side."""
+    """SQuAD F1, CoLA MCC (where measured) and parameter count per objective, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(table)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    axes[0].bar(names, [table[n]["squad_f1"] for n in names], color="tab:blue")
-    axes[0].set_ylabel("SQuAD F1 (held-out articles)")
-    axes[1].bar(names, [table[n]["num_params"] / 1e6 for n in names], color="tab:gray")
-    axes[1].set_ylabel("parameters (M)")
-    for ax in axes:
+    panels = [("squad_f1", 1, "SQuAD F1 (held-out articles)", "tab:blue"),
+              ("cola_mcc", 1, "CoLA MCC (in-domain dev)", "tab:green"),
+              ("num_params", 1e6, "parameters (M)", "tab:gray")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(14, 3.5))
+    for ax, (key, unit, label, color) in zip(axes, panels):
+        ax.bar(names, [table[n].get(key, np.nan) / unit for n in names], color=color)
+        ax.set_ylabel(label)
         ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -484,9 +499,14 @@ def main(argv: list[str] | None = None) -> dict:
             results[name]["pretrain"] = training.train(
                 config, objective_task(name, corpus), run / name / "pretrain",
                 labels=labels, **common)
+        squad_base = DistilSquadTask if name == "distilbert" else FamilySquadTask
         results[name]["squad"] = training.train(
-            config.squad(), squad_task(name, corpus, run, config), run / name / "squad",
-            labels=labels, **common)
+            config.squad(), fine_tuning_task(squad_base, name, corpus, run, config),
+            run / name / "squad", labels=labels, **common)
+        if config.cola_steps and name != "distilbert":  # the student is distilled for SQuAD
+            results[name]["cola"] = training.train(
+                config.cola(), fine_tuning_task(FamilyColaTask, name, corpus, run, config),
+                run / name / "cola", labels=labels, **common)
     table = comparison(results)
     plot(table, run / "family.png")
     summary = {"preset": args.preset, "objectives": config.names(), "models": table,

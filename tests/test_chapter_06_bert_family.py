@@ -12,13 +12,18 @@ PRETRAINING = {"bert": "nsp_accuracy", "roberta": "mlm_accuracy", "albert": "sop
 
 @pytest.mark.chapter
 def test_smoke_preset_pretrains_fine_tunes_and_compares_every_objective(tmp_path):
-    """Every objective gets its pretraining figures, SQuAD EM/F1 and inference time in one table; ALBERT is the smallest, the distilled student smaller and faster than its teacher."""
+    """Every objective gets its pretraining figures, SQuAD EM/F1, CoLA MCC (all but the SQuAD-distilled student) and inference time in one table; ALBERT is the smallest, the distilled student smaller than its teacher."""
     output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(tmp_path))
     table = metrics(tmp_path)["models"]
     assert list(table) == list(OBJECTIVES)
     for name, row in table.items():
         assert 0.0 <= row["squad_f1"] <= 100.0 and row["inference_ms_per_batch"] > 0, name
         assert (tmp_path / name / "squad" / "predictions.json").is_file()
+        if name == "distilbert":
+            assert "cola_mcc" not in row
+        else:
+            assert -1.0 <= row["cola_mcc"] <= 1.0, name
+            assert row["cola_mcc"] == metrics(tmp_path / name / "cola")["history"][-1]["mcc"]
         if name in PRETRAINING:
             assert 0.0 <= row[PRETRAINING[name]] <= 1.0 and row["pretrain_tokens_per_second"] > 0
             assert (tmp_path / name / "pretrain" / "backbone.weights.h5").is_file()

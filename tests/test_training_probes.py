@@ -1,0 +1,36 @@
+"""The fine-tuning probes chapters 05 and 06 share: one recipe, whatever encoder it is given."""
+
+import dataclasses
+
+import pytest
+
+from keras_transformer.training import Preset
+from keras_transformer.training.cola_probe import ColaProbe, FolderColaPreset
+from keras_transformer.training.span_qa import FolderSpanQAPreset, SquadProbe
+
+
+@dataclasses.dataclass
+class Pretraining(Preset, SquadProbe, ColaProbe):
+    """A pretraining preset that carries both probes, as chapter 06's does."""
+
+
+def test_probe_presets_take_the_probe_fields_and_evaluate_once_at_the_end():
+    """`squad()` and `cola()` turn the `squad_*`/`cola_*` fields into a run of that many steps, 10% warm-up, one evaluation and checkpoint at the end, the pretraining's seed."""
+    pre = Pretraining(seed=7, squad_steps=50, squad_batch_size=4, squad_learning_rate=1e-3,
+                      cola_steps=30, cola_batch_size=6, cola_learning_rate=2e-4)
+    squad = pre.squad(FolderSpanQAPreset, encoder_dir="folder", from_scratch=True)
+    assert isinstance(squad, FolderSpanQAPreset)
+    assert (squad.steps, squad.batch_size, squad.learning_rate) == (50, 4, 1e-3)
+    assert (squad.warmup_steps, squad.eval_interval, squad.checkpoint_interval) == (5, 50, 50)
+    assert (squad.seed, squad.encoder_dir, squad.from_scratch) == (7, "folder", True)
+    cola = pre.cola(encoder_dir="folder")
+    assert isinstance(cola, FolderColaPreset)
+    assert (cola.steps, cola.batch_size, cola.learning_rate) == (30, 6, 2e-4)
+    assert (cola.warmup_steps, cola.eval_interval, cola.seed) == (3, 30, 7)
+
+
+@pytest.mark.parametrize("field", ["train_size", "eval_size"])
+def test_cola_preset_rejects_negative_sizes(field):
+    """A negative `train_size` or `eval_size` is a ValueError naming both fields."""
+    with pytest.raises(ValueError, match="train_size and eval_size"):
+        FolderColaPreset(**{field: -1})
