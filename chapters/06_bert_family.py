@@ -10,8 +10,9 @@ validation and test splits; the last `heldout_articles` WikiText articles are
 held out to measure the pretraining objectives. The SQuAD articles the QA
 scores are taken on (39-48) are never pretrained on.
 
-1. **bert**: masked LM + next-sentence prediction on sentence pairs, masked
-   once up front (static), WordPiece vocabulary.
+1. **bert**: masked LM + next-sentence prediction on pairs of segments
+   (a paragraph's sentences joined up to `segment_words` words, as in
+   chapter 05), masked once up front (static), WordPiece vocabulary.
 2. **roberta**: masked LM alone, a fresh mask every time a row is fed
    (dynamic), rows packed with whole sentences across documents
    (FULL-SENTENCES), a byte-level BPE vocabulary of the same size.
@@ -52,6 +53,7 @@ import keras_transformer as kt
 from keras_transformer import training
 from keras_transformer.data import (
     MaskedLMData,
+    join_sentences,
     next_sentence_pairs,
     pack_full_sentences,
     pretraining_articles,
@@ -77,6 +79,7 @@ class FamilyConfig(training.Preset, SquadProbe, ColaProbe):
     objectives: str = ",".join(OBJECTIVES)
     vocab_size: int = 8000
     max_length: int = 128  # tokens per pretraining row
+    segment_words: int = 45  # bert's and albert's segments: two fill most of a row
     max_predictions: int = 20  # masked positions per row
     heldout_articles: int = 4
     corpus_articles: int = 0  # 0: the whole corpus; n: its first n articles (smoke)
@@ -130,6 +133,7 @@ SMOKE = FamilyConfig(
     eval_interval=4, checkpoint_interval=4, jit_compile=False, squad_steps=3,
     squad_batch_size=8, squad_max_length=96, squad_doc_stride=48, squad_train_size=32,
     squad_eval_size=16, cola_steps=2, cola_batch_size=8, cola_train_size=32, cola_eval_size=16,
+    segment_words=12,
 )
 # 2 CPU cores: each objective pretrains on 600 x 32 rows of 128 tokens (2.5M
 # tokens), then fine-tunes 300 steps of 32 SQuAD windows. Sized from bert's
@@ -243,7 +247,9 @@ class PretrainingTask(training.Task):
         c, articles = self.config, self.corpus.sentences(heldout)
         if self.objective in ("bert", "albert"):
             make = next_sentence_pairs if self.objective == "bert" else sentence_order_pairs
-            first, second, labels = make(articles, rng)
+            segments = [[join_sentences(p, c.segment_words) for p in paragraphs]
+                        for paragraphs in articles]
+            first, second, labels = make(segments, rng)
             packed = bert_inputs(tokenizer, first, second, max_length=c.max_length)
             return packed, labels
         sentences = [s for paragraphs in articles for p in paragraphs for s in p]

@@ -21,7 +21,7 @@ from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
 from keras_transformer.models import BertClassifier
 from keras_transformer.models.bert.folder import load_bert_backbone, load_bert_folder_tokenizer
 from keras_transformer.training.flops import bert_flops_per_token
-from keras_transformer.training.preset import Preset
+from keras_transformer.training.preset import Preset, probe_preset
 from keras_transformer.training.task import Task
 
 
@@ -59,15 +59,12 @@ class ColaProbe:
 
     def cola(self, **fields) -> FolderColaPreset:
         """The fine-tuning preset: one evaluation at the end, 10% warm-up, `fields` added."""
-        steps = self.cola_steps
-        return FolderColaPreset(
-            steps=steps, batch_size=self.cola_batch_size, seed=self.seed,
-            learning_rate=self.cola_learning_rate,
-            min_learning_rate=self.cola_learning_rate / 100, warmup_steps=max(steps // 10, 1),
-            weight_decay=0.01, beta2=0.999, eval_interval=steps, checkpoint_interval=steps,
-            train_size=self.cola_train_size, eval_size=self.cola_eval_size,
+        return probe_preset(
+            FolderColaPreset, self, self.cola_steps, self.cola_batch_size,
+            self.cola_learning_rate, train_size=self.cola_train_size,
+            eval_size=self.cola_eval_size,
             jit_compile=False,  # a compile per length bucket costs more than it saves here
-            dtype_policy=self.dtype_policy, **fields,
+            **fields,
         )
 
 

@@ -22,7 +22,7 @@ from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
 from keras_transformer.models import BertSpanQA
 from keras_transformer.models.bert.folder import load_bert_backbone
 from keras_transformer.training.flops import bert_flops_per_token
-from keras_transformer.training.preset import Preset
+from keras_transformer.training.preset import Preset, probe_preset
 from keras_transformer.training.task import Task
 
 OUTPUTS = ("start_logits", "end_logits")
@@ -76,16 +76,12 @@ class SquadProbe:
 
     def squad(self, preset_class: type[SpanQAPreset] | None = None, **fields) -> SpanQAPreset:
         """The fine-tuning preset: one evaluation at the end, 10% warm-up, `fields` added."""
-        steps = self.squad_steps
-        return (preset_class or SpanQAPreset)(
-            steps=steps, batch_size=self.squad_batch_size, seed=self.seed,
-            learning_rate=self.squad_learning_rate,
-            min_learning_rate=self.squad_learning_rate / 100, warmup_steps=max(steps // 10, 1),
-            weight_decay=0.01, beta2=0.999, eval_interval=steps, checkpoint_interval=steps,
-            max_length=self.squad_max_length, doc_stride=self.squad_doc_stride,
+        return probe_preset(
+            preset_class or SpanQAPreset, self, self.squad_steps, self.squad_batch_size,
+            self.squad_learning_rate, max_length=self.squad_max_length,
+            doc_stride=self.squad_doc_stride,
             max_question_length=min(48, self.squad_max_length // 4), bucket_lengths="",
             train_size=self.squad_train_size, eval_size=self.squad_eval_size,
-            jit_compile=self.jit_compile, dtype_policy=self.dtype_policy,
             max_answer_length=60,  # a byte-level BPE spells answers in more pieces
             **fields,
         )
