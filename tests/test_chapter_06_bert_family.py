@@ -3,6 +3,7 @@
 import pytest
 
 from tests.chapter_runs import load_chapter, metrics, run_chapter
+from tests.test_readme_figures import assert_readme_metrics
 
 SCRIPT = "06_bert_family.py"
 OBJECTIVES = ("bert", "roberta", "albert", "electra", "random", "distilbert")
@@ -15,6 +16,7 @@ def test_smoke_preset_pretrains_fine_tunes_and_compares_every_objective(tmp_path
     """Every objective gets its pretraining figures, SQuAD EM/F1, CoLA MCC (all but the SQuAD-distilled student) and inference time in one table; ALBERT is the smallest, the distilled student smaller than its teacher."""
     output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(tmp_path))
     table = metrics(tmp_path)["models"]
+    assert_readme_metrics("06_bert_family.py", tmp_path)
     assert list(table) == list(OBJECTIVES)
     for name, row in table.items():
         assert 0.0 <= row["squad_f1"] <= 100.0 and row["inference_ms_per_batch"] > 0, name

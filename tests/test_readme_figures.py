@@ -2,7 +2,8 @@
 
 `FIGURES` maps each chapter script to the figures its README status cell
 quotes, each with the `metrics.json` key it is read from (a key of the final
-`history` entry, or a top-level key such as `wall_time_s`). The chapters'
+`history` entry, a top-level key such as `wall_time_s`, or a dotted path into
+a nested table such as chapter 06's `models.bert.squad_f1`). The chapters'
 smoke tests call `assert_readme_metrics` on the run folders they already
 produce, so this costs no extra chapter run; the tests here check the table
 against the README.
@@ -62,6 +63,20 @@ FIGURES = {
         "F1 56.4": "f1",
         "11 min": "wall_time_s",
     },
+    "06_bert_family.py": {
+        "SQuAD F1 bert 9.3": "models.bert.squad_f1",
+        "roberta 9.5": "models.roberta.squad_f1",
+        "albert 9.0": "models.albert.squad_f1",
+        "electra 8.7": "models.electra.squad_f1",
+        "random 8.8": "models.random.squad_f1",
+        "distilbert 8.9": "models.distilbert.squad_f1",
+        "CoLA MCC 0.000": "models.bert.cola_mcc",
+        "ALBERT 0.71 M params": "models.albert.num_params",
+        "vs BERT 1.79 M": "models.bert.num_params",
+        "student 83 ms": "models.distilbert.inference_ms_per_batch",
+        "vs teacher 139 ms": "models.distilbert.teacher_inference_ms_per_batch",
+        "46 min": "wall_seconds",
+    },
     "07_efficient_attention.py": {
         "full 0.154": "full_val_accuracy",
         "BigBird 0.154": "bigbird_val_accuracy",
@@ -84,6 +99,14 @@ def quoted_figures(readme: str) -> dict[str, str]:
     return {m.group(1): m.group(2) for line in table for m in _COMMAND.finditer(line)}
 
 
+def metric_at(metrics: dict, key: str):
+    """`metrics[key]`, where a dotted key walks into nested tables ("models.bert.squad_f1")."""
+    value = metrics
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def assert_readme_metrics(script: str, run_dir, figures=None) -> None:
     """Assert `run_dir/metrics.json` holds a finite number for each README figure of `script`.
 
@@ -94,7 +117,7 @@ def assert_readme_metrics(script: str, run_dir, figures=None) -> None:
     last = metrics["history"][-1] if metrics.get("history") else {}
     for figure in figures or FIGURES[script]:
         key = FIGURES[script][figure]
-        value = last.get(key, metrics.get(key))
+        value = last.get(key, metric_at(metrics, key))
         assert isinstance(value, (int, float)) and math.isfinite(value), (
             f"README quotes {figure!r} of {script} from metrics.json key {key!r}, "
             f"which the run did not write as a number."
@@ -124,6 +147,15 @@ def test_every_chapter_smoke_test_checks_the_quoted_metrics():
     sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_chapter*.py"))
     for script in FIGURES:
         assert re.search(rf"assert_readme_metrics\(\s*\"{re.escape(script)}\"", sources), script
+
+
+def test_dotted_keys_read_nested_tables_and_miss_as_none():
+    """A dotted key walks into nested dicts; a missing step anywhere gives None, not an error."""
+    metrics = {"models": {"bert": {"squad_f1": 9.1}}, "wall_seconds": 3.0}
+    assert metric_at(metrics, "models.bert.squad_f1") == 9.1
+    assert metric_at(metrics, "wall_seconds") == 3.0
+    assert metric_at(metrics, "models.albert.squad_f1") is None
+    assert metric_at(metrics, "wall_seconds.total") is None
 
 
 def test_assert_readme_metrics_fails_on_a_missing_metric(tmp_path):
