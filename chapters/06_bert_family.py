@@ -139,7 +139,8 @@ SMOKE = FamilyConfig(
 # wide, no dropout, peak learning rate 1e-3; Geiping & Goldstein 2022,
 # "Cramming", drop dropout when the data is seen only a few times). Each
 # objective pretrains on 1,000 x 32 rows of 128 tokens (4.1M token slots),
-# then fine-tunes 600 steps of 32 SQuAD windows and one CoLA epoch.
+# then fine-tunes 600 steps of 32 SQuAD windows and one CoLA epoch: 46
+# minutes for the whole chapter on 2 cores.
 CPU = FamilyConfig(
     hidden_dim=128, intermediate_dim=512, num_heads=2, albert_embedding_dim=64, dropout=0.0,
     learning_rate=1e-3, min_learning_rate=1e-4, batch_size=32, steps=1000, warmup_steps=100,
