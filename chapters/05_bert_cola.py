@@ -59,10 +59,11 @@ import numpy as np
 import keras_transformer as kt
 from keras_transformer import metrics, plots, training
 from keras_transformer.data import cola
-from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
+from keras_transformer.data.buckets import LengthBuckets
 from keras_transformer.models.bert.folder import load_bert_folder, load_bert_folder_tokenizer
 from keras_transformer.models.bert.checkpoint import read_hf_bert_config
 from keras_transformer.training.cli import build_parser, config_from_args
+from keras_transformer.training.preset import FineTuningPreset
 
 DEV_SETS = {"in_domain": "in_domain_dev", "out_of_domain": "out_of_domain_dev"}
 NUM_CLASSES = 2
@@ -89,7 +90,10 @@ def tokenizer_for(vocabulary: str, config: ColaConfig):
 
 
 @dataclasses.dataclass
-class ColaConfig(training.Preset):
+class ColaConfig(FineTuningPreset):
+    """The CoLA preset: `train_size` picks a fixed random subset of the 8,551 training
+    sentences, `eval_size` the first sentences of each dev set (0: all)."""
+
     initializations: str = "checkpoint,pretrained,random"  # comma-separated, from VOCABULARY
     pretrained_dir: str = "runs/05_bert_pretraining-cpu"  # the pretraining chapter's run folder
     max_length: int = cola.MAX_LENGTH  # tokens per packed sentence, [CLS] and [SEP] included
@@ -97,8 +101,6 @@ class ColaConfig(training.Preset):
     # that holds their longest sentence; most CoLA sentences need <= 16.
     bucket_lengths: str = "16,24,32,48"
     classifier_dropout: float = 0.1
-    train_size: int = 0  # 0: all 8,551 training sentences; n: a fixed random subset of n
-    eval_size: int = 0  # 0: the whole dev sets; n: the first n sentences of each
     eval_batch_size: int = 128
     # The fine-tuning recipe (BERT's; Devlin et al. 2019, appendix A.3).
     learning_rate: float = 5e-5
@@ -108,7 +110,6 @@ class ColaConfig(training.Preset):
     grad_clip: float = 0.0  # joint training: a global-norm clip would couple the models
 
     def __post_init__(self):
-        super().__post_init__()
         names = self.names()
         unknown = [n for n in names if n not in VOCABULARY]
         if not names or unknown or len(set(names)) != len(names):
@@ -121,16 +122,7 @@ class ColaConfig(training.Preset):
                 f"max_length must be in [3, {cola.MAX_LENGTH}] ([CLS], a word piece, "
                 f"[SEP]); got {self.max_length}."
             )
-        self.buckets()  # raises on a malformed list
-        if self.train_size < 0 or self.eval_size < 0:
-            raise ValueError(
-                f"train_size and eval_size must be >= 0 (0 = all); got "
-                f"{self.train_size} and {self.eval_size}."
-            )
-
-    def buckets(self) -> tuple[int, ...]:
-        """Padded lengths of training batches: `bucket_lengths` below `max_length`, then it."""
-        return buckets_up_to(self.bucket_lengths, self.max_length)
+        super().__post_init__()  # the runner's fields, the buckets and the subset sizes
 
     def names(self) -> list[str]:
         """The initializations to train, in order."""

@@ -17,34 +17,23 @@ import numpy as np
 from keras_transformer import metrics
 from keras_transformer.data import cola
 from keras_transformer.data.bert_inputs import bert_inputs
-from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
+from keras_transformer.data.buckets import LengthBuckets
 from keras_transformer.models import BertClassifier
 from keras_transformer.models.bert.folder import load_bert_backbone, load_bert_folder_tokenizer
 from keras_transformer.training.flops import bert_flops_per_token
-from keras_transformer.training.preset import Preset, probe_preset
+from keras_transformer.training.preset import FineTuningPreset, probe_preset
 from keras_transformer.training.task import Task
 
 
 @dataclasses.dataclass
-class FolderColaPreset(Preset):
+class FolderColaPreset(FineTuningPreset):
     """CoLA fine-tuning of the encoder in `encoder_dir`, beside the runner's fields."""
 
     encoder_dir: str = ""  # a save_bert_folder folder
     from_scratch: bool = False  # True: the folder's architecture, randomly initialized
     max_length: int = 64  # tokens per sentence, [CLS] and [SEP] included
     bucket_lengths: str = "16,24,32,48"  # most CoLA sentences fit 16 word pieces
-    train_size: int = 0  # 0: all 8,551 training sentences; n: a fixed random subset
-    eval_size: int = 0  # 0: the whole in-domain dev set; n: its first n sentences
     eval_batch_size: int = 128
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.train_size < 0 or self.eval_size < 0:
-            raise ValueError(
-                f"train_size and eval_size must be >= 0 (0 = all); got {self.train_size} "
-                f"and {self.eval_size}."
-            )
-        buckets_up_to(self.bucket_lengths, self.max_length)
 
 
 @dataclasses.dataclass
@@ -96,8 +85,7 @@ class FolderColaTask(Task):
         size = c.eval_size or len(dev)
         self.dev_x, self.dev_y = pack(dev.sentences[:size]), dev.labels[:size]
         self.lengths = self.train_x["padding_mask"].sum(axis=1)
-        self.batches = LengthBuckets(self.lengths, c.batch_size, c.seed,
-                                     buckets_up_to(c.bucket_lengths, c.max_length))
+        self.batches = LengthBuckets(self.lengths, c.batch_size, c.seed, c.buckets())
         self.steps_per_epoch = self.batches.steps_per_epoch
 
     def tokenizer(self):

@@ -4,6 +4,8 @@ import dataclasses
 import types
 import typing
 
+from keras_transformer.data.buckets import buckets_up_to
+
 DTYPE_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
 
 
@@ -88,6 +90,34 @@ class Preset:
                 f"dtype_policy must be one of {DTYPE_POLICIES}, got "
                 f"{self.dtype_policy!r}."
             )
+
+
+@dataclasses.dataclass
+class FineTuningPreset(Preset):
+    """Fine-tuning on a labelled dataset: row length, length buckets, subsets for quick runs.
+
+    SQuAD (`span_qa.SpanQAPreset`) and CoLA (`cola_probe.FolderColaPreset`,
+    chapter 05's `ColaConfig`) subclass it with their own defaults.
+    """
+
+    max_length: int = 128  # tokens per row
+    bucket_lengths: str = ""  # shorter padded lengths of training batches besides max_length
+    train_size: int = 0  # 0: every training example; n: n of them
+    eval_size: int = 0  # 0: every evaluation example; n: the first n
+    eval_batch_size: int = 64
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.train_size < 0 or self.eval_size < 0:
+            raise ValueError(
+                f"train_size and eval_size must be >= 0 (0 = all); got {self.train_size} "
+                f"and {self.eval_size}."
+            )
+        self.buckets()  # raises on a malformed list
+
+    def buckets(self) -> tuple[int, ...]:
+        """Padded lengths of training batches: `bucket_lengths` below `max_length`, then it."""
+        return buckets_up_to(self.bucket_lengths, self.max_length)
 
 
 def probe_preset(preset_class: type[Preset], parent: Preset, steps: int, batch_size: int,

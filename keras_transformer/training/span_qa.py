@@ -18,18 +18,18 @@ import numpy as np
 
 from keras_transformer import metrics
 from keras_transformer.data import squad
-from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
+from keras_transformer.data.buckets import LengthBuckets
 from keras_transformer.models import BertSpanQA
 from keras_transformer.models.bert.folder import load_bert_backbone
 from keras_transformer.training.flops import bert_flops_per_token
-from keras_transformer.training.preset import Preset, probe_preset
+from keras_transformer.training.preset import FineTuningPreset, probe_preset
 from keras_transformer.training.task import Task
 
 OUTPUTS = ("start_logits", "end_logits")
 
 
 @dataclasses.dataclass
-class SpanQAPreset(Preset):
+class SpanQAPreset(FineTuningPreset):
     """The preset fields of SQuAD fine-tuning, beside the runner's own."""
 
     max_length: int = 192  # tokens per window
@@ -37,22 +37,6 @@ class SpanQAPreset(Preset):
     max_question_length: int = 48
     max_answer_length: int = 30  # word pieces
     bucket_lengths: str = "128"  # shorter padded lengths besides max_length
-    train_size: int = 0  # 0: every training question; n: the first n
-    eval_size: int = 0  # 0: every evaluation question; n: the first n
-    eval_batch_size: int = 64
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.train_size < 0 or self.eval_size < 0:
-            raise ValueError(
-                f"train_size and eval_size must be >= 0 (0 = all); got {self.train_size} "
-                f"and {self.eval_size}."
-            )
-        self.buckets()
-
-    def buckets(self) -> tuple[int, ...]:
-        """Padded lengths of training batches: `bucket_lengths` below `max_length`, then it."""
-        return buckets_up_to(self.bucket_lengths, self.max_length)
 
 
 @dataclasses.dataclass
