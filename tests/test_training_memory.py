@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -43,3 +46,20 @@ def test_peak_rss_keeps_a_freed_allocation():
 def test_no_device_peak_on_a_cpu():
     """On a CPU there is no accelerator allocator to read: the device peak is None."""
     assert device_peak_mb() is None
+
+
+def test_span_qa_leaves_keras_hub_unloaded():
+    """Fine-tuning span QA from a checkpoint or a saved folder never imports keras-hub (0.15 GB of text ops it does not use)."""
+    script = (
+        "import sys\n"
+        "import keras_transformer.training.span_qa\n"
+        "import keras_transformer.models.bert.folder\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'keras_hub')\n"
+        "assert not loaded, loaded[:5]\n"
+        "print('ok')\n"
+    )
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_transformer.data.bert_inputs import BertWordPieceTokenizer
 from keras_transformer.models.bert.backbone import BERT
 
 FILES = ("backbone.json", "backbone.weights.h5", "vocab.txt")
@@ -120,6 +119,10 @@ def load_bert_folder_tokenizer(folder: str | os.PathLike, lowercase: bool = True
     path = Path(folder) / "vocab.txt"
     if not path.is_file():
         raise FileNotFoundError(f"{folder} lacks vocab.txt: not a folder from `save_bert_folder`.")
+    # keras-hub (0.15 GB of TensorFlow text ops) loads only for the tokenizer:
+    # a run that brings its own tokenizer, as SQuAD's does, never pays for it.
+    from keras_transformer.data.bert_inputs import BertWordPieceTokenizer
+
     vocabulary = path.read_text(encoding="utf-8").splitlines()
     return BertWordPieceTokenizer(
         vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase
