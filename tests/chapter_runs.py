@@ -78,7 +78,8 @@ def _vm_hwm_mb(pid: int) -> float:
 
 
 def check_ceiling(script: str, peak_mb: float, ceiling_mb: float = MEMORY_CEILING_MB) -> None:
-    """Fail if a run's peak resident set reached `ceiling_mb`."""
+    """Fail if a run's peak resident set reached `ceiling_mb`; print it either way (`pytest -rP` shows it)."""
+    print(f"{script} peaked at {peak_mb:,.0f} MiB resident (ceiling {ceiling_mb:,} MiB)")
     assert peak_mb < ceiling_mb, (
         f"{script} peaked at {peak_mb:,.0f} MiB resident, over the {ceiling_mb:,} MiB ceiling"
     )
