@@ -39,10 +39,14 @@ def run_chapter(script: str, *args: str, timeout: float = 300,
 
 
 def wait_with_peak(process: subprocess.Popen, timeout: float) -> tuple[str, float]:
-    """Read a child's output to its end and reap it: `(output, its own peak resident set in MiB)`.
+    """Read a child's output to its end and reap it: `(output, peak memory of its process tree in MiB)`.
 
-    The peak is the child's `VmHWM` (`/proc/<pid>/status`), sampled every
-    50 ms while it runs: the high-water mark of its own memory since `exec`.
+    Sampled every 50 ms while it runs: the memory of the child and of every
+    process it started (a chapter runs each model in a fresh process of its
+    own, `training.run_in_fresh_process`). Each process's private pages count
+    in full; file-backed pages, the framework's libraries that every one of
+    them maps, count once. The peak is at least the child's own `VmHWM`, the
+    kernel's high-water mark, which also catches a spike between samples.
     (`getrusage` would not do: a child's `ru_maxrss` also counts the image of
     this process it was forked from, and a test process holds TensorFlow.)
     """
@@ -51,7 +55,7 @@ def wait_with_peak(process: subprocess.Popen, timeout: float) -> tuple[str, floa
 
     def sample():
         while process.poll() is None:
-            peak[0] = max(peak[0], _vm_hwm_mb(process.pid))
+            peak[0] = max(peak[0], _tree_mb(process.pid), _status_mb(process.pid)["VmHWM"])
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -66,15 +70,43 @@ def wait_with_peak(process: subprocess.Popen, timeout: float) -> tuple[str, floa
     return output, peak[0]
 
 
-def _vm_hwm_mb(pid: int) -> float:
+def _tree_mb(root: int) -> float:
+    """The memory a process tree holds now: its private pages, and its file-backed pages once."""
+    statuses = [_status_mb(pid) for pid in _tree(root)]
+    return (sum(s["RssAnon"] + s["RssShmem"] for s in statuses)
+            + max((s["RssFile"] for s in statuses), default=0.0))
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants, found through each process's parent id in /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The name (field 2) may hold spaces; the parent id follows its ')'.
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # the process has just exited
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def _status_mb(pid: int) -> dict[str, float]:
+    """The memory fields of /proc/<pid>/status in MiB (all 0 once the process has exited)."""
+    fields = dict.fromkeys(("VmHWM", "RssAnon", "RssFile", "RssShmem"), 0.0)
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except (FileNotFoundError, ProcessLookupError):  # it has just exited
+                name = line.split(":")[0]
+                if name in fields:
+                    fields[name] = int(line.split()[1]) / 1024  # kB
+    except (FileNotFoundError, ProcessLookupError):
         pass
-    return 0.0
+    return fields
 
 
 def check_ceiling(script: str, peak_mb: float, ceiling_mb: float = MEMORY_CEILING_MB) -> None:

@@ -71,7 +71,7 @@ def dtype_policy():
 # TensorFlow only, not again on JAX and PyTorch.
 _BACKEND_INDEPENDENT_TESTS = (
     "test_chapter", "test_data_", "test_metrics", "test_notebooks", "test_plots", "test_public_api",
-    "test_qa_metrics", "test_readme_figures", "test_training_cli",
+    "test_qa_metrics", "test_readme_figures", "test_training_cli", "test_training_fresh_process",
 )
 _BACKEND_INDEPENDENT_MODULES = ("data", "metrics", "plots.py")
 

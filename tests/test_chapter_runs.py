@@ -28,3 +28,17 @@ def test_each_child_is_measured_on_its_own():
     """A light child passes the ceiling even right after a heavy one: each run's peak is its own."""
     assert _peak_of_child_holding(400) > 400
     check_ceiling("light", _peak_of_child_holding(1), ceiling_mb=300)
+
+
+def test_the_processes_a_run_starts_count_together():
+    """Two grandchildren holding 250 MiB each at once fail a 400 MiB ceiling that neither reaches alone."""
+    holder = "import time; b = bytearray(250 * 2**20); time.sleep(2)"
+    parent = (f"import subprocess, sys; "
+              f"ps = [subprocess.Popen([sys.executable, '-c', {holder!r}]) for _ in range(2)]; "
+              f"[p.wait() for p in ps]; print('held')")
+    process = subprocess.Popen([sys.executable, "-c", parent],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, peak_mb = wait_with_peak(process, timeout=60)
+    assert process.returncode == 0 and output.strip() == "held", output
+    with pytest.raises(AssertionError, match="pair peaked at"):
+        check_ceiling("pair", peak_mb, ceiling_mb=400)
