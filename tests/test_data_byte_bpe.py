@@ -61,3 +61,17 @@ def test_a_vocabulary_smaller_than_the_bytes_is_a_value_error():
     """`vocab_size` below 256 byte symbols plus the special tokens is a ValueError that says the minimum."""
     with pytest.raises(ValueError, match=">= 261"):
         train_byte_level_bpe(["a b c"], vocab_size=100)
+
+
+@needs_data("wikitext2")
+def test_a_tokenizer_rebuilt_from_its_plain_data_tokenizes_the_same(corpus, tokenizer):
+    """`byte_level_bpe` on a learned tokenizer's vocabulary and merges, pickled as another process gets them, gives the same ids on unseen text."""
+    import pickle
+
+    from keras_transformer.data import byte_level_bpe
+
+    plain = (dict(tokenizer.vocabulary), list(tokenizer.merges))
+    vocabulary, merges = pickle.loads(pickle.dumps(plain))
+    rebuilt = byte_level_bpe(vocabulary, merges)
+    for text in corpus[1]:
+        np.testing.assert_array_equal(rebuilt(text), tokenizer(text))

@@ -1,5 +1,6 @@
 """Dataset loaders and batching: local data folder or checksummed download."""
 
+from keras_transformer.data.byte_bpe import byte_level_bpe
 from keras_transformer.data.byte_bpe import train_byte_level_bpe
 from keras_transformer.data.char_corpus import CharCorpus
 from keras_transformer.data.files import file_sha256, resolve_data_file

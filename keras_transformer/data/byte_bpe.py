@@ -49,7 +49,6 @@ def train_byte_level_bpe(
     >>> tokenizer.detokenize(tokenizer("the cat sat on a rat"))
     'the cat sat on a rat'
     """
-    from keras_hub.tokenizers import BytePairTokenizer
     from tokenizers import ByteLevelBPETokenizer
 
     minimum = 256 + len(special_tokens)
@@ -65,7 +64,30 @@ def train_byte_level_bpe(
     )
     model = json.loads(trainer.to_str())["model"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    return byte_level_bpe(model["vocab"], merges, special_tokens, sequence_length)
+
+
+def byte_level_bpe(
+    vocabulary: dict[str, int],
+    merges: list[str],
+    special_tokens: tuple[str, ...] = SPECIAL_TOKENS,
+    sequence_length: int | None = None,
+):
+    """The keras-hub tokenizer of a learned byte-level BPE: its `vocabulary` and `merges` (`"a b"` each).
+
+    A tokenizer is rebuilt this way from the plain data a trained one holds
+    (`dict(tokenizer.vocabulary)`, `list(tokenizer.merges)`), e.g. in another process.
+
+    Example:
+    >>> import numpy as np
+    >>> learned = train_byte_level_bpe(["the cat sat on the mat"] * 20, vocab_size=280)
+    >>> again = byte_level_bpe(learned.vocabulary, learned.merges)
+    >>> np.array_equal(again("the mat on the cat"), learned("the mat on the cat"))
+    True
+    """
+    from keras_hub.tokenizers import BytePairTokenizer
+
     return BytePairTokenizer(
-        vocabulary=model["vocab"], merges=merges, sequence_length=sequence_length,
+        vocabulary=vocabulary, merges=merges, sequence_length=sequence_length,
         unsplittable_tokens=list(special_tokens),
     )
