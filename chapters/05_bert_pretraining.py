@@ -269,12 +269,15 @@ def main(argv: list[str] | None = None) -> dict:
     common = dict(data_dir=args.data_dir, resume=args.resume, distribute=args.distribute,
                   power_watts=args.power_watts)
     labels = {"chapter": "05_bert_pretraining", "preset": args.preset}
-    result = training.train(config, PretrainingTask, run, epochs=args.epochs, labels=labels,
-                            **common)
+    # Pretraining and each probe run in a fresh process of their own: what one
+    # run's framework kept (compiled programs) never adds to the next's peak.
+    result = training.run_in_fresh_process(
+        training.train, config, PretrainingTask, run, epochs=args.epochs, labels=labels, **common)
     if not config.squad_steps:
         return result
     probes = {
-        name: training.train(
+        name: training.run_in_fresh_process(
+            training.train,
             config.squad(FolderSpanQAPreset, encoder_dir=str(run), from_scratch=name == "random"),
             FolderSpanQATask, run / f"squad_{name}", labels={**labels, "probe": name}, **common)
         for name in PROBES

@@ -29,7 +29,8 @@ scores are taken on (39-48) are never pretrained on.
    pretraining; distilling the fine-tuned model measures its claim, "smaller,
    faster, keeps most of the score", on the task itself.)
 
-Each objective runs through the chapter runner in its own folder
+Each run goes through the chapter runner in a fresh process of its own
+(`training.run_in_fresh_process`) and in its own folder
 (`<run>/<objective>/pretrain`, `<run>/<objective>/squad`: checkpoints,
 metrics.json, exact `--resume`); the run folder's `metrics.json` holds the
 comparison and `family.png` plots it.
@@ -59,6 +60,7 @@ from keras_transformer.data import (
     pretraining_articles,
     sentence_order_pairs,
     split_sentences,
+    byte_level_bpe,
     train_byte_level_bpe,
 )
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
@@ -153,17 +155,11 @@ GPU = FamilyConfig(
 
 
 class Corpus:
-    """The pretraining text and both vocabularies, prepared once per process."""
+    """The pretraining text and both vocabularies, as plain data.
 
-    _cache: dict = {}
-
-    @classmethod
-    def get(cls, config: FamilyConfig, data_dir: str | None) -> Corpus:
-        key = (config.vocab_size, config.heldout_articles, config.corpus_articles,
-               "roberta" in config.names(), data_dir)
-        if key not in cls._cache:
-            cls._cache[key] = cls(config, data_dir)
-        return cls._cache[key]
+    Built once, in a process of its own, and handed to every run's process
+    (see `main`): the vocabularies take a minute to learn.
+    """
 
     def __init__(self, config: FamilyConfig, data_dir: str | None):
         import keras_hub
@@ -176,22 +172,23 @@ class Corpus:
             tf.data.Dataset.from_tensor_slices(paragraphs).batch(64), config.vocab_size,
             lowercase=True, strip_accents=True, reserved_tokens=WORDPIECE_SPECIALS,
         )
-        self.bpe = None
+        self.bpe_vocabulary, self.bpe_merges = None, None
         if "roberta" in config.names():
-            self.bpe = train_byte_level_bpe(paragraphs, config.vocab_size)
+            bpe = train_byte_level_bpe(paragraphs, config.vocab_size)
+            self.bpe_vocabulary, self.bpe_merges = dict(bpe.vocabulary), list(bpe.merges)
         print(f"Pretraining corpus: {len(self.train_articles)} articles, {len(paragraphs)} "
               f"paragraphs, {sum(len(p.split()) for p in paragraphs):,} words; "
               f"{len(self.heldout_articles)} articles held out.")
 
     def tokenizer(self, objective: str):
         if objective == "roberta":
-            return self.bpe
+            return byte_level_bpe(self.bpe_vocabulary, self.bpe_merges)
         return BertWordPieceTokenizer(vocabulary=self.wordpiece, lowercase=True, strip_accents=True)
 
     def vocabulary(self, objective: str) -> list[str]:
         """The tokens in id order."""
         if objective == "roberta":
-            return sorted(self.bpe.vocabulary, key=self.bpe.vocabulary.get)
+            return sorted(self.bpe_vocabulary, key=self.bpe_vocabulary.get)
         return list(self.wordpiece)
 
     def sentences(self, heldout: bool) -> list[list[list[str]]]:
@@ -388,9 +385,8 @@ class FamilySquadTask(FamilyEncoder, SpanQATask):
         if self.objective == "roberta":
             from tokenizers import ByteLevelBPETokenizer
 
-            bpe = self.corpus.bpe
-            merges = [tuple(m.split(" ")) for m in bpe.merges]
-            return ByteLevelBPETokenizer(bpe.vocabulary, merges, trim_offsets=True)
+            merges = [tuple(m.split(" ")) for m in self.corpus.bpe_merges]
+            return ByteLevelBPETokenizer(self.corpus.bpe_vocabulary, merges, trim_offsets=True)
         from tokenizers import BertWordPieceTokenizer as OffsetsWordPiece
 
         return OffsetsWordPiece({t: i for i, t in enumerate(self.corpus.wordpiece)}, lowercase=True)
@@ -491,31 +487,47 @@ def plot(table: dict, path: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def phases(objective: str, config: FamilyConfig) -> list[str]:
+    """The runs `objective` makes, in order."""
+    names = [] if objective in ("random", "distilbert") else ["pretrain"]
+    names.append("squad")
+    if config.cola_steps and objective != "distilbert":  # the student is distilled for SQuAD
+        names.append("cola")
+    return names
+
+
+def run_phase(phase: str, objective: str, config: FamilyConfig, corpus: Corpus,
+              run: pathlib.Path, labels: dict, common: dict) -> dict:
+    """Trains `objective`'s `phase` run (`pretrain`, `squad` or `cola`) in `<run>/<objective>/<phase>`."""
+    if phase == "pretrain":
+        preset, task = config, objective_task(objective, corpus)
+    elif phase == "squad":
+        base = DistilSquadTask if objective == "distilbert" else FamilySquadTask
+        preset, task = config.squad(), fine_tuning_task(base, objective, corpus, run, config)
+    else:
+        preset, task = config.cola(), fine_tuning_task(FamilyColaTask, objective, corpus, run, config)
+    return training.train(preset, task, run / objective / phase, labels=labels, **common)
+
+
 def main(argv: list[str] | None = None) -> dict:
     presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
     args = build_parser(presets, __doc__).parse_args(argv)
     config = config_from_args(presets, args)
     run = pathlib.Path(args.out or f"runs/06_bert_family-{args.preset}")
     started = time.perf_counter()
-    corpus = Corpus.get(config, args.data_dir)
+    # The corpus and every run are made in fresh processes: TensorFlow keeps
+    # each compiled program until its process ends, so fifteen runs in one
+    # process climbed from 2 to 5 GB.
+    corpus = training.run_in_fresh_process(Corpus, config, args.data_dir)
     common = dict(data_dir=args.data_dir, resume=args.resume, distribute=args.distribute,
                   power_watts=args.power_watts)
-    results = {}
-    for name in config.names():
-        results[name] = {}
-        labels = {"chapter": "06_bert_family", "preset": args.preset, "objective": name}
-        if name not in ("random", "distilbert"):
-            results[name]["pretrain"] = training.train(
-                config, objective_task(name, corpus), run / name / "pretrain",
-                labels=labels, **common)
-        squad_base = DistilSquadTask if name == "distilbert" else FamilySquadTask
-        results[name]["squad"] = training.train(
-            config.squad(), fine_tuning_task(squad_base, name, corpus, run, config),
-            run / name / "squad", labels=labels, **common)
-        if config.cola_steps and name != "distilbert":  # the student is distilled for SQuAD
-            results[name]["cola"] = training.train(
-                config.cola(), fine_tuning_task(FamilyColaTask, name, corpus, run, config),
-                run / name / "cola", labels=labels, **common)
+    results = {
+        name: {phase: training.run_in_fresh_process(
+            run_phase, phase, name, config, corpus, run,
+            {"chapter": "06_bert_family", "preset": args.preset, "objective": name}, common)
+            for phase in phases(name, config)}
+        for name in config.names()
+    }
     table = comparison(results)
     plot(table, run / "family.png")
     summary = {"preset": args.preset, "objectives": config.names(), "models": table,
