@@ -92,12 +92,12 @@ def train(
     At the end, `task.finish` adds its entries to the final metrics, which
     are written to metrics.json and returned: the two hold the same. Each
     run starts from a fresh Keras session (`keras.backend.clear_session()`),
-    so runs made in turn by one process peak no higher than the largest.
+    which releases an earlier run's model, optimizer state and traced
+    functions; TensorFlow still keeps every program XLA compiled until the
+    process ends, so runs made one after another each belong in a fresh
+    process (`run_in_fresh_process`).
     """
     started = time.perf_counter()
-    # A fresh Keras session: what an earlier run in this process built (its
-    # model, optimizer state and traced functions) is released before this
-    # run allocates its own, so runs in turn peak like one run alone.
     keras.backend.clear_session()
     config = dataclasses.replace(config)  # never mutate the caller's preset
     run_dir = pathlib.Path(run_dir)
