@@ -22,10 +22,27 @@ MEMORY_CEILING_MB = 2048
 def start_chapter(script: str, *args: str) -> subprocess.Popen:
     """Start `python chapters/<script> args...` from the repository root."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "chapters" / script), *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    return start_group([sys.executable, str(ROOT / "chapters" / script), *args], cwd=ROOT, env=env)
+
+
+def start_group(command: list[str], **popen_kwargs) -> subprocess.Popen:
+    """Start `command` as the leader of a new process group, its output (with errors) in one text pipe.
+
+    The processes a chapter starts (`training.run_in_fresh_process`) join its
+    group and share its output pipe, so a timeout must end the whole group:
+    ending the chapter alone would leave a child holding the pipe open, and
+    reading the output would wait for that child forever.
+    """
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, **popen_kwargs)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a process started by `start_group` and every process it started."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the group has already ended
+        pass
 
 
 def run_chapter(script: str, *args: str, timeout: float = 300,
@@ -33,6 +50,7 @@ def run_chapter(script: str, *args: str, timeout: float = 300,
     """Run a chapter to the end; return its output, failing with its tail if it fails or outgrows `ceiling_mb`."""
     process = start_chapter(script, *args)
     output, peak_mb = wait_with_peak(process, timeout)
+    assert process.returncode != -signal.SIGKILL, f"{script} ran past {timeout:.0f} s:\n{output[-4000:]}"
     assert process.returncode == 0, output[-4000:]
     check_ceiling(script, peak_mb, ceiling_mb)
     return output
@@ -40,6 +58,9 @@ def run_chapter(script: str, *args: str, timeout: float = 300,
 
 def wait_with_peak(process: subprocess.Popen, timeout: float) -> tuple[str, float]:
     """Read a child's output to its end and reap it: `(output, peak memory of its process tree in MiB)`.
+
+    `process` comes from `start_group`; past `timeout` seconds its whole
+    group is killed (its return code is then `-SIGKILL`).
 
     Sampled every 50 ms while it runs: the memory of the child and of every
     process it started (a chapter runs each model in a fresh process of its
@@ -50,7 +71,7 @@ def wait_with_peak(process: subprocess.Popen, timeout: float) -> tuple[str, floa
     (`getrusage` would not do: a child's `ru_maxrss` also counts the image of
     this process it was forked from, and a test process holds TensorFlow.)
     """
-    timer = threading.Timer(timeout, process.kill)
+    timer = threading.Timer(timeout, kill_group, (process,))
     peak = [0.0]
 
     def sample():
@@ -123,7 +144,7 @@ def kill_after_first_checkpoint(process: subprocess.Popen, run_dir: pathlib.Path
     while not (run_dir / "checkpoint.npz").exists() and process.poll() is None:
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
+    kill_group(process)
     output, _ = process.communicate()
     assert (run_dir / "checkpoint.npz").exists(), output[-4000:]
     # The checkpoint is written before metrics.json, so the kill may land

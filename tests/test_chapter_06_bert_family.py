@@ -14,7 +14,9 @@ PRETRAINING = {"bert": "nsp_accuracy", "roberta": "mlm_accuracy", "albert": "sop
 @pytest.mark.chapter
 def test_smoke_preset_pretrains_fine_tunes_and_compares_every_objective(tmp_path):
     """Every objective gets its pretraining figures, SQuAD EM/F1, CoLA MCC (all but the SQuAD-distilled student) and inference time in one table; ALBERT is the smallest, the distilled student smaller than its teacher."""
-    output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(tmp_path))
+    # Sixteen fresh processes (the corpus, then fifteen runs): about 6 minutes
+    # alone on 2 cores, more beside another test.
+    output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(tmp_path), timeout=1200)
     table = metrics(tmp_path)["models"]
     assert_readme_metrics("06_bert_family.py", tmp_path)
     assert list(table) == list(OBJECTIVES)

@@ -1,17 +1,16 @@
 """The chapter runner's memory ceiling catches a run that goes over it and lets one under it pass."""
 
-import subprocess
 import sys
+import time
 
 import pytest
 
-from tests.chapter_runs import check_ceiling, wait_with_peak
+from tests.chapter_runs import check_ceiling, start_group, wait_with_peak
 
 
 def _peak_of_child_holding(megabytes: int) -> float:
-    process = subprocess.Popen(
-        [sys.executable, "-c", f"import time; b = bytearray({megabytes} * 2**20); time.sleep(0.5); print('held')"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    process = start_group(
+        [sys.executable, "-c", f"import time; b = bytearray({megabytes} * 2**20); time.sleep(0.5); print('held')"]
     )
     output, peak_mb = wait_with_peak(process, timeout=60)
     assert process.returncode == 0 and output.strip() == "held", output
@@ -36,9 +35,20 @@ def test_the_processes_a_run_starts_count_together():
     parent = (f"import subprocess, sys; "
               f"ps = [subprocess.Popen([sys.executable, '-c', {holder!r}]) for _ in range(2)]; "
               f"[p.wait() for p in ps]; print('held')")
-    process = subprocess.Popen([sys.executable, "-c", parent],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = start_group([sys.executable, "-c", parent])
     output, peak_mb = wait_with_peak(process, timeout=60)
     assert process.returncode == 0 and output.strip() == "held", output
     with pytest.raises(AssertionError, match="pair peaked at"):
         check_ceiling("pair", peak_mb, ceiling_mb=400)
+
+
+def test_a_timeout_ends_the_processes_the_run_started():
+    """A run past its timeout returns, killed, even when a process it started still holds its output open."""
+    sleeper = "import time; time.sleep(60)"
+    parent = (f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {sleeper!r}]); "
+              f"print('started', flush=True); time.sleep(600)")
+    process = start_group([sys.executable, "-c", parent])
+    start = time.monotonic()
+    output, _ = wait_with_peak(process, timeout=3)
+    assert time.monotonic() - start < 30
+    assert process.returncode < 0 and output.strip() == "started", output
