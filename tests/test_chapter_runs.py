@@ -1,4 +1,4 @@
-"""The chapter runner's memory ceiling catches a run that goes over it and lets one under it pass."""
+"""The chapter runner's memory ceiling catches a run that goes over it and lets one under it pass; its timeout ends the whole run."""
 
 import sys
 import time
