@@ -62,10 +62,11 @@ SMOKE = SquadConfig(
 # 2 CPU cores: 290 steps of 32 windows (0.76 of an epoch: the 8,582 training
 # questions make 12,168 windows of up to 192 tokens), ~2 s a step, at a peak
 # learning rate of 1e-4 (BERT used 3e-5 to 5e-5 for 2-3 epochs of 88k
-# questions; a short run wants a larger step).
+# questions; a short run wants a larger step). Each step's 32 windows go
+# through as 4 micro-batches of 8: the same speed, 1.6 GB less memory.
 CPU = SquadConfig(
-    batch_size=32, steps=290, warmup_steps=30, eval_interval=290, checkpoint_interval=290,
-    jit_compile=False,
+    batch_size=32, gradient_accumulation_steps=4, steps=290, warmup_steps=30,
+    eval_interval=290, checkpoint_interval=290, jit_compile=False,
 )
 # Two epochs at 384 tokens, BERT's SQuAD window (doc_stride 128).
 GPU = SquadConfig(

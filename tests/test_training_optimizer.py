@@ -38,6 +38,17 @@ def test_schedule_matches_the_reference_formula(step, warmup, extra, low_fractio
     )
 
 
+@given(step=st.integers(0, 3000), warmup=st.integers(0, 200), parts=st.integers(2, 8))
+def test_accumulated_schedule_advances_once_per_update(step, warmup, parts):
+    """With k micro-batches per update, iteration i gets the rate of update i // k in the reference formula."""
+    peak, low, decay = 1e-3, 1e-5, warmup + 500
+    schedule = WarmupCosineDecay(peak, low, warmup, decay, accumulation_steps=parts)
+    np.testing.assert_allclose(
+        float(schedule(step)), reference_lr(step // parts, peak, low, warmup, decay),
+        rtol=1e-5, atol=1e-9,
+    )
+
+
 def test_schedule_key_points():
     """Warm-up is linear and reaches the peak; the decay ends exactly at the minimum."""
     schedule = WarmupCosineDecay(1e-3, 1e-4, warmup_steps=10, decay_steps=110)
@@ -51,16 +62,18 @@ def test_schedule_key_points():
 
 def test_schedule_serializes():
     """The schedule round-trips through Keras serialization."""
-    schedule = WarmupCosineDecay(3e-4, 3e-5, 5, 50)
+    schedule = WarmupCosineDecay(3e-4, 3e-5, 5, 50, accumulation_steps=2)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
     assert isinstance(restored, WarmupCosineDecay)
     assert restored.get_config() == schedule.get_config()
 
 
 def test_bad_schedule_arguments():
-    """decay_steps before the end of warm-up is a ValueError naming both."""
+    """decay_steps before the end of warm-up, or fewer than one iteration per update, is a ValueError naming the argument."""
     with pytest.raises(ValueError, match="warmup_steps and decay_steps"):
         WarmupCosineDecay(1e-3, 1e-4, warmup_steps=10, decay_steps=5)
+    with pytest.raises(ValueError, match="accumulation_steps must be >= 1, got 0"):
+        WarmupCosineDecay(1e-3, 1e-4, warmup_steps=1, decay_steps=5, accumulation_steps=0)
 
 
 def _toy_model():

@@ -121,7 +121,7 @@ class SquadWindows:
             and last token in the window, or 0 (`[CLS]`) when the window does
             not hold the whole (first) answer.
         example_index: int `(windows,)`, which example each window came from.
-        offsets: int `(windows, max_length, 2)`, each context token's
+        offsets: int32 `(windows, max_length, 2)`, each context token's
             `[start, end)` characters in its context; `(-1, -1)` elsewhere.
         lengths: int `(windows,)`, real tokens per window.
     """
@@ -187,7 +187,7 @@ def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
             piece = slice(first, first + room)
             ids = [cls_id, *q_ids, sep_id, *c_ids[piece], sep_id]
             lead = len(q_ids) + 2  # where the context piece begins in the window
-            offsets = np.full((max_length, 2), -1, "int64")
+            offsets = np.full((max_length, 2), -1, "int32")
             offsets[lead:lead + len(c_ids[piece])] = c_offsets[piece]
             start, end = _token_span(offsets, answer)
             rows["ids"].append(ids)
@@ -220,7 +220,7 @@ def _encode_contexts(tokenizer, examples):
     """`{context: (ids, offsets (n, 2))}`, each distinct paragraph encoded once."""
     distinct = list(dict.fromkeys(e.context for e in examples))
     encoded = tokenizer.encode_batch(distinct, add_special_tokens=False)
-    return {c: (e.ids, np.asarray(e.offsets, "int64").reshape(-1, 2))
+    return {c: (e.ids, np.asarray(e.offsets, "int32").reshape(-1, 2))
             for c, e in zip(distinct, encoded)}
 
 

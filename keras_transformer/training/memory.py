@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import resource
 import sys
 
@@ -50,3 +52,27 @@ def device_peak_mb() -> float | None:
         kind = devices.accelerator().upper()
         peak = tf.config.experimental.get_memory_info(f"{kind}:0")["peak"]
     return None if peak is None else peak / 2**20
+
+
+def release_free_heap() -> bool:
+    """Gives the C heap's free pages back to the system; returns whether it could.
+
+    Preparing a dataset leaves freed blocks scattered through the heap
+    (Python objects, a tokenizer's buffers). The C library keeps such pages
+    resident, and the framework's large tensors are mapped afresh rather
+    than placed in those holes, so without this they stay in the process's
+    memory for the whole run. It calls glibc's `malloc_trim`; on a C library
+    without it (macOS, musl) it does nothing and returns False.
+
+    Example:
+    >>> from keras_transformer.training.memory import release_free_heap
+    >>> release_free_heap() in (True, False)
+    True
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return False
+    trim(0)
+    return True

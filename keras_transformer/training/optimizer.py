@@ -20,6 +20,9 @@ def no_decay_variables(model: keras.Model) -> list:
 def build_optimizer(config: Preset, model: keras.Model) -> keras.optimizers.AdamW:
     """Returns AdamW with warm-up + cosine decay, decoupled decay and clipping.
 
+    With `config.gradient_accumulation_steps` k > 1 it updates every k-th
+    call, with the mean of the k gradients (clipped as one).
+
     `model` must be built, so its variables exist for the decay exclusions.
 
     Example:
@@ -38,11 +41,16 @@ def build_optimizer(config: Preset, model: keras.Model) -> keras.optimizers.Adam
             config.min_learning_rate,
             warmup_steps=min(config.warmup_steps, config.steps),
             decay_steps=config.steps,
+            accumulation_steps=config.gradient_accumulation_steps,
         ),
         weight_decay=config.weight_decay,
         beta_1=config.beta1,
         beta_2=config.beta2,
         global_clipnorm=config.grad_clip or None,
+        # Keras sums the micro-batches' gradients and applies their mean.
+        gradient_accumulation_steps=(
+            config.gradient_accumulation_steps if config.gradient_accumulation_steps > 1 else None
+        ),
     )
     optimizer.exclude_from_weight_decay(var_list=no_decay_variables(model))
     return optimizer

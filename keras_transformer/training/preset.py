@@ -21,7 +21,12 @@ class Preset:
     `warmup_steps`, then cosine decay to `min_learning_rate` at `steps`.
     Evaluation runs every `eval_interval` steps and at the end; checkpoints
     are taken at evaluation points, every `checkpoint_interval` steps (a
-    multiple of `eval_interval`) and at the end.
+    multiple of `eval_interval`) and at the end. A step is one update: with
+    `gradient_accumulation_steps` k > 1 its `batch_size` rows go through the
+    model as k micro-batches, which makes the same update (up to rounding) in
+    about 1/k of the activation memory, except that dropout draws other masks
+    and a loss averaged over tokens (masked LM) weighs the micro-batches
+    equally rather than by their token counts.
 
     Example:
 
@@ -37,6 +42,9 @@ class Preset:
 
     steps: int = 1000
     batch_size: int = 32
+    # Rows are fed in this many equal micro-batches whose mean gradient makes
+    # each update: the updates of `batch_size` rows at 1/k of the activations.
+    gradient_accumulation_steps: int = 1
     seed: int = 1337
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4
@@ -54,11 +62,19 @@ class Preset:
     deterministic: bool = False
 
     def __post_init__(self):
-        positive = ("steps", "batch_size", "eval_interval", "checkpoint_interval")
+        positive = ("steps", "batch_size", "gradient_accumulation_steps", "eval_interval",
+                    "checkpoint_interval")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if self.batch_size % self.gradient_accumulation_steps:
+            raise ValueError(
+                f"batch_size must split into gradient_accumulation_steps equal "
+                f"micro-batches, got batch_size={self.batch_size} and "
+                f"gradient_accumulation_steps={self.gradient_accumulation_steps}; "
+                f"pick a divisor of batch_size."
+            )
         for name in ("seed", "warmup_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:

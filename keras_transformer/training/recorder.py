@@ -83,7 +83,7 @@ class RunRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         config = self.task.config
         if self._first_end is not None:
-            self.timed_steps += self._batches_after_first
+            self.timed_steps += self._updates(self._batches_after_first)
             self.timed_seconds += self._last_end - self._first_end
         self.step = min((epoch + 1) * config.eval_interval, config.steps)
         results = {k: float(v) for k, v in self.task.evaluate(self.model).items()}
@@ -147,8 +147,12 @@ class RunRecorder(keras.callbacks.Callback):
     def _tokens_per_second(self, pending: bool) -> float:
         steps, seconds = self.timed_steps, self.timed_seconds
         if pending and self._first_end is not None:
-            steps += self._batches_after_first
+            steps += self._updates(self._batches_after_first)
             seconds += self._last_end - self._first_end
         if seconds <= 0:  # every epoch had a single step: nothing steady to time
             steps, seconds = self.step, max(self.wall_time(), 1e-9)
         return self.task.tokens_per_step() * steps / seconds
+
+    def _updates(self, batches: int) -> float:
+        # With gradient accumulation Keras sees each step's micro-batches.
+        return batches / self.task.config.gradient_accumulation_steps

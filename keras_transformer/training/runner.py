@@ -23,6 +23,7 @@ from keras_transformer.training.cli import build_parser
 from keras_transformer.training.cli import config_from_args
 from keras_transformer.training.energy import assumed_power_watts
 from keras_transformer.training.flops import measure_matmul_peak
+from keras_transformer.training.memory import release_free_heap
 from keras_transformer.training.optimizer import build_optimizer
 from keras_transformer.training.preset import Preset
 from keras_transformer.training.recorder import CHECKPOINT
@@ -106,6 +107,7 @@ def train(
     keras.config.set_dtype_policy(config.dtype_policy or "float32")
 
     task = task_class(config, data_dir)
+    release_free_heap()  # what preparing the data freed, before the model needs memory
     if epochs is not None:
         config.steps = _steps_for_epochs(epochs, task)
     print(f"{type(config).__name__} ({(labels or {}).get('preset', '')} preset):")
@@ -202,12 +204,15 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> No
     they go to `fit` as arrays: Keras slices arrays inside its compiled input
     pipeline, a quarter faster per step than pulling from a Python generator.
     Batches of several shapes (length buckets) are fed one by one. Either way a
-    batch is a pure function of its step, so resuming stays exact.
+    batch is a pure function of its step, so resuming stays exact. With
+    gradient accumulation each batch goes in as its micro-batches, in order.
     """
     interval, steps = task.config.eval_interval, task.config.steps
+    parts = task.config.gradient_accumulation_steps
     for epoch in range(start_step // interval, -(-steps // interval)):
         first, last = epoch * interval, min((epoch + 1) * interval, steps)
-        batches = [task.train_batch(step) for step in range(first, last)]
+        batches = [micro for step in range(first, last)
+                   for micro in _micro_batches(task.train_batch(step), parts)]
         shapes = {tuple(np.shape(a) for a in keras.tree.flatten(b)) for b in batches}
         common = dict(epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, shuffle=False)
         if len(shapes) > 1:
@@ -222,6 +227,25 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> No
         batch_size = len(keras.tree.flatten(batches[0][0])[0])
         model.fit(x, y, sample_weight=weights[0] if weights else None,
                   batch_size=batch_size, **common)
+
+
+def _micro_batches(batch: tuple, parts: int) -> list[tuple]:
+    """Splits a batch's rows into `parts` equal consecutive micro-batches."""
+    if parts == 1:
+        return [batch]
+    rows = len(keras.tree.flatten(batch[0])[0])
+    if rows % parts:
+        raise ValueError(
+            f"gradient_accumulation_steps={parts} must divide every batch's rows; "
+            f"a batch has {rows} rows."
+        )
+    size = rows // parts
+    cuts = [slice(i * size, (i + 1) * size) for i in range(parts)]
+    return [
+        tuple(None if part is None else keras.tree.map_structure(lambda a, cut=cut: a[cut], part)
+              for part in batch)
+        for cut in cuts
+    ]
 
 
 def _stream(batches: list):

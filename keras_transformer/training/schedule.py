@@ -22,6 +22,10 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         min_learning_rate: rate reached at `decay_steps`.
         warmup_steps: length of the warm-up, `>= 0`.
         decay_steps: step at which the decay ends (usually the run's steps).
+        accumulation_steps: optimizer iterations per update. Keras counts
+            every micro-batch when it accumulates gradients
+            (`gradient_accumulation_steps`), so the schedule divides its
+            step by this to advance once per update.
 
     Example:
 
@@ -37,7 +41,10 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         min_learning_rate: float,
         warmup_steps: int,
         decay_steps: int,
+        accumulation_steps: int = 1,
     ):
+        if accumulation_steps < 1:
+            raise ValueError(f"accumulation_steps must be >= 1, got {accumulation_steps}.")
         if warmup_steps < 0 or decay_steps < warmup_steps:
             raise ValueError(
                 f"warmup_steps and decay_steps need 0 <= warmup_steps <= "
@@ -47,9 +54,10 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.min_learning_rate = min_learning_rate
         self.warmup_steps = warmup_steps
         self.decay_steps = decay_steps
+        self.accumulation_steps = accumulation_steps
 
     def __call__(self, step):
-        step = ops.cast(step, "float32")
+        step = ops.cast(ops.floor_divide(step, self.accumulation_steps), "float32")
         peak, low = self.peak_learning_rate, self.min_learning_rate
         warmup = peak * (step + 1.0) / max(self.warmup_steps, 1)
         progress = (step - self.warmup_steps) / max(
@@ -65,4 +73,5 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
             "min_learning_rate": self.min_learning_rate,
             "warmup_steps": self.warmup_steps,
             "decay_steps": self.decay_steps,
+            "accumulation_steps": self.accumulation_steps,
         }
