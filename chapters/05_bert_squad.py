@@ -16,7 +16,7 @@ answer is the best `start + end` score over an example's windows, mapped back
 to the context's characters, scored with SQuAD's official exact match and F1
 (the best over the gold answers).
 
-    python chapters/05_bert_squad.py --preset cpu     # ~12 min on 2 CPU cores
+    python chapters/05_bert_squad.py --preset cpu     # ~23 min on 2 CPU cores, 2.6 GB
     python chapters/05_bert_squad.py --preset gpu
     python chapters/05_bert_squad.py --preset smoke   # a tiny subset, for the tests
 
@@ -60,10 +60,10 @@ SMOKE = SquadConfig(
     checkpoint_interval=6, jit_compile=False,
 )
 # 2 CPU cores: 290 steps of 32 windows (0.76 of an epoch: the 8,582 training
-# questions make 12,168 windows of up to 192 tokens), ~2 s a step, at a peak
+# questions make 12,168 windows of up to 192 tokens), ~4 s a step, at a peak
 # learning rate of 1e-4 (BERT used 3e-5 to 5e-5 for 2-3 epochs of 88k
 # questions; a short run wants a larger step). Each step's 32 windows go
-# through as 4 micro-batches of 8: the same speed, 1.6 GB less memory.
+# through as 4 micro-batches of 8: 1.6 GB less memory, 10% slower.
 CPU = SquadConfig(
     batch_size=32, gradient_accumulation_steps=4, steps=290, warmup_steps=30,
     eval_interval=290, checkpoint_interval=290, jit_compile=False,
