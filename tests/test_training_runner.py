@@ -21,6 +21,7 @@ import pytest
 from keras_transformer import training
 from keras_transformer.data import lm_batch
 from keras_transformer.data import lm_eval_windows
+from keras_transformer.training.phases import PHASES
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VOCAB = 16
@@ -301,6 +302,37 @@ def test_batches_of_several_shapes_train(tmp_path):
     metrics = training.main(PRESETS, BucketedTask, ["--preset", "smoke", "--out", str(tmp_path)])
     assert [r["step"] for r in metrics["history"]] == [10, 20, 30]
     assert metrics["history"][-1]["val_loss"] < metrics["history"][0]["val_loss"]
+
+
+class SlowEvaluationTask(TinyTask):
+    """TinyTask whose every evaluation takes at least 0.3 s more."""
+
+    def evaluate(self, model):
+        time.sleep(0.3)
+        return super().evaluate(model)
+
+
+def test_the_wall_time_is_split_into_phases(tmp_path, capsys):
+    """metrics.json splits the wall time into phases that do not overlap and add up to it, a slow evaluation's seconds under `evaluation`."""
+    metrics = training.main(PRESETS, SlowEvaluationTask, ["--preset", "smoke", "--out", str(tmp_path)])
+    phases = metrics["phase_seconds"]
+    assert set(phases) == {*PHASES, "other"}
+    assert all(seconds >= 0 for seconds in phases.values()), phases  # `other` < 0: counted twice
+    assert phases["evaluation"] >= 3 * 0.3  # evaluations at steps 10, 20 and 30
+    assert phases["first_step"] > 0 and phases["train_steps"] > 0
+    assert sum(phases.values()) == pytest.approx(metrics["wall_time_s"], abs=1e-6)
+    assert "time: " in capsys.readouterr().out
+
+
+def test_startup_is_the_time_before_the_run(tmp_path):
+    """A chapter run from the command line records the seconds its process spent before the run began: more than 0, less than the process lived."""
+    began = time.time()
+    output = run_script(["--preset", "smoke", "--steps", "10", "--set", "eval_interval=10",
+                         "--out", str(tmp_path)])
+    lived = time.time() - began
+    startup = json.loads((tmp_path / "metrics.json").read_text())["startup_seconds"]
+    assert 0 < startup < lived - json.loads((tmp_path / "metrics.json").read_text())["wall_time_s"]
+    assert f"start-up {startup:.1f}s" in output
 
 
 def model_weights(run_dir) -> list:

@@ -12,6 +12,7 @@ from keras_transformer.training.checkpoint import set_global_rng_state
 from keras_transformer.training.energy import energy_wh
 from keras_transformer.training.flops import model_flops_utilization
 from keras_transformer.training.memory import device_peak_mb, peak_rss_mb
+from keras_transformer.training.phases import PhaseClock
 from keras_transformer.training.task import Task
 
 CHECKPOINT = "checkpoint.npz"
@@ -29,6 +30,9 @@ class RunRecorder(keras.callbacks.Callback):
 
     Throughput is measured between the ends of consecutive batches within an
     epoch, so it leaves out compilation (the first batch) and evaluation.
+    The `clock` gets the time of the run's first batch (`first_step`: it
+    compiles), of the other batches (`train_steps`), of evaluation and of
+    checkpoints and metrics files (`checkpoints`).
 
     Args:
         task: the chapter's task; its `config` is the preset.
@@ -36,6 +40,7 @@ class RunRecorder(keras.callbacks.Callback):
         info: fixed figures merged into metrics.json (FLOPs, peak, power).
         state: the checkpointed state to continue from, or None.
         started: `time.perf_counter()` when this run segment started.
+        clock: the run's `PhaseClock`, restored with `state` when resuming.
         rng_state: the process-wide random state restored with `state`
             (`checkpoint.global_rng_state`), or None. It is set again when
             training begins: on PyTorch, Keras' first `fit` in a process
@@ -46,7 +51,8 @@ class RunRecorder(keras.callbacks.Callback):
 
     def __init__(
         self, task: Task, run_dir: pathlib.Path, info: dict,
-        state: dict | None, started: float, rng_state: dict | None = None,
+        state: dict | None, started: float, clock: PhaseClock,
+        rng_state: dict | None = None,
     ):
         super().__init__()
         self.task = task
@@ -59,7 +65,9 @@ class RunRecorder(keras.callbacks.Callback):
         self.timed_steps = state.get("timed_steps", 0)
         self.timed_seconds = state.get("timed_seconds", 0.0)
         self.started = started
+        self.clock = clock
         self._rng_state = rng_state
+        self._compiled = False  # a segment's first batch compiles the step
 
     def on_train_begin(self, logs=None):
         if self._rng_state is not None:  # only the first fit after a resume
@@ -69,13 +77,17 @@ class RunRecorder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._first_end = self._last_end = None
         self._batches_after_first = 0
+        self._epoch_begin = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
         if self._first_end is None:
             self._first_end = now
+            self.clock.add("train_steps" if self._compiled else "first_step", now - self._epoch_begin)
+            self._compiled = True
         else:
             self._batches_after_first += 1
+            self.clock.add("train_steps", now - self._last_end)
         self._last_end = now
         if logs is not None:
             logs["tok/s"] = self._tokens_per_second(pending=True)
@@ -86,7 +98,8 @@ class RunRecorder(keras.callbacks.Callback):
             self.timed_steps += self._updates(self._batches_after_first)
             self.timed_seconds += self._last_end - self._first_end
         self.step = min((epoch + 1) * config.eval_interval, config.steps)
-        results = {k: float(v) for k, v in self.task.evaluate(self.model).items()}
+        with self.clock("evaluation"):
+            results = {k: float(v) for k, v in self.task.evaluate(self.model).items()}
         if self.task.headline not in results:
             raise ValueError(
                 f"{type(self.task).__name__}.evaluate() must return the "
@@ -96,9 +109,10 @@ class RunRecorder(keras.callbacks.Callback):
             {"step": self.step, "train_loss": float(logs["loss"]), **results}
         )
         logs.update(results)
-        if self.step % config.checkpoint_interval == 0 or self.step == config.steps:
-            save_checkpoint(self.run_dir / CHECKPOINT, self.model, self.state())
-        report.write_json(self.run_dir / METRICS, self.metrics(finished=False))
+        with self.clock("checkpoints"):
+            if self.step % config.checkpoint_interval == 0 or self.step == config.steps:
+                save_checkpoint(self.run_dir / CHECKPOINT, self.model, self.state())
+            report.write_json(self.run_dir / METRICS, self.metrics(finished=False))
 
     def state(self) -> dict:
         """Returns what a checkpoint stores besides the variables."""
@@ -108,6 +122,7 @@ class RunRecorder(keras.callbacks.Callback):
             "wall_time_s": self.wall_time(),
             "timed_steps": self.timed_steps,
             "timed_seconds": self.timed_seconds,
+            "phase_seconds": self.clock.seconds,
             "config": dataclasses.asdict(self.task.config),
         }
 
@@ -139,6 +154,7 @@ class RunRecorder(keras.callbacks.Callback):
                 self.info["flops_per_token"], tokens_per_second, self.info["peak_flops"]
             ),
             "energy_wh": energy_wh(power, wall),
+            "phase_seconds": self.clock.breakdown(wall),
             "peak_rss_mb": peak_rss_mb(),
             "device_peak_mb": device_peak_mb(),
             **self.info,

@@ -25,6 +25,9 @@ from keras_transformer.training.energy import assumed_power_watts
 from keras_transformer.training.flops import measure_matmul_peak
 from keras_transformer.training.memory import release_free_heap
 from keras_transformer.training.optimizer import build_optimizer
+from keras_transformer.training.phases import PhaseClock
+from keras_transformer.training.phases import phase_line
+from keras_transformer.training.phases import seconds_since_process_start
 from keras_transformer.training.preset import Preset
 from keras_transformer.training.recorder import CHECKPOINT
 from keras_transformer.training.recorder import METRICS
@@ -55,6 +58,7 @@ def main(
     >>> if __name__ == "__main__":  # doctest: +SKIP
     ...     training.main({"smoke": SMOKE, "cpu": CPU, "gpu": GPU}, GPTTask)
     """
+    startup = seconds_since_process_start()  # Python and the imports, before any work
     chapter = chapter or pathlib.Path(sys.argv[0]).stem
     args = build_parser(presets, task_class.__doc__).parse_args(argv)
     return train(
@@ -67,6 +71,7 @@ def main(
         distribute=args.distribute,
         power_watts=args.power_watts,
         labels={"chapter": chapter, "preset": args.preset},
+        startup_seconds=startup,
     )
 
 
@@ -81,6 +86,7 @@ def train(
     distribute: bool = False,
     power_watts: float | None = None,
     labels: dict | None = None,
+    startup_seconds: float | None = None,
 ) -> dict:
     """Trains `task_class(config, data_dir)` and fills `run_dir`; returns metrics.
 
@@ -97,8 +103,16 @@ def train(
     functions; TensorFlow still keeps every program XLA compiled until the
     process ends, so runs made one after another each belong in a fresh
     process (`run_in_fresh_process`).
+
+    metrics.json's `phase_seconds` splits the wall time into phases
+    (`phases.PHASES`: data, build, the matmul-peak measurement, drawing
+    batches, the first step with its compilation, the other steps,
+    evaluation, checkpoints, finish, and the rest as `other`);
+    `startup_seconds` (given by `main`: Python and the imports, before the
+    run) is stored beside it. The run prints both.
     """
     started = time.perf_counter()
+    clock = PhaseClock()
     keras.backend.clear_session()
     config = dataclasses.replace(config)  # never mutate the caller's preset
     run_dir = pathlib.Path(run_dir)
@@ -106,14 +120,15 @@ def train(
     devices.seed_everything(config.seed, config.deterministic)
     keras.config.set_dtype_policy(config.dtype_policy or "float32")
 
-    task = task_class(config, data_dir)
-    release_free_heap()  # what preparing the data freed, before the model needs memory
+    with clock("data"):
+        task = task_class(config, data_dir)
+        release_free_heap()  # what preparing the data freed, before the model needs memory
     if epochs is not None:
         config.steps = _steps_for_epochs(epochs, task)
     print(f"{type(config).__name__} ({(labels or {}).get('preset', '')} preset):")
     print(pprint.pformat(dataclasses.asdict(config), sort_dicts=False))
 
-    with devices.distribution_scope(distribute):
+    with clock("build"), devices.distribution_scope(distribute):
         model = task.build_model()
         if not model.built:
             model(task.train_batch(0)[0])
@@ -125,18 +140,23 @@ def train(
         state = _resume_state(run_dir, model, config) if resume else None
     if state is None:
         _clear_previous_run(run_dir)
+    else:
+        clock.merge(state.get("phase_seconds", {}))  # the earlier segments' phases
 
     num_devices = devices.device_count() if distribute else 1
     compute_dtype = keras.config.dtype_policy().compute_dtype
+    with clock("peak_measurement"):
+        # Data parallelism can at best use every device's peak.
+        peak_flops = num_devices * measure_matmul_peak(compute_dtype)
     info = {
         "tokens_per_step": task.tokens_per_step(),
         "flops_per_token": float(task.flops_per_token(model)),
         "num_params": int(model.count_params()),
-        # Data parallelism can at best use every device's peak.
-        "peak_flops": num_devices * measure_matmul_peak(compute_dtype),
+        "peak_flops": peak_flops,
         "peak_dtype": compute_dtype,
         "num_devices": num_devices,
         "power_watts": power_watts or assumed_power_watts(devices.accelerator(), num_devices),
+        "startup_seconds": startup_seconds,
     }
     report.write_json(run_dir / CONFIG, {
         **(labels or {}),
@@ -152,7 +172,7 @@ def train(
 
     # The generators as the checkpoint left them, before anything below draws.
     rng_state = global_rng_state() if state is not None else None
-    recorder = RunRecorder(task, run_dir, info, state, started, rng_state)
+    recorder = RunRecorder(task, run_dir, info, state, started, clock, rng_state)
     callbacks = [recorder]
     if devices.tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(
@@ -160,14 +180,18 @@ def train(
         ))
     else:
         warnings.warn("TensorFlow or TensorBoard is not installed: no TensorBoard logs.")
-    _fit(model, task, recorder.step, callbacks)
+    _fit(model, task, recorder.step, callbacks, clock)
 
-    metrics = recorder.metrics(finished=True)
-    report.plot_history(metrics["history"], run_dir / LOSS_CURVE, task.headline)
-    metrics = _merge_extras(metrics, task.finish(model, run_dir, metrics), task)
+    with clock("finish"):
+        metrics = recorder.metrics(finished=True)
+        report.plot_history(metrics["history"], run_dir / LOSS_CURVE, task.headline)
+        extras = task.finish(model, run_dir, metrics)
+    metrics = _merge_extras(recorder.metrics(finished=True), extras, task)
     report.write_json(run_dir / METRICS, metrics)
     print(report.summary_line(metrics))
+    print(phase_line(metrics["phase_seconds"], startup_seconds))
     return metrics
+
 
 
 def _merge_extras(metrics: dict, extras: dict | None, task: Task) -> dict:
@@ -197,7 +221,8 @@ def _json_scalar(value):
     raise TypeError(f"{type(value).__name__} {value!r} is not JSON-serializable")
 
 
-def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> None:
+def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list,
+         clock: PhaseClock) -> None:
     """Trains one Keras epoch per eval interval (the last one may be shorter).
 
     Each interval's batches are drawn up front. When they all have one shape
@@ -208,22 +233,24 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list) -> No
     gradient accumulation each batch goes in as its micro-batches, in order.
     """
     interval, steps = task.config.eval_interval, task.config.steps
-    parts = task.config.gradient_accumulation_steps
+    splits = task.config.gradient_accumulation_steps
     for epoch in range(start_step // interval, -(-steps // interval)):
         first, last = epoch * interval, min((epoch + 1) * interval, steps)
-        batches = [micro for step in range(first, last)
-                   for micro in _micro_batches(task.train_batch(step), parts)]
-        shapes = {tuple(np.shape(a) for a in keras.tree.flatten(b)) for b in batches}
+        with clock("batches"):
+            batches = [micro for step in range(first, last)
+                       for micro in _micro_batches(task.train_batch(step), splits)]
+            shapes = {tuple(np.shape(a) for a in keras.tree.flatten(b)) for b in batches}
         common = dict(epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, shuffle=False)
         if len(shapes) > 1:
             model.fit(_stream(batches), steps_per_epoch=len(batches), **common)
             continue
-        # A model that defines its own loss trains on `(x, None)` batches.
-        x, y, *weights = (
-            None if parts[0] is None
-            else keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
-            for parts in zip(*batches)
-        )
+        with clock("batches"):
+            # A model that defines its own loss trains on `(x, None)` batches.
+            x, y, *weights = (
+                None if parts[0] is None
+                else keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
+                for parts in zip(*batches)
+            )
         batch_size = len(keras.tree.flatten(batches[0][0])[0])
         model.fit(x, y, sample_weight=weights[0] if weights else None,
                   batch_size=batch_size, **common)
