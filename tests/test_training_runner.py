@@ -335,6 +335,23 @@ def test_startup_is_the_time_before_the_run(tmp_path):
     assert f"start-up {startup:.1f}s" in output
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a TensorFlow input pipeline")
+def test_tensorflow_batches_are_consecutive_and_not_autotuned():
+    """On TensorFlow, fit gets consecutive batches of the arrays from a tf.data pipeline whose autotuning (a thread that held up the end of each fit) is off."""
+    from keras_transformer.training.runner import _tensorflow_batches
+
+    x = {"ids": np.arange(24).reshape(12, 2)}
+    y, weights = np.arange(12), np.linspace(0, 1, 12)
+    dataset = _tensorflow_batches(x, y, [weights], batch_size=4)
+    assert dataset.options().autotune.enabled is False
+    for n, (bx, by, bw) in enumerate(dataset.as_numpy_iterator()):
+        rows = slice(4 * n, 4 * n + 4)
+        np.testing.assert_array_equal(bx["ids"], x["ids"][rows])
+        np.testing.assert_array_equal(by, y[rows])
+        np.testing.assert_array_equal(bw, weights[rows])
+    assert n == 2
+
+
 def model_weights(run_dir) -> list:
     with np.load(pathlib.Path(run_dir) / "checkpoint.npz") as saved:
         return [saved[name] for name in sorted(saved.files) if name.startswith("model/")]
