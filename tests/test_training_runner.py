@@ -337,7 +337,7 @@ def test_startup_is_the_time_before_the_run(tmp_path):
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a TensorFlow input pipeline")
 def test_tensorflow_batches_are_consecutive_and_not_autotuned():
-    """On TensorFlow, fit gets consecutive batches of the arrays from a tf.data pipeline whose autotuning (a thread that held up the end of each fit) is off."""
+    """On TensorFlow, fit gets consecutive batches of the arrays from a tf.data pipeline with autotuning off (with it on, the end of a fit was held up by seconds)."""
     from keras_transformer.training.runner import _tensorflow_batches
 
     x = {"ids": np.arange(24).reshape(12, 2)}

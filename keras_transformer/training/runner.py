@@ -263,10 +263,10 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list,
 def _tensorflow_batches(x, y, weights: list, batch_size: int):
     """The arrays as a `tf.data.Dataset` of consecutive batches, without autotuning.
 
-    Keras builds the same pipeline from arrays with tf.data's autotuning on,
-    and stopping its tuning thread when `fit` let go of the pipeline held up
-    the end of a `fit` by up to 15 s (chapter 04's cpu run: 13 to 38 s of
-    150, against 0.6 s with autotuning off).
+    Keras builds the same pipeline from arrays with tf.data's autotuning on;
+    letting go of that pipeline held up the end of a `fit` by up to 15 s
+    (chapter 04's cpu run: 13 to 38 s of 150), and not at all with
+    autotuning off.
     """
     import tensorflow as tf
 
