@@ -21,7 +21,7 @@ import pytest
 from keras_transformer import training
 from keras_transformer.data import lm_batch
 from keras_transformer.data import lm_eval_windows
-from keras_transformer.training.phases import PHASES
+from keras_transformer.training.phases import PHASES, PhaseClock
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VOCAB = 16
@@ -322,6 +322,12 @@ def test_the_wall_time_is_split_into_phases(tmp_path, capsys):
     assert phases["first_step"] > 0 and phases["train_steps"] > 0
     assert sum(phases.values()) == pytest.approx(metrics["wall_time_s"], abs=1e-6)
     assert "time: " in capsys.readouterr().out
+
+
+def test_a_phase_outside_the_list_is_refused():
+    """Timing a phase the breakdown does not list is a ValueError naming the phases it lists, not seconds lost in `other`."""
+    with pytest.raises(ValueError, match="phase must be one of .*'evaluation'.*got 'evaluate'"):
+        PhaseClock().add("evaluate", 1.0)
 
 
 def test_startup_is_the_time_before_the_run(tmp_path):

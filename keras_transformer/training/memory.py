@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import resource
 import sys
 
@@ -69,9 +68,8 @@ def release_free_heap() -> bool:
     >>> release_free_heap() in (True, False)
     True
     """
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
+    try:  # the symbols the process has loaded, the C library's among them
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, TypeError):
         return False
     trim(0)

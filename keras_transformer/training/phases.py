@@ -27,10 +27,12 @@ class PhaseClock:
     True
     """
 
-    def __init__(self, seconds: dict[str, float] | None = None):
-        self.seconds = dict(seconds or {})
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
 
     def add(self, phase: str, seconds: float) -> None:
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}.")
         self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
 
     def merge(self, seconds: dict[str, float]) -> None:

@@ -193,7 +193,6 @@ def train(
     return metrics
 
 
-
 def _merge_extras(metrics: dict, extras: dict | None, task: Task) -> dict:
     """Adds `finish`'s entries to the metrics, as metrics.json will hold them."""
     name = f"{type(task).__name__}.finish()"
@@ -252,7 +251,7 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list,
                 else keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
                 for parts in zip(*batches)
             )
-        batch_size = len(keras.tree.flatten(batches[0][0])[0])
+        batch_size = _rows(batches[0])
         if keras.backend.backend() == "tensorflow":
             model.fit(_tensorflow_batches(x, y, weights, batch_size), **common)
         else:
@@ -283,11 +282,16 @@ def _without_autotuning(dataset):
     return dataset.with_options(options)
 
 
+def _rows(batch: tuple) -> int:
+    """How many rows a `(x, y, ...)` batch holds: the length of x's first array."""
+    return len(keras.tree.flatten(batch[0])[0])
+
+
 def _micro_batches(batch: tuple, parts: int) -> list[tuple]:
     """Splits a batch's rows into `parts` equal consecutive micro-batches."""
     if parts == 1:
         return [batch]
-    rows = len(keras.tree.flatten(batch[0])[0])
+    rows = _rows(batch)
     if rows % parts:
         raise ValueError(
             f"gradient_accumulation_steps={parts} must divide every batch's rows; "
