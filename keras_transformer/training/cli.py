@@ -44,6 +44,21 @@ def build_parser(presets: dict[str, Preset], description: str | None = None) -> 
         "--distribute", action="store_true",
         help="data-parallel training over all local devices (jax, tensorflow)",
     )
+    env = os.environ.get
+    parser.add_argument(
+        "--num-processes", type=int, default=int(env("KERAS_DISTRIBUTION_NUM_PROCESSES", 1)),
+        help="data-parallel processes training together, on one machine or several "
+             "(jax; default: $KERAS_DISTRIBUTION_NUM_PROCESSES, else 1)",
+    )
+    parser.add_argument(
+        "--process-id", type=int, default=int(env("KERAS_DISTRIBUTION_PROCESS_ID", 0)),
+        help="this process's index, 0 to --num-processes - 1 "
+             "(default: $KERAS_DISTRIBUTION_PROCESS_ID, else 0)",
+    )
+    parser.add_argument(
+        "--coordinator", default=env("KERAS_DISTRIBUTION_JOB_ADDRESSES"),
+        help="host:port of process 0 (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)",
+    )
     parser.add_argument(
         "--power-watts", type=float,
         help="device power for the energy estimate (default: an assumption per device)",

@@ -52,7 +52,7 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def distribution_scope(enabled: bool) -> contextlib.AbstractContextManager:
-    """Sets up data parallelism over all local devices; build and compile inside.
+    """Sets up data parallelism over all devices (every process's on JAX); build and compile inside.
 
     JAX uses `keras.distribution.DataParallel`; TensorFlow a
     `tf.distribute.MirroredStrategy`, whose scope must hold model building
@@ -64,7 +64,8 @@ def distribution_scope(enabled: bool) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
     backend = keras.backend.backend()
     if backend == "jax":
-        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        # The runner hands each process its own share of every batch.
+        keras.distribution.set_distribution(keras.distribution.DataParallel(auto_shard_dataset=False))
         return contextlib.nullcontext()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -83,7 +84,7 @@ def device_count() -> int:
     if backend == "jax":
         import jax
 
-        return jax.local_device_count()
+        return jax.device_count()  # every process's devices
     if backend == "tensorflow":
         import tensorflow as tf
 

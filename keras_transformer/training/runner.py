@@ -19,6 +19,9 @@ from keras_transformer.training import devices
 from keras_transformer.training import report
 from keras_transformer.training.checkpoint import global_rng_state
 from keras_transformer.training.checkpoint import restore_checkpoint
+from keras_transformer.training.cluster import Cluster
+from keras_transformer.training.cluster import join
+from keras_transformer.training.cluster import process_rank
 from keras_transformer.training.cli import build_parser
 from keras_transformer.training.cli import config_from_args
 from keras_transformer.training.energy import assumed_power_watts
@@ -61,6 +64,7 @@ def main(
     startup = seconds_since_process_start()  # Python and the imports, before any work
     chapter = chapter or pathlib.Path(sys.argv[0]).stem
     args = build_parser(presets, task_class.__doc__).parse_args(argv)
+    join(Cluster(args.num_processes, args.process_id, args.coordinator))
     return train(
         config_from_args(presets, args),
         task_class,
@@ -104,6 +108,11 @@ def train(
     process ends, so runs made one after another each belong in a fresh
     process (`run_in_fresh_process`).
 
+    In a multi-process run (`cluster.join` first) every process calls
+    `train` alike: training is data parallel across all processes' devices,
+    each feeding its own equal share of every batch; process 0 writes
+    `run_dir` and process i its `run_dir/process-i`.
+
     metrics.json's `phase_seconds` splits the wall time into phases
     (`phases.PHASES`: data, build, the matmul-peak measurement, drawing
     batches, the first step with its compilation, the other steps,
@@ -115,7 +124,9 @@ def train(
     clock = PhaseClock()
     keras.backend.clear_session()
     config = dataclasses.replace(config)  # never mutate the caller's preset
-    run_dir = pathlib.Path(run_dir)
+    rank, ranks = process_rank()
+    distribute = distribute or ranks > 1
+    run_dir = pathlib.Path(run_dir) / (f"process-{rank}" if rank else "")
     run_dir.mkdir(parents=True, exist_ok=True)
     devices.seed_everything(config.seed, config.deterministic)
     keras.config.set_dtype_policy(config.dtype_policy or "float32")
@@ -167,6 +178,7 @@ def train(
         "backend": keras.backend.backend(),
         "device": devices.accelerator(),
         "num_devices": num_devices,
+        "num_processes": ranks,
         "versions": _versions(),
     })
 
@@ -180,7 +192,7 @@ def train(
         ))
     else:
         warnings.warn("TensorFlow or TensorBoard is not installed: no TensorBoard logs.")
-    _fit(model, task, recorder.step, callbacks, clock)
+    _fit(model, task, recorder.step, callbacks, clock, (rank, ranks))
 
     with clock("finish"):
         metrics = recorder.metrics(finished=True)
@@ -221,7 +233,7 @@ def _json_scalar(value):
 
 
 def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list,
-         clock: PhaseClock) -> None:
+         clock: PhaseClock, process: tuple[int, int] = (0, 1)) -> None:
     """Trains one Keras epoch per eval interval (the last one may be shorter).
 
     Each interval's batches are drawn up front. When they all have one shape
@@ -231,14 +243,19 @@ def _fit(model: keras.Model, task: Task, start_step: int, callbacks: list,
     Batches of several shapes (length buckets) are fed one by one. Either way a
     batch is a pure function of its step, so resuming stays exact. With
     gradient accumulation each batch goes in as its micro-batches, in order.
+    `process` is `(index, count)`: in a multi-process run each process feeds
+    its own consecutive share of every (micro-)batch's rows.
     """
     interval, steps = task.config.eval_interval, task.config.steps
     splits = task.config.gradient_accumulation_steps
+    rank, ranks = process
     for epoch in range(start_step // interval, -(-steps // interval)):
         first, last = epoch * interval, min((epoch + 1) * interval, steps)
         with clock("batches"):
-            batches = [micro for step in range(first, last)
-                       for micro in _micro_batches(task.train_batch(step), splits)]
+            batches = [_split_rows(micro, ranks, "num_processes")[rank]
+                       for step in range(first, last)
+                       for micro in _split_rows(task.train_batch(step), splits,
+                                                "gradient_accumulation_steps")]
             shapes = {tuple(np.shape(a) for a in keras.tree.flatten(b)) for b in batches}
         common = dict(epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, shuffle=False)
         if len(shapes) > 1:
@@ -287,15 +304,14 @@ def _rows(batch: tuple) -> int:
     return len(keras.tree.flatten(batch[0])[0])
 
 
-def _micro_batches(batch: tuple, parts: int) -> list[tuple]:
-    """Splits a batch's rows into `parts` equal consecutive micro-batches."""
+def _split_rows(batch: tuple, parts: int, setting: str) -> list[tuple]:
+    """Splits a batch's rows into `parts` equal consecutive parts; `setting` names what asks for them."""
     if parts == 1:
         return [batch]
     rows = _rows(batch)
     if rows % parts:
         raise ValueError(
-            f"gradient_accumulation_steps={parts} must divide every batch's rows; "
-            f"a batch has {rows} rows."
+            f"{setting}={parts} must divide every batch's rows; a batch has {rows} rows."
         )
     size = rows // parts
     cuts = [slice(i * size, (i + 1) * size) for i in range(parts)]

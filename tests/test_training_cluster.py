@@ -1,0 +1,95 @@
+"""Data parallelism across processes: two processes on this machine train as one."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_transformer.training import cluster
+from tests import test_training_runner as tiny
+
+SMOKE = ["--preset", "smoke"]
+
+
+def checkpoint_weights(run_dir: pathlib.Path) -> dict[str, np.ndarray]:
+    """The model's and the optimizer's variables in a run's checkpoint."""
+    with np.load(run_dir / "checkpoint.npz") as archive:
+        return {name: archive[name] for name in archive.files
+                if name.startswith(("model/", "optimizer/"))}
+
+
+def test_two_processes_train_the_weights_of_one(tmp_path):
+    """Two JAX processes, each fed its half of every batch, end with one process's weights and losses."""
+    pytest.importorskip("jax", reason="multi-process training runs on the JAX backend")
+    one, two = tmp_path / "one", tmp_path / "two"
+    tiny.run_script([*SMOKE, "--out", str(one)], env={"KERAS_BACKEND": "jax"})
+    # The README's command, as a user types it.
+    launched = subprocess.run(
+        [sys.executable, "-m", "keras_transformer.training.cluster", "--num-processes", "2",
+         tiny.__file__, *SMOKE, "--out", str(two)],
+        cwd=tiny.ROOT, env={**os.environ, "PYTHONPATH": str(tiny.ROOT)},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    config = json.loads((two / "config.json").read_text())
+    assert (config["num_processes"], config["num_devices"]) == (2, 2)
+    # Dropout is on, so a process fed whole batches (not its half) would differ.
+    expected, got = checkpoint_weights(one), checkpoint_weights(two)
+    assert expected.keys() == got.keys() and len(expected) > 4
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    for a, b in zip(tiny.history(one), tiny.history(two), strict=True):
+        np.testing.assert_allclose([b["train_loss"], b["val_loss"]],
+                                   [a["train_loss"], a["val_loss"]], rtol=1e-5)
+    # Process 1 writes its own subfolder, never over process 0's files.
+    assert (two / "process-1" / "metrics.json").exists()
+
+
+def test_one_failed_process_stops_the_others(tmp_path, capsys):
+    """When one process of a launch fails, the others are stopped and its output and status come back."""
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import sys, time\n"
+        "if sys.argv[-1] == '1':\n"
+        "    sys.exit('process 1 gives up')\n"
+        "time.sleep(120)\n"
+    )
+    started = time.monotonic()
+    assert cluster.launch(str(script), [], num_processes=3) == 1
+    assert time.monotonic() - started < 60
+    assert "process 1 gives up" in capsys.readouterr().err
+
+
+def test_processes_need_the_jax_backend(monkeypatch):
+    """Joining a multi-process cluster on another backend is a ValueError that names the fix."""
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
+    with pytest.raises(ValueError, match="num_processes=2 needs the jax backend"):
+        cluster.join(cluster.Cluster(num_processes=2, process_id=0, coordinator="127.0.0.1:1"))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(num_processes=0), "num_processes must be at least 1, got 0"),
+    (dict(num_processes=2, process_id=-1, coordinator="h:1"), r"process_id must be in 0\.\.1"),
+    (dict(num_processes=2, process_id=1), "needs a coordinator"),
+])
+def test_a_bad_cluster_is_refused(kwargs, message):
+    """A process count, index or coordinator that cannot form a cluster is a ValueError saying why."""
+    with pytest.raises(ValueError, match=message):
+        cluster.Cluster(**kwargs)
+
+
+def test_a_batch_must_split_over_the_processes():
+    """A batch whose rows the processes cannot share equally is a ValueError naming both numbers."""
+    from keras_transformer.training.runner import _split_rows
+
+    batch = (np.zeros((6, 4)), np.zeros((6, 4)))
+    with pytest.raises(ValueError, match="num_processes=4 must divide every batch's rows; a batch has 6"):
+        _split_rows(batch, 4, "num_processes")
+    halves = _split_rows(batch, 2, "num_processes")
+    assert [len(h[0]) for h in halves] == [3, 3]
