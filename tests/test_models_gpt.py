@@ -66,16 +66,17 @@ def greedy_by_full_passes(model, prompt, steps):
     return tokens
 
 
+@pytest.mark.parametrize("jit_compile", [True, False])
 @settings(max_examples=8)
 @given(st.data())
-def test_cached_generation_equals_full_forward_passes(gpt, data):
-    """Greedy generation with the KV cache yields the tokens of repeated full forward passes."""
+def test_cached_generation_equals_full_forward_passes(gpt, jit_compile, data):
+    """Greedy generation with the KV cache, XLA-compiled or not, yields the tokens of repeated full forward passes."""
     batch = data.draw(st.integers(1, 3))
     prompt_length = data.draw(st.integers(1, 6))
     steps = data.draw(st.integers(1, MAX_LENGTH - prompt_length))
     prompt = ids(data.draw, batch, prompt_length)
     np.testing.assert_array_equal(
-        gpt.generate(prompt, steps), greedy_by_full_passes(gpt, prompt, steps)
+        gpt.generate(prompt, steps, jit_compile=jit_compile), greedy_by_full_passes(gpt, prompt, steps)
     )
 
 

@@ -138,6 +138,7 @@ class GPT(keras.Model):
         max_new_tokens: int,
         sampler="greedy",
         stop_token_ids=None,
+        jit_compile: bool = True,
     ):
         """Extend each prompt by `max_new_tokens` tokens, using the KV cache.
 
@@ -151,6 +152,10 @@ class GPT(keras.Model):
                 `"top_p"`, `"random"`, `"beam"`... (`keras_hub.samplers.get`).
             stop_token_ids: optional ids that end generation once every row
                 produced one.
+            jit_compile: on TensorFlow, compile the decoding loop with XLA
+                (fastest when generating many times) or run it as a graph
+                (`False`: for one sample, it is ready sooner and its compilation
+                takes less memory). Other backends compile it either way.
 
         Returns:
             int32 `(batch, prompt_length + max_new_tokens)`: prompts and continuations;
@@ -178,7 +183,7 @@ class GPT(keras.Model):
         self._ensure_built()
         if isinstance(sampler, str):
             sampler = self._named_samplers.setdefault(sampler, keras_hub.samplers.get(sampler))
-        decode = self._decode_function(sampler, stop_token_ids)
+        decode = self._decode_function(sampler, stop_token_ids, jit_compile)
         out = decode(
             ops.convert_to_tensor(tokens),
             ops.convert_to_tensor(is_prompt),
@@ -186,7 +191,8 @@ class GPT(keras.Model):
         )
         return ops.convert_to_numpy(out)
 
-    def generate_long(self, prompt_ids, max_new_tokens: int, sampler="greedy", context=None):
+    def generate_long(self, prompt_ids, max_new_tokens: int, sampler="greedy", context=None,
+                      jit_compile: bool = True):
         """Generate any number of tokens, `max_length` positions at a time.
 
         Positions past `max_length` have no embedding, so long text is written
@@ -194,7 +200,7 @@ class GPT(keras.Model):
         `max_length // 2`) as its prompt and adds `max_length - context` more
         with `generate`. Every round has the same shapes, so a compiled
         decoding loop is reused. Rows must not be padded: a prompt holding
-        `pad_id` raises a ValueError.
+        `pad_id` raises a ValueError. `jit_compile` is `generate`'s.
 
         Returns:
             int32 `(batch, prompt_length + max_new_tokens)`.
@@ -217,19 +223,20 @@ class GPT(keras.Model):
             window = tokens[:, -context:]
             steps = min(self.max_length - window.shape[1],
                         prompt_ids.shape[1] + max_new_tokens - tokens.shape[1])
-            new = self.generate(window, steps, sampler=sampler)[:, window.shape[1]:]
+            new = self.generate(window, steps, sampler=sampler, jit_compile=jit_compile)
+            new = new[:, window.shape[1]:]
             tokens = np.concatenate([tokens, new], axis=1)
         return tokens
 
-    def _decode_function(self, sampler, stop_token_ids):
-        """Prefill the cache and run `sampler`; compiled with XLA on TensorFlow.
+    def _decode_function(self, sampler, stop_token_ids, jit_compile):
+        """Prefill the cache and run `sampler`; a graph, XLA-compiled if asked, on TensorFlow.
 
         Eager TensorFlow dispatches every op of every step from Python, about
         30 times slower than one compiled loop; JAX's sampler loop is a
         `lax.while_loop` and compiles by itself. Compiled functions are kept
         per sampler, so repeated calls of the same shapes do not retrace.
         """
-        key = (id(sampler), tuple(stop_token_ids or ()))
+        key = (id(sampler), tuple(stop_token_ids or ()), jit_compile)
         if key in self._decode_functions:
             return self._decode_functions[key][1]
 
@@ -253,7 +260,7 @@ class GPT(keras.Model):
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            decode = tf.function(decode, jit_compile=True)
+            decode = tf.function(decode, jit_compile=jit_compile)
         self._decode_functions[key] = (sampler, decode)
         return decode
 
