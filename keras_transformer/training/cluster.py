@@ -9,7 +9,8 @@ step. On CPUs the processes exchange them through Gloo.
 
 Example, two processes on this machine (what `launch` does for you):
 
-    python chapters/04_gpt.py --preset cpu --coordinator localhost:1234 --num-processes 2 --process-id 0
+    export KERAS_BACKEND=jax
+    python chapters/04_gpt.py --preset cpu --coordinator localhost:1234 --num-processes 2 --process-id 0 &
     python chapters/04_gpt.py --preset cpu --coordinator localhost:1234 --num-processes 2 --process-id 1
 """
 
