@@ -46,12 +46,12 @@ def build_parser(presets: dict[str, Preset], description: str | None = None) -> 
     )
     env = os.environ.get
     parser.add_argument(
-        "--num-processes", type=int, default=int(env("KERAS_DISTRIBUTION_NUM_PROCESSES", 1)),
+        "--num-processes", type=int, default=env("KERAS_DISTRIBUTION_NUM_PROCESSES", "1"),
         help="data-parallel processes training together, on one machine or several "
              "(jax; default: $KERAS_DISTRIBUTION_NUM_PROCESSES, else 1)",
     )
     parser.add_argument(
-        "--process-id", type=int, default=int(env("KERAS_DISTRIBUTION_PROCESS_ID", 0)),
+        "--process-id", type=int, default=env("KERAS_DISTRIBUTION_PROCESS_ID", "0"),
         help="this process's index, 0 to --num-processes - 1 "
              "(default: $KERAS_DISTRIBUTION_PROCESS_ID, else 0)",
     )

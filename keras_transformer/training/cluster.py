@@ -14,6 +14,7 @@ Example, two processes on this machine (what `launch` does for you):
     python chapters/04_gpt.py --preset cpu --coordinator localhost:1234 --num-processes 2 --process-id 1
 """
 
+import argparse
 import dataclasses
 import os
 import socket
@@ -92,7 +93,7 @@ def process_rank() -> tuple[int, int]:
     return jax.process_index(), jax.process_count()
 
 
-def free_port() -> int:
+def _free_port() -> int:
     """A TCP port that nothing on this machine listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -109,7 +110,8 @@ def launch(script: str, args: list[str], num_processes: int, env: dict | None = 
 
         python -m keras_transformer.training.cluster --num-processes 2 chapters/04_gpt.py --preset cpu
     """
-    coordinator = Cluster(num_processes, coordinator=f"127.0.0.1:{free_port()}").coordinator
+    coordinator = f"127.0.0.1:{_free_port()}"
+    Cluster(num_processes, coordinator=coordinator)  # refuses a count below 1
     env = {**os.environ, "KERAS_BACKEND": "jax", **(env or {})}
     processes, logs = [], []
     for index in range(num_processes):
@@ -142,8 +144,6 @@ def _wait_for_all_or_a_failure(processes: list[subprocess.Popen]) -> list[int | 
 
 
 def _main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(
         prog="python -m keras_transformer.training.cluster",
         description="Trains a chapter script data-parallel across processes on this machine (JAX).",
