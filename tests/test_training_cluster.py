@@ -1,5 +1,6 @@
 """Data parallelism across processes: two processes on this machine train as one."""
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -11,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_transformer import training
 from keras_transformer.training import cluster
 from tests import test_training_runner as tiny
 
@@ -93,3 +95,28 @@ def test_a_batch_must_split_over_the_processes():
         _split_rows(batch, 4, "num_processes")
     halves = _split_rows(batch, 2, "num_processes")
     assert [len(h[0]) for h in halves] == [3, 3]
+
+
+def test_the_process_count_is_checked_before_the_data(monkeypatch, tmp_path):
+    """A batch the processes cannot share is refused before the task prepares data or builds a model."""
+    from keras_transformer.training import runner
+
+    class Untouched(tiny.TinyTask):
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("the task was constructed")
+
+    monkeypatch.setattr(runner, "process_rank", lambda: (0, 3))
+    config = dataclasses.replace(tiny.SMOKE, batch_size=8, gradient_accumulation_steps=2)
+    with pytest.raises(ValueError, match=r"batch_size=8 must split into num_processes=3 x "
+                                         r"gradient_accumulation_steps=2 equal parts"):
+        runner.train(config, Untouched, tmp_path)
+
+
+def test_a_run_removes_the_folders_of_processes_it_does_not_have(tmp_path):
+    """A fresh run's process 0 removes `process-i` folders of an earlier run with more processes, and nothing else."""
+    for name in ("process-1", "process-2", "process-notes"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text("{}")
+    training.train(dataclasses.replace(tiny.SMOKE, steps=2, eval_interval=2), tiny.TinyTask,
+                   tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("process-*")) == ["process-notes"]

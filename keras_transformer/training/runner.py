@@ -111,7 +111,10 @@ def train(
     In a multi-process run (`cluster.join` first) every process calls
     `train` alike: training is data parallel across all processes' devices,
     each feeding its own equal share of every batch; process 0 writes
-    `run_dir` and process i its `run_dir/process-i`.
+    `run_dir` and process i its `run_dir/process-i` (a fresh run's process 0
+    removes the folders of processes beyond its count). A batch that the
+    processes and micro-batches cannot share equally is a ValueError before
+    any data is prepared.
 
     metrics.json's `phase_seconds` splits the wall time into phases
     (`phases.PHASES`: data, build, the matmul-peak measurement, drawing
@@ -125,6 +128,7 @@ def train(
     keras.backend.clear_session()
     config = dataclasses.replace(config)  # never mutate the caller's preset
     rank, ranks = process_rank()
+    _check_split(config, ranks)  # before the data and the model cost anything
     distribute = distribute or ranks > 1
     run_dir = pathlib.Path(run_dir) / (f"process-{rank}" if rank else "")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +154,7 @@ def train(
         )
         state = _resume_state(run_dir, model, config) if resume else None
     if state is None:
-        _clear_previous_run(run_dir)
+        _clear_previous_run(run_dir, ranks if rank == 0 else None)
     else:
         clock.merge(state.get("phase_seconds", {}))  # the earlier segments' phases
 
@@ -386,10 +390,26 @@ def _resume_state(run_dir: pathlib.Path, model: keras.Model, config: Preset) -> 
     return state
 
 
-def _clear_previous_run(run_dir: pathlib.Path) -> None:
+def _clear_previous_run(run_dir: pathlib.Path, ranks: int | None) -> None:
+    """Removes an earlier run's results; with `ranks` (process 0), the folders of processes beyond them."""
     for name in (CHECKPOINT, METRICS):
         (run_dir / name).unlink(missing_ok=True)
     shutil.rmtree(run_dir / TENSORBOARD, ignore_errors=True)
+    for folder in run_dir.glob("process-*") if ranks else ():
+        # The other processes clear their own folders, perhaps while this one runs.
+        index = folder.name.removeprefix("process-")
+        if index.isdigit() and int(index) >= ranks:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_split(config: Preset, ranks: int) -> None:
+    """Every process takes an equal share of every micro-batch's rows, so `ranks * k` divides the batch."""
+    parts = ranks * config.gradient_accumulation_steps
+    if ranks > 1 and config.batch_size % parts:
+        raise ValueError(
+            f"batch_size={config.batch_size} must split into num_processes={ranks} x "
+            f"gradient_accumulation_steps={config.gradient_accumulation_steps} equal parts."
+        )
 
 
 def _versions() -> dict:
