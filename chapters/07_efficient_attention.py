@@ -12,33 +12,37 @@ each training example is a window of `length` characters in which 15% of
 the positions are hidden behind a `[MASK]` id (a fresh choice every step,
 `kt.data.masked_chars`), and the model predicts the hidden characters. The
 three models are the same pre-LN `kt.layers.Encoder` with
-`attention="full"`, `"bigbird"` or `"lsh"`; they train **jointly**, as the
-outputs of one `keras.Model` (as chapter 01 does), so they see the same
-batches in the same order, and one run holds every model's validation curve.
-Gradient clipping is off so that each model gets exactly its own update.
+`attention="full"`, `"bigbird"` or `"lsh"`. Each trains in a fresh process
+of its own (`training.run_in_fresh_process`), in `<run>/<attention>`: a batch
+is drawn from `(seed, step)` alone, so the three see the same batches in the
+same order, and none holds the others' memory (trained jointly, as the
+outputs of one `keras.Model`, the three peaked at 2.2 GB on the `cpu`
+preset).
 
-Because the joint step costs the sum of the three models' steps, `finish`
-times each model's forward + backward pass alone (XLA-compiled, median of
-several) and plots validation loss against each model's own training time:
-quality per wall-clock second. The scaling of the attention layers alone,
-from 512 to 8,192 positions, is `benchmarks/attention_scaling.py`.
+Each run's `finish` times its model's forward + backward pass
+(XLA-compiled, median of several); the chapter then plots validation loss
+against each model's own training time: quality per wall-clock second. The
+scaling of the attention layers alone, from 512 to 8,192 positions, is
+`benchmarks/attention_scaling.py`.
 
     python chapters/07_efficient_attention.py --preset cpu     # 2,048 characters per window
     python chapters/07_efficient_attention.py --preset gpu     # 4,096 characters, deeper
     python chapters/07_efficient_attention.py --preset smoke   # seconds, for the tests
     python chapters/07_efficient_attention.py --preset cpu --set attentions=bigbird
 
-The headline is the first listed model's masked-character validation loss;
-every model's loss and accuracy on the same masked validation windows are
-recorded at every evaluation, and `finish` adds each model's parameters and
-seconds per training step. It saves `loss_per_second.png` and
-`step_seconds.png`.
+Every model's loss and accuracy on the same masked validation windows are
+recorded at every evaluation. The run folder's `metrics.json` gathers the
+three runs' histories by step, each model's parameters, seconds per
+training step and peak memory; it saves `loss_curve.png`,
+`loss_per_second.png` and `step_seconds.png`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
+import time
 
 import keras
 import numpy as np
@@ -48,6 +52,8 @@ import keras_transformer as kt
 from keras_transformer import data, plots, training
 from keras_transformer.data.masked_chars import mask_windows, masked_char_batch
 from keras_transformer.layers.block_base import ATTENTION_KINDS
+from keras_transformer.training.cli import build_parser, config_from_args
+from keras_transformer.training.report import plot_history
 from keras_transformer.training.step_cost import time_forward_backward
 
 VAL_STREAM = 2**31 - 1  # the validation masks' random stream, apart from every step's
@@ -195,41 +201,91 @@ class EfficientAttentionTask(training.Task):
         return keras.Model(model.inputs, model.get_layer(f"{kind}_logits").output)
 
     def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
+        """Times each model's forward + backward pass; returns its parameters and step seconds."""
         c = self.config
         x = self.train_batch(0)[0]
-        models = {}
+        results = {}
         for kind in self.kinds:
             single = self.submodel(model, kind)
-            models[kind] = {
-                "params": int(single.count_params()),
-                "step_seconds": time_forward_backward(single, x, repeats=c.timing_repeats),
-                "val_loss": run_metrics["history"][-1][f"{kind}_val_loss"],
-                "val_accuracy": run_metrics["history"][-1][f"{kind}_val_accuracy"],
-            }
-        history = run_metrics["history"]
-        plots.line_chart(
-            {kind: [r["step"] * models[kind]["step_seconds"] for r in history]
-             for kind in self.kinds},
-            {kind: [r[f"{kind}_val_loss"] for r in history] for kind in self.kinds},
-            run_dir / "loss_per_second.png",
-            title=f"masked characters, {c.length}-character windows",
-            xlabel="training seconds (each model's own forward + backward)",
-            ylabel="validation loss",
-        )
-        plots.bar_chart(
-            {kind: models[kind]["step_seconds"] for kind in self.kinds},
-            run_dir / "step_seconds.png",
-            title=f"one training step, batch {c.batch_size} x {c.length}",
-            ylabel="seconds",
-        )
-        for kind, m in models.items():
-            print(
-                f"{kind:8s} val loss {m['val_loss']:.3f}, accuracy {m['val_accuracy']:.3f}, "
-                f"{m['step_seconds'] * 1e3:.0f} ms per step, {m['params']:,} parameters"
-            )
-        return {f"{kind}_{key}": value for kind, m in models.items()
-                for key, value in m.items() if key in ("params", "step_seconds")}
+            results[f"{kind}_params"] = int(single.count_params())
+            results[f"{kind}_step_seconds"] = time_forward_backward(
+                single, x, repeats=c.timing_repeats)
+            last = run_metrics["history"][-1]
+            print(f"{kind:8s} val loss {last[f'{kind}_val_loss']:.3f}, accuracy "
+                  f"{last[f'{kind}_val_accuracy']:.3f}, "
+                  f"{results[f'{kind}_step_seconds'] * 1e3:.0f} ms per step, "
+                  f"{results[f'{kind}_params']:,} parameters")
+        return results
+
+
+def train_attention(kind: str, config: EfficientAttentionConfig, run: pathlib.Path,
+                    labels: dict, common: dict) -> dict:
+    """Trains the encoder with `kind` attention alone, in `<run>/<kind>`; returns its metrics."""
+    return training.train(dataclasses.replace(config, attentions=kind), EfficientAttentionTask,
+                          run / kind, labels={**labels, "attention": kind}, **common)
+
+
+def gather(results: dict[str, dict]) -> dict:
+    """One record per evaluation step with every model's validation metrics, and each model's costs."""
+    by_step = {}
+    for kind, result in results.items():
+        for record in result["history"]:
+            row = by_step.setdefault(record["step"], {"step": record["step"]})
+            row.update({k: v for k, v in record.items() if k.startswith(f"{kind}_val_")})
+    costs = {}
+    for kind, result in results.items():
+        costs[f"{kind}_params"] = result[f"{kind}_params"]
+        costs[f"{kind}_step_seconds"] = result[f"{kind}_step_seconds"]
+        costs[f"{kind}_peak_rss_mb"] = result["peak_rss_mb"]
+    history = [by_step[step] for step in sorted(by_step)]
+    return {"step": history[-1]["step"], "history": history, **costs}
+
+
+def draw(metrics: dict, kinds: list[str], config: EfficientAttentionConfig,
+         run: pathlib.Path) -> None:
+    """Validation loss per training second and each model's step time, as PNGs in `run`."""
+    history = metrics["history"]
+    plot_history(history, run / "loss_curve.png", f"{kinds[0]}_val_loss")
+    plots.line_chart(
+        {kind: [r["step"] * metrics[f"{kind}_step_seconds"] for r in history] for kind in kinds},
+        {kind: [r[f"{kind}_val_loss"] for r in history] for kind in kinds},
+        run / "loss_per_second.png",
+        title=f"masked characters, {config.length}-character windows",
+        xlabel="training seconds (each model's own forward + backward)",
+        ylabel="validation loss",
+    )
+    plots.bar_chart(
+        {kind: metrics[f"{kind}_step_seconds"] for kind in kinds},
+        run / "step_seconds.png",
+        title=f"one training step, batch {config.batch_size} x {config.length}",
+        ylabel="seconds",
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
+    args = build_parser(presets, __doc__).parse_args(argv)
+    config = config_from_args(presets, args)
+    run = pathlib.Path(args.out or f"runs/07_efficient_attention-{args.preset}")
+    run.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    labels = {"chapter": "07_efficient_attention", "preset": args.preset}
+    common = dict(data_dir=args.data_dir, epochs=args.epochs, resume=args.resume,
+                  distribute=args.distribute, power_watts=args.power_watts)
+    results = {kind: training.run_in_fresh_process(train_attention, kind, config, run, labels,
+                                                   common)
+               for kind in config.kinds()}
+    metrics = {**gather(results), "wall_time_s": time.perf_counter() - started,
+               "runs": {kind: str(run / kind) for kind in results}}
+    draw(metrics, config.kinds(), config, run)
+    (run / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    last = metrics["history"][-1]
+    print(f"07 efficient attention ({args.preset}): " + ", ".join(
+        f"{kind} accuracy {last[f'{kind}_val_accuracy']:.3f}, "
+        f"{metrics[f'{kind}_peak_rss_mb']:,.0f} MiB" for kind in results)
+        + f" | wall {metrics['wall_time_s'] / 60:.1f} min")
+    return metrics
 
 
 if __name__ == "__main__":
-    training.main({"smoke": SMOKE, "cpu": CPU, "gpu": GPU}, EfficientAttentionTask)
+    main()
