@@ -82,6 +82,12 @@ def build_backbone(init: str, config: ColaConfig) -> kt.models.BERT:
     return load_bert_folder(config.pretrained_dir, name=name)[0]
 
 
+def longest(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Each sentence's length in word pieces: the longest of its tokenizations ([CLS], [SEP] included)."""
+    return np.max([v.sum(axis=1) for k, v in inputs.items() if k.endswith("_padding_mask")],
+                  axis=0)
+
+
 def tokenizer_for(vocabulary: str, config: ColaConfig):
     """The WordPiece tokenizer of `vocabulary` ("minilm" or "pretrained")."""
     if vocabulary == "minilm":
@@ -180,9 +186,8 @@ class ColaTask(training.Task):
             for key, split in dev.items():
                 dev_x[key].update(encode(split.sentences[:dev_size[key]]))
         self.dev = {key: (dev_x[key], split.labels[:dev_size[key]]) for key, split in dev.items()}
-        # A batch is as long as its longest sentence in any of the vocabularies.
-        self.lengths = np.max([v.sum(axis=1) for k, v in self.train_x.items()
-                               if k.endswith("_padding_mask")], axis=0)
+        self.dev_lengths = {key: longest(x) for key, x in dev_x.items()}
+        self.lengths = longest(self.train_x)
         self.batches = LengthBuckets(self.lengths, c.batch_size, c.seed, c.buckets())
         self.steps_per_epoch = self.batches.steps_per_epoch
 
@@ -228,8 +233,10 @@ class ColaTask(training.Task):
 
     def predict_dev(self, model: keras.Model) -> dict[str, dict[str, np.ndarray]]:
         """`{dev set: {model name: (n, 2) logits}}`."""
+        c = self.config
         return {
-            key: model.predict(x, batch_size=self.config.eval_batch_size, verbose=0)
+            key: training.predict_by_length(model, x, self.dev_lengths[key], c.eval_batch_size,
+                                            c.buckets())
             for key, (x, _) in self.dev.items()
         }
 

@@ -16,6 +16,7 @@ from keras_transformer.training.flops import model_flops_utilization
 from keras_transformer.training.fresh_process import run_in_fresh_process
 from keras_transformer.training.optimizer import build_optimizer
 from keras_transformer.training.optimizer import no_decay_variables
+from keras_transformer.training.predict_by_length import predict_by_length
 from keras_transformer.training.preset import Preset
 from keras_transformer.training.preset import apply_overrides
 from keras_transformer.training.runner import main

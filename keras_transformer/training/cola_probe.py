@@ -21,6 +21,7 @@ from keras_transformer.data.buckets import LengthBuckets
 from keras_transformer.models import BertClassifier
 from keras_transformer.models.bert.folder import load_bert_backbone, load_bert_folder_tokenizer
 from keras_transformer.training.flops import bert_flops_per_token
+from keras_transformer.training.predict_by_length import predict_by_length
 from keras_transformer.training.preset import FineTuningPreset, probe_preset
 from keras_transformer.training.task import Task
 
@@ -115,7 +116,9 @@ class FolderColaTask(Task):
 
     def evaluate(self, model: keras.Model) -> dict[str, float]:
         """MCC, accuracy and loss on the in-domain dev set."""
-        logits = model.predict(self.dev_x, batch_size=self.config.eval_batch_size, verbose=0)
+        c = self.config
+        logits = predict_by_length(model, self.dev_x, self.dev_x["padding_mask"].sum(axis=1),
+                                   c.eval_batch_size, c.buckets())
         scores = metrics.classification_scores(self.dev_y, logits)
         return {"mcc": scores["mcc"], "accuracy": scores["accuracy"], "dev_loss": scores["loss"]}
 
