@@ -42,3 +42,14 @@ def test_buckets_must_hold_the_longest_row(classifier):
     x = padded_rows([3, 9], seed=0)
     with pytest.raises(ValueError, match="the largest is 8, a row has 9 positions"):
         predict_by_length(classifier, x, [3, 9], batch_size=2, bucket_lengths=(4, 8))
+
+
+@pytest.mark.parametrize("lengths, buckets, message", [
+    ([3], (4, 8), r"lengths must give one length per row of inputs \(2 rows"),
+    ([3, 5], (), "`bucket_lengths` must be lengths >= 1"),
+])
+def test_lengths_and_buckets_are_checked(classifier, lengths, buckets, message):
+    """Lengths that are not one per row, or no bucket, are a ValueError saying what is needed."""
+    x = padded_rows([3, 5], seed=0)
+    with pytest.raises(ValueError, match=message):
+        predict_by_length(classifier, x, lengths, batch_size=2, bucket_lengths=buckets)

@@ -39,9 +39,7 @@ class LengthBuckets:
 
     def __init__(self, lengths, batch_size: int, seed: int, bucket_lengths=(64,),
                  chunk_batches: int = 64):
-        bucket_lengths = tuple(sorted(int(b) for b in bucket_lengths))
-        if not bucket_lengths or bucket_lengths[0] < 1:
-            raise ValueError(f"`bucket_lengths` must be lengths >= 1; got {bucket_lengths}.")
+        bucket_lengths = sorted_buckets(bucket_lengths)
         if batch_size < 1 or chunk_batches < 1:
             raise ValueError(
                 f"`batch_size` and `chunk_batches` must be >= 1; got {batch_size} and "
@@ -78,20 +76,33 @@ class LengthBuckets:
             self._epoch = epoch
         return self._plan
 
-    def bucket(self, length: int) -> int:
-        """The padded length of a batch whose longest example needs `length` positions."""
-        for bucket in self.bucket_lengths:
-            if length <= bucket:
-                return bucket
-        raise ValueError(f"No bucket holds length {length}; buckets {self.bucket_lengths}.")
-
     def __call__(self, step: int) -> tuple[np.ndarray, int]:
         """Batch `step`: `(example indices (batch_size,), padded length)`."""
         if step < 0:
             raise ValueError(f"`step` must be >= 0; got {step}.")
         epoch, position = divmod(step, self.steps_per_epoch)
         rows = self.epoch_plan(epoch)[position]
-        return rows, self.bucket(int(self.lengths[rows].max()))
+        return rows, smallest_bucket(int(self.lengths[rows].max()), self.bucket_lengths)
+
+
+def sorted_buckets(bucket_lengths) -> tuple[int, ...]:
+    """`bucket_lengths` as sorted ints; a ValueError unless there is one and all are >= 1."""
+    bucket_lengths = tuple(sorted(int(b) for b in bucket_lengths))
+    if not bucket_lengths or bucket_lengths[0] < 1:
+        raise ValueError(f"`bucket_lengths` must be lengths >= 1; got {bucket_lengths}.")
+    return bucket_lengths
+
+
+def smallest_bucket(length: int, bucket_lengths: tuple[int, ...]) -> int:
+    """The padded length for a longest example of `length` positions: the smallest sorted bucket that holds it.
+
+    >>> smallest_bucket(9, (8, 16, 32))
+    16
+    """
+    for bucket in bucket_lengths:
+        if length <= bucket:
+            return bucket
+    raise ValueError(f"No bucket holds length {length}; buckets {bucket_lengths}.")
 
 
 def parse_lengths(spec: str, name: str = "bucket_lengths") -> tuple[int, ...]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keras_transformer.data.buckets import smallest_bucket, sorted_buckets
+
 
 def predict_by_length(model: keras.Model, inputs, lengths, batch_size: int,
                       bucket_lengths: tuple[int, ...]):
@@ -44,10 +46,16 @@ def predict_by_length(model: keras.Model, inputs, lengths, batch_size: int,
     True
     """
     lengths = np.asarray(lengths)
-    buckets = np.sort(np.asarray(bucket_lengths))
+    buckets = sorted_buckets(bucket_lengths)
+    rows = len(keras.tree.flatten(inputs)[0])
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
-    if len(lengths) and lengths.max() > buckets[-1]:
+    if lengths.shape != (rows,) or rows == 0:
+        raise ValueError(
+            f"lengths must give one length per row of inputs ({rows} rows, at least one); "
+            f"got shape {lengths.shape}."
+        )
+    if lengths.max() > buckets[-1]:
         raise ValueError(
             f"bucket_lengths must hold the longest row: the largest is {buckets[-1]}, "
             f"a row has {lengths.max()} positions."
@@ -55,9 +63,9 @@ def predict_by_length(model: keras.Model, inputs, lengths, batch_size: int,
     order = np.argsort(lengths, kind="stable")
     parts = []
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        cut = int(buckets[np.searchsorted(buckets, lengths[rows].max())])
-        batch = keras.tree.map_structure(lambda a, rows=rows, cut=cut: a[rows, :cut], inputs)
+        batch_rows = order[start:start + batch_size]
+        cut = smallest_bucket(int(lengths[batch_rows].max()), buckets)
+        batch = keras.tree.map_structure(lambda a, r=batch_rows, cut=cut: a[r, :cut], inputs)
         parts.append(keras.tree.map_structure(np.asarray, model.predict_on_batch(batch)))
     joined = keras.tree.map_structure(lambda *outs: np.concatenate(outs), *parts)
     unsorted = np.empty_like(order)
