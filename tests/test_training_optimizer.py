@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from keras_transformer.training import Preset
 from keras_transformer.training import WarmupCosineDecay
+from keras_transformer.training import WarmupLinearDecay
 from keras_transformer.training import build_optimizer
 from keras_transformer.training import no_decay_variables
 
@@ -38,6 +39,41 @@ def test_schedule_matches_the_reference_formula(step, warmup, extra, low_fractio
     )
 
 
+def reference_linear_lr(step, peak, low, warmup, decay):
+    """BERT's schedule in plain Python: linear warm-up, then a straight line from the peak to `low`."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if step > decay:
+        return low
+    ratio = (step - warmup) / max(decay - warmup, 1)
+    return low + (peak - low) * (1 - ratio)
+
+
+@given(
+    step=st.integers(0, 3000), warmup=st.integers(0, 200),
+    extra=st.integers(0, 2000), low_fraction=st.floats(0.0, 1.0),
+)
+def test_linear_schedule_matches_the_reference_formula(step, warmup, extra, low_fraction):
+    """The linear schedule equals the plain-Python warm-up + straight-line formula at every step."""
+    peak, decay = 5e-5, warmup + extra
+    low = peak * low_fraction
+    schedule = WarmupLinearDecay(peak, low, warmup, decay)
+    np.testing.assert_allclose(
+        float(schedule(step)), reference_linear_lr(step, peak, low, warmup, decay),
+        rtol=1e-5, atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("lr_decay, schedule_class",
+                         [("cosine", WarmupCosineDecay), ("linear", WarmupLinearDecay)])
+def test_the_preset_picks_the_decay_shape(lr_decay, schedule_class):
+    """`lr_decay` chooses the optimizer's schedule; an unknown shape is a ValueError naming the choices."""
+    optimizer = build_optimizer(Preset(steps=100, warmup_steps=10, lr_decay=lr_decay), _toy_model())
+    assert type(optimizer._learning_rate) is schedule_class
+    with pytest.raises(ValueError, match=r"lr_decay must be one of \['cosine', 'linear'\], got 'step'"):
+        Preset(lr_decay="step")
+
+
 @given(step=st.integers(0, 3000), warmup=st.integers(0, 200), parts=st.integers(2, 8))
 def test_accumulated_schedule_advances_once_per_update(step, warmup, parts):
     """With k micro-batches per update, iteration i gets the rate of update i // k in the reference formula."""
@@ -60,11 +96,12 @@ def test_schedule_key_points():
     np.testing.assert_allclose(float(schedule(10_000)), 1e-4, rtol=1e-6)
 
 
-def test_schedule_serializes():
-    """The schedule round-trips through Keras serialization."""
-    schedule = WarmupCosineDecay(3e-4, 3e-5, 5, 50, accumulation_steps=2)
+@pytest.mark.parametrize("schedule_class", [WarmupCosineDecay, WarmupLinearDecay])
+def test_schedule_serializes(schedule_class):
+    """Each schedule round-trips through Keras serialization as its own class."""
+    schedule = schedule_class(3e-4, 3e-5, 5, 50, accumulation_steps=2)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
-    assert isinstance(restored, WarmupCosineDecay)
+    assert type(restored) is schedule_class
     assert restored.get_config() == schedule.get_config()
 
 

@@ -22,4 +22,5 @@ from keras_transformer.training.preset import apply_overrides
 from keras_transformer.training.runner import main
 from keras_transformer.training.runner import train
 from keras_transformer.training.schedule import WarmupCosineDecay
+from keras_transformer.training.schedule import WarmupLinearDecay
 from keras_transformer.training.task import Task

@@ -86,7 +86,7 @@ class FolderColaTask(Task):
         size = c.eval_size or len(dev)
         self.dev_x, self.dev_y = pack(dev.sentences[:size]), dev.labels[:size]
         self.lengths = self.train_x["padding_mask"].sum(axis=1)
-        self.batches = LengthBuckets(self.lengths, c.batch_size, c.seed, c.buckets())
+        self.batches = LengthBuckets(self.lengths, c.batch_size, c.seed, c.buckets(), c.chunk_batches)
         self.steps_per_epoch = self.batches.steps_per_epoch
 
     def tokenizer(self):

@@ -3,7 +3,7 @@
 import keras
 
 from keras_transformer.training.preset import Preset
-from keras_transformer.training.schedule import WarmupCosineDecay
+from keras_transformer.training.schedule import SCHEDULES
 
 
 def no_decay_variables(model: keras.Model) -> list:
@@ -18,7 +18,7 @@ def no_decay_variables(model: keras.Model) -> list:
 
 
 def build_optimizer(config: Preset, model: keras.Model) -> keras.optimizers.AdamW:
-    """Returns AdamW with warm-up + cosine decay, decoupled decay and clipping.
+    """Returns AdamW with warm-up + decay (`config.lr_decay`), decoupled weight decay and clipping.
 
     With `config.gradient_accumulation_steps` k > 1 it updates every k-th
     call, with the mean of the k gradients (clipped as one).
@@ -36,7 +36,7 @@ def build_optimizer(config: Preset, model: keras.Model) -> keras.optimizers.Adam
     1.0
     """
     optimizer = keras.optimizers.AdamW(
-        learning_rate=WarmupCosineDecay(
+        learning_rate=SCHEDULES[config.lr_decay](
             config.learning_rate,
             config.min_learning_rate,
             warmup_steps=min(config.warmup_steps, config.steps),

@@ -5,6 +5,7 @@ import types
 import typing
 
 from keras_transformer.data.buckets import buckets_up_to
+from keras_transformer.training.schedule import SCHEDULES
 
 DTYPE_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
 
@@ -18,7 +19,8 @@ class Preset:
     prints the preset at start and saves it to `config.json`.
 
     The optimizer is AdamW with linear warm-up to `learning_rate` over
-    `warmup_steps`, then cosine decay to `min_learning_rate` at `steps`.
+    `warmup_steps`, then a decay to `min_learning_rate` at `steps`, by a
+    cosine or a straight line (`lr_decay`).
     Evaluation runs every `eval_interval` steps and at the end; checkpoints
     are taken at evaluation points, every `checkpoint_interval` steps (a
     multiple of `eval_interval`) and at the end. A step is one update: with
@@ -49,6 +51,7 @@ class Preset:
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4
     warmup_steps: int = 100
+    lr_decay: str = "cosine"  # "cosine" (nanoGPT) or "linear" (BERT): the shape after warm-up
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
@@ -101,6 +104,10 @@ class Preset:
                 f"checkpoint_interval={self.checkpoint_interval} and "
                 f"eval_interval={self.eval_interval}."
             )
+        if self.lr_decay not in SCHEDULES:
+            raise ValueError(
+                f"lr_decay must be one of {sorted(SCHEDULES)}, got {self.lr_decay!r}."
+            )
         if self.dtype_policy not in DTYPE_POLICIES:
             raise ValueError(
                 f"dtype_policy must be one of {DTYPE_POLICIES}, got "
@@ -118,12 +125,17 @@ class FineTuningPreset(Preset):
 
     max_length: int = 128  # tokens per row
     bucket_lengths: str = ""  # shorter padded lengths of training batches besides max_length
+    # Batches are drawn from chunks of this many batches sorted by length
+    # (`LengthBuckets`): more, less padding; fewer, more random batches.
+    chunk_batches: int = 64
     train_size: int = 0  # 0: every training example; n: n of them
     eval_size: int = 0  # 0: every evaluation example; n: the first n
     eval_batch_size: int = 64
 
     def __post_init__(self):
         super().__post_init__()
+        if self.chunk_batches < 1:
+            raise ValueError(f"chunk_batches must be >= 1, got {self.chunk_batches!r}.")
         if self.train_size < 0 or self.eval_size < 0:
             raise ValueError(
                 f"train_size and eval_size must be >= 0 (0 = all); got {self.train_size} "

@@ -1,4 +1,4 @@
-"""Linear warm-up, then cosine decay: the learning-rate schedule of nanoGPT."""
+"""Linear warm-up, then a decay to the minimum: by a cosine (nanoGPT) or a straight line (BERT)."""
 
 import math
 
@@ -63,9 +63,13 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         progress = (step - self.warmup_steps) / max(
             self.decay_steps - self.warmup_steps, 1
         )
-        progress = ops.clip(progress, 0.0, 1.0)
-        cosine = low + (peak - low) * 0.5 * (1.0 + ops.cos(math.pi * progress))
-        return ops.where(step < self.warmup_steps, warmup, cosine)
+        decayed = low + (peak - low) * self.remaining(ops.clip(progress, 0.0, 1.0))
+        return ops.where(step < self.warmup_steps, warmup, decayed)
+
+    @staticmethod
+    def remaining(progress):
+        """The share of `peak - min` left at `progress` in [0, 1] through the decay: a half cosine."""
+        return 0.5 * (1.0 + ops.cos(math.pi * progress))
 
     def get_config(self) -> dict:
         return {
@@ -75,3 +79,28 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
             "decay_steps": self.decay_steps,
             "accumulation_steps": self.accumulation_steps,
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class WarmupLinearDecay(WarmupCosineDecay):
+    """Linear warm-up to `peak_learning_rate`, then a straight line down to the minimum.
+
+    BERT's fine-tuning schedule (and the default of Hugging Face's `Trainer`):
+    the same warm-up, arguments and step counting as `WarmupCosineDecay`, but
+    for `W <= s <= D` the rate is `min + (peak - min) * (D - s) / (D - W)`.
+
+    Example:
+
+    >>> from keras_transformer.training.schedule import WarmupLinearDecay
+    >>> schedule = WarmupLinearDecay(1e-3, 0.0, warmup_steps=10, decay_steps=110)
+    >>> [round(float(schedule(s)), 6) for s in (10, 35, 60, 110)]
+    [0.001, 0.00075, 0.0005, 0.0]
+    """
+
+    @staticmethod
+    def remaining(progress):
+        return 1.0 - progress
+
+
+#: The decay shapes a preset's `lr_decay` may name.
+SCHEDULES = {"cosine": WarmupCosineDecay, "linear": WarmupLinearDecay}

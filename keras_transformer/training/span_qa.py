@@ -99,7 +99,7 @@ class SpanQATask(Task):
                    max_question_length=c.max_question_length, special_tokens=self.special_tokens)
         self.train = squad.windows(self.train_examples, tokenizer, **cut)
         self.eval = squad.windows(self.eval_examples, tokenizer, **cut)
-        self.batches = LengthBuckets(self.train.lengths, c.batch_size, c.seed, c.buckets())
+        self.batches = LengthBuckets(self.train.lengths, c.batch_size, c.seed, c.buckets(), c.chunk_batches)
         self.steps_per_epoch = self.batches.steps_per_epoch
         self.predictions = None
         print(
