@@ -15,52 +15,41 @@ from keras_transformer.training import build_optimizer
 from keras_transformer.training import no_decay_variables
 
 
-def reference_lr(step, peak, low, warmup, decay):
-    """nanoGPT's get_lr, written out in plain Python."""
+def cosine(ratio):
+    """nanoGPT's decay: the share of `peak - low` left after `ratio` of the decay."""
+    return 0.5 * (1 + math.cos(math.pi * ratio))
+
+
+def straight_line(ratio):
+    """BERT's decay: the share of `peak - low` left after `ratio` of the decay."""
+    return 1 - ratio
+
+
+def reference_lr(step, peak, low, warmup, decay, remaining=cosine):
+    """nanoGPT's get_lr, written out in plain Python, with the decay's shape as an argument."""
     if step < warmup:
         return peak * (step + 1) / warmup
     if step > decay:
         return low
     ratio = (step - warmup) / max(decay - warmup, 1)
-    return low + 0.5 * (1 + math.cos(math.pi * ratio)) * (peak - low)
+    return low + remaining(ratio) * (peak - low)
 
 
+@pytest.mark.parametrize("schedule_class, remaining",
+                         [(WarmupCosineDecay, cosine), (WarmupLinearDecay, straight_line)])
 @given(
     step=st.integers(0, 3000), warmup=st.integers(0, 200),
     extra=st.integers(0, 2000), low_fraction=st.floats(0.0, 1.0),
 )
-def test_schedule_matches_the_reference_formula(step, warmup, extra, low_fraction):
-    """The schedule equals the plain-Python warm-up + cosine formula at every step."""
+def test_schedule_matches_the_reference_formula(schedule_class, remaining, step, warmup, extra,
+                                                low_fraction):
+    """Each schedule equals its plain-Python formula (warm-up, then nanoGPT's cosine or BERT's line) at every step."""
     peak, decay = 1e-3, warmup + extra
     low = peak * low_fraction
-    schedule = WarmupCosineDecay(peak, low, warmup, decay)
+    schedule = schedule_class(peak, low, warmup, decay)
     np.testing.assert_allclose(
-        float(schedule(step)), reference_lr(step, peak, low, warmup, decay), rtol=1e-5, atol=1e-9
-    )
-
-
-def reference_linear_lr(step, peak, low, warmup, decay):
-    """BERT's schedule in plain Python: linear warm-up, then a straight line from the peak to `low`."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    if step > decay:
-        return low
-    ratio = (step - warmup) / max(decay - warmup, 1)
-    return low + (peak - low) * (1 - ratio)
-
-
-@given(
-    step=st.integers(0, 3000), warmup=st.integers(0, 200),
-    extra=st.integers(0, 2000), low_fraction=st.floats(0.0, 1.0),
-)
-def test_linear_schedule_matches_the_reference_formula(step, warmup, extra, low_fraction):
-    """The linear schedule equals the plain-Python warm-up + straight-line formula at every step."""
-    peak, decay = 5e-5, warmup + extra
-    low = peak * low_fraction
-    schedule = WarmupLinearDecay(peak, low, warmup, decay)
-    np.testing.assert_allclose(
-        float(schedule(step)), reference_linear_lr(step, peak, low, warmup, decay),
-        rtol=1e-5, atol=1e-12,
+        float(schedule(step)), reference_lr(step, peak, low, warmup, decay, remaining),
+        rtol=1e-5, atol=1e-9,
     )
 
 
