@@ -7,8 +7,8 @@ batch 32, sentences of up to 64 word pieces, 3 epochs, 10% warm-up. The
 decay to 0, gradients clipped at norm 1, PyTorch's AdamW (eps 1e-8),
 batches padded to their longest sentence. Ours is
 `chapters/05_bert_cola.py --preset cpu --set initializations=checkpoint`:
-the same linear decay (to 1e-7) and clipping, Keras' AdamW (eps 1e-7),
-length-bucketed batches.
+the same linear decay (to 1e-7) and random batches, each padded to a length
+bucket; no clipping; Keras' AdamW (eps 1e-7).
 
 Each run is a fresh process, the two alternate seed by seed, and both read
 the same sentences (this package's CoLA loader, `$KT_DATA_DIR`). The table

@@ -25,23 +25,22 @@ one model's memory: two 22M-parameter BERTs with their optimizer states
 would not fit a laptop's 2 GB beside TensorFlow. The run folder's
 `metrics.json` then holds every model's dev scores at the same steps.
 (`ColaTask` can also train several initializations side by side, as the
-outputs of one `keras.Model`; then set `grad_clip=0`, since one global-norm
-clip over all of them would couple their updates.)
+outputs of one `keras.Model`.)
 
 The recipe (per model) is BERT's, as Hugging Face's `Trainer` runs it by
 default: AdamW, peak learning rate 5e-5, weight decay 0.01, batch 32, 3
 epochs, linear warm-up over the first 10% of the steps, then a straight
-line down to `min_learning_rate`=1e-7 (`lr_decay="linear"`), gradients
-clipped at global norm 1.
-
-Batches are length buckets (`LengthBuckets`): every 128 shuffled sentences
-(`chunk_batches=4` batches' worth) are sorted by length and cut into 4
-batches, each padded to the smallest of `bucket_lengths` that holds it.
-Rows are padded to 17 positions on average (sentences need 11; random
-batches padded to their longest sentence, 23), and each batch is still a
-random draw of sentences of one length range. Chunks of 64 batches made
-batches so alike that after the first epoch every seed still predicted
-one class.
+line down to `min_learning_rate`=1e-7 (`lr_decay="linear"`), and random
+batches. Two differences: no gradient clipping (`Trainer` clips at norm 1;
+here a clipped run left about 0.3 GB behind for the next initialization
+trained in the same process), and each batch is padded to the smallest of
+`bucket_lengths` that holds its longest sentence, not to that sentence, so
+a few shapes are traced (`LengthBuckets` with `chunk_batches=1`). Sorting
+sentences by length before cutting batches pads less (24 positions a row on
+average here; 17 sorting every 4 batches' worth, 14 sorting whole epochs;
+sentences need 11), but sorting whole epochs made batches so alike that
+after the first epoch every seed still predicted one class, and sorting
+every 4 batches' worth ended 0.02 lower in MCC (README, Benchmarks).
 
     python chapters/05_bert_pretraining.py --preset cpu   # first: the "pretrained" backbone
     python chapters/05_bert_cola.py --preset cpu     # 3 epochs, three models in turn
@@ -116,7 +115,7 @@ class ColaConfig(FineTuningPreset):
     # Training batches are padded to the smallest of these (and max_length)
     # that holds their longest sentence; most CoLA sentences need <= 16.
     bucket_lengths: str = "12,16,20,24,28,32,40,48"
-    chunk_batches: int = 4  # batches per length-sorted chunk (see the module's docstring)
+    chunk_batches: int = 1  # batches per length-sorted chunk: 1, random batches (see the docstring)
     classifier_dropout: float = 0.1
     eval_batch_size: int = 128
     # The fine-tuning recipe (BERT's; Devlin et al. 2019, appendix A.3).
@@ -125,6 +124,10 @@ class ColaConfig(FineTuningPreset):
     lr_decay: str = "linear"
     weight_decay: float = 0.01
     beta2: float = 0.999
+    # transformers clips at norm 1; here a clipped run left ~0.3 GB behind for
+    # the next initialization trained in the same process (smoke: 1.97 GB
+    # after the first run, 2.29 after the second; 1.86 / 1.91 unclipped).
+    grad_clip: float = 0.0
 
     def __post_init__(self):
         names = self.names()
@@ -147,16 +150,15 @@ class ColaConfig(FineTuningPreset):
 
 
 SMOKE = ColaConfig(
-    initializations="checkpoint,random", max_length=24, batch_size=8, train_size=96,
-    eval_size=48, steps=8, warmup_steps=2, eval_interval=4, checkpoint_interval=8,
+    initializations="checkpoint,random", max_length=24, bucket_lengths="16", batch_size=8,
+    train_size=96, eval_size=48, steps=8, warmup_steps=2, eval_interval=4, checkpoint_interval=8,
     jit_compile=False,
 )
 # The recipe in full (3 epochs of 267 steps at batch 32, sentences of up to 64
-# tokens) for each of the three initializations. Length buckets keep it cheap:
-# most batches are 16 tokens long. On 2 CPU cores the checkpoint and random
-# runs take 11 minutes each, the smaller pretrained BERT 3, 25 minutes in all;
-# each peaks at 2.35 GB. XLA is off: on 2 CPU cores it was no faster per
-# step, and it compiles once per bucket.
+# tokens) for each of the three initializations. On 2 CPU cores the
+# checkpoint and random runs take 6 minutes each, the smaller pretrained BERT
+# 1, 13.5 minutes in all, at a peak of 2.29 GB. XLA is off: on 2 CPU cores it
+# was no faster per step, and it compiles once per bucket.
 CPU = ColaConfig(
     max_length=64, batch_size=32, steps=3 * (8551 // 32), warmup_steps=80,
     eval_interval=89, checkpoint_interval=267, jit_compile=False,
