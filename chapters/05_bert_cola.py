@@ -68,7 +68,6 @@ import numpy as np
 import keras_transformer as kt
 from keras_transformer import metrics, plots, training
 from keras_transformer.data import cola
-from keras_transformer.data.buckets import LengthBuckets
 from keras_transformer.models.bert.folder import load_bert_folder, load_bert_folder_tokenizer
 from keras_transformer.models.bert.checkpoint import read_hf_bert_config
 from keras_transformer.training.cli import build_parser, config_from_args
@@ -201,7 +200,7 @@ class ColaTask(training.Task):
         self.dev = {key: (dev_x[key], split.labels[:dev_size[key]]) for key, split in dev.items()}
         self.dev_lengths = {key: longest(x) for key, x in dev_x.items()}
         self.lengths = longest(self.train_x)
-        self.batches = LengthBuckets(self.lengths, c.batch_size, c.seed, c.buckets(), c.chunk_batches)
+        self.batches = c.length_buckets(self.lengths)
         self.steps_per_epoch = self.batches.steps_per_epoch
 
     # ---------------------------------------------------------------- model

@@ -26,10 +26,9 @@ each copy gets pairs and masks of its own: a segment A that is followed by
 its successor in one copy may meet another article's segment in the next, so
 a pair's label can only be judged, never learned by heart (one set of pairs
 masked five times was: training NSP loss fell to 0.46 while held-out NSP
-accuracy stayed at 0.57). All of
-it is drawn up front from `seed`, so batch `step` is a pure function of the
-seed and the step (exact `--resume`; `keras_transformer.data.masked_lm` fixes
-the masker's draws).
+accuracy stayed at 0.57). All of it is drawn up front from `seed`, so batch
+`step` is a pure function of the seed and the step (exact `--resume`;
+`keras_transformer.data.masked_lm` fixes the masker's draws).
 
 The model is `BertPretrainer` (MLM head tied to the token embedding, NSP head
 on the pooled `[CLS]`); the loss is the MLM cross-entropy over the predicted

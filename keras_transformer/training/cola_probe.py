@@ -17,7 +17,6 @@ import numpy as np
 from keras_transformer import metrics
 from keras_transformer.data import cola
 from keras_transformer.data.bert_inputs import bert_inputs
-from keras_transformer.data.buckets import LengthBuckets
 from keras_transformer.models import BertClassifier
 from keras_transformer.models.bert.folder import load_bert_backbone, load_bert_folder_tokenizer
 from keras_transformer.training.flops import bert_flops_per_token
@@ -86,7 +85,7 @@ class FolderColaTask(Task):
         size = c.eval_size or len(dev)
         self.dev_x, self.dev_y = pack(dev.sentences[:size]), dev.labels[:size]
         self.lengths = self.train_x["padding_mask"].sum(axis=1)
-        self.batches = LengthBuckets(self.lengths, c.batch_size, c.seed, c.buckets(), c.chunk_batches)
+        self.batches = c.length_buckets(self.lengths)
         self.steps_per_epoch = self.batches.steps_per_epoch
 
     def tokenizer(self):

@@ -4,7 +4,7 @@ import dataclasses
 import types
 import typing
 
-from keras_transformer.data.buckets import buckets_up_to
+from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
 from keras_transformer.training.schedule import SCHEDULES
 
 DTYPE_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
@@ -146,6 +146,11 @@ class FineTuningPreset(Preset):
     def buckets(self) -> tuple[int, ...]:
         """Padded lengths of training batches: `bucket_lengths` below `max_length`, then it."""
         return buckets_up_to(self.bucket_lengths, self.max_length)
+
+    def length_buckets(self, lengths) -> LengthBuckets:
+        """The training batches of examples needing `lengths` positions: this preset's batch size,
+        seed, `buckets()` and `chunk_batches`."""
+        return LengthBuckets(lengths, self.batch_size, self.seed, self.buckets(), self.chunk_batches)
 
 
 def probe_preset(preset_class: type[Preset], parent: Preset, steps: int, batch_size: int,

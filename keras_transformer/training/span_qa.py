@@ -18,7 +18,6 @@ import numpy as np
 
 from keras_transformer import metrics
 from keras_transformer.data import squad
-from keras_transformer.data.buckets import LengthBuckets
 from keras_transformer.models import BertSpanQA
 from keras_transformer.models.bert.folder import load_bert_backbone
 from keras_transformer.training.flops import bert_flops_per_token
@@ -99,7 +98,7 @@ class SpanQATask(Task):
                    max_question_length=c.max_question_length, special_tokens=self.special_tokens)
         self.train = squad.windows(self.train_examples, tokenizer, **cut)
         self.eval = squad.windows(self.eval_examples, tokenizer, **cut)
-        self.batches = LengthBuckets(self.train.lengths, c.batch_size, c.seed, c.buckets(), c.chunk_batches)
+        self.batches = c.length_buckets(self.train.lengths)
         self.steps_per_epoch = self.batches.steps_per_epoch
         self.predictions = None
         print(
