@@ -387,3 +387,24 @@ def test_gradient_accumulation_needs_a_divisor_of_the_batch():
 
 if __name__ == "__main__":
     training.main(PRESETS, TinyTask, chapter="tiny")
+
+
+class MemoryHungryEvaluationTask(TinyTask):
+    """TinyTask whose every evaluation briefly holds 256 MiB more."""
+
+    def evaluate(self, model):
+        block = np.ones(2**28, dtype=np.uint8)  # every page written, so resident
+        del block
+        return super().evaluate(model)
+
+
+def test_the_peak_memory_is_split_into_the_phases_that_raised_it(tmp_path, capsys):
+    """metrics.json charges every rise of the process's peak memory to the phase it happened in: the rises add up to the peak, none is negative, and an evaluation that holds 256 MiB raises it under `evaluation`."""
+    metrics = training.main(PRESETS, MemoryHungryEvaluationTask,
+                            ["--preset", "smoke", "--out", str(tmp_path)])
+    rises = metrics["phase_peak_rise_mb"]
+    assert set(rises) == {"start", *PHASES, "other"}
+    assert all(mb >= 0 for mb in rises.values()), rises
+    assert rises["evaluation"] >= 200, rises
+    assert sum(rises.values()) == pytest.approx(metrics["peak_rss_mb"], abs=1.0)
+    assert "memory: start " in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Where a run's wall time goes: seconds per phase, from start-up to `finish`."""
+"""Where a run's wall time and memory go: seconds and the rise of the peak memory per phase."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import contextlib
 import os
 import pathlib
 import time
+
+from keras_transformer.training.memory import peak_rss_mb
 
 # The phases in the order a run meets them; `other` is the wall time left over.
 PHASES = (
@@ -15,30 +17,49 @@ PHASES = (
 
 
 class PhaseClock:
-    """Adds up wall-clock seconds per named phase.
+    """Adds up wall-clock seconds per named phase, and which phase raised the peak memory.
+
+    Each time a phase ends, the rise of the process's peak resident memory
+    (`peak_rss_mb`, a high-water mark) since the previous phase ended is
+    charged to it: the run's peak is `start_peak_mb` plus these rises, so the
+    phase that set it shows. The rises are this process's own: a resumed run
+    merges the seconds of its earlier segments, not their memory.
 
     Example:
     >>> import time
+    >>> import numpy as np
     >>> from keras_transformer.training.phases import PhaseClock
     >>> clock = PhaseClock()
     >>> with clock("evaluation"):
     ...     time.sleep(0.01)
+    ...     block = np.ones(2**27, dtype=np.uint8)  # 128 MiB, every page written
     >>> clock.seconds["evaluation"] >= 0.01
+    True
+    >>> clock.peak_rise_mb["evaluation"] > 100
     True
     """
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.start_peak_mb = peak_rss_mb()
+        self.peak_rise_mb: dict[str, float] = {}
+        self._peak_mb = self.start_peak_mb
 
     def add(self, phase: str, seconds: float) -> None:
-        if phase not in PHASES:
-            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}.")
-        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+        self._add_seconds(phase, seconds)
+        peak = peak_rss_mb()
+        self.peak_rise_mb[phase] = self.peak_rise_mb.get(phase, 0.0) + peak - self._peak_mb
+        self._peak_mb = peak
 
     def merge(self, seconds: dict[str, float]) -> None:
         """Adds another clock's seconds (a resumed run's earlier segments)."""
         for phase, value in seconds.items():
-            self.add(phase, value)
+            self._add_seconds(phase, value)
+
+    def _add_seconds(self, phase: str, seconds: float) -> None:
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}.")
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
 
     @contextlib.contextmanager
     def __call__(self, phase: str):
@@ -52,6 +73,12 @@ class PhaseClock:
         """Every phase's seconds (0 if it never ran), plus `other`: the rest of `wall_seconds`."""
         known = {phase: self.seconds.get(phase, 0.0) for phase in PHASES}
         return {**known, "other": wall_seconds - sum(known.values())}
+
+    def memory_breakdown(self) -> dict[str, float]:
+        """The peak at the clock's start (`start`), every phase's rise (0 if none), and
+        `other`: the rise since the last phase ended. They add up to the peak now."""
+        known = {phase: self.peak_rise_mb.get(phase, 0.0) for phase in PHASES}
+        return {"start": self.start_peak_mb, **known, "other": peak_rss_mb() - self._peak_mb}
 
 
 def seconds_since_process_start() -> float | None:
@@ -83,3 +110,17 @@ def phase_line(phase_seconds: dict[str, float], startup_seconds: float | None = 
     parts += [f"{phase.replace('_', ' ')} {seconds:.1f}s"
               for phase, seconds in phase_seconds.items() if round(seconds, 1) != 0]
     return "time: " + " | ".join(parts)
+
+
+def memory_line(peak_rise_mb: dict[str, float]) -> str:
+    """`PhaseClock.memory_breakdown` as one printed line, phases that raised no peak left out.
+
+    Example:
+    >>> from keras_transformer.training.phases import memory_line
+    >>> memory_line({"start": 752.6, "data": 305.2, "build": 0.0, "first_step": 612.4, "other": 0.0})
+    'memory: start 753 MiB | data +305 | first step +612 | peak 1,670 MiB'
+    """
+    start, rises = peak_rise_mb["start"], {k: v for k, v in peak_rise_mb.items() if k != "start"}
+    parts = [f"start {start:,.0f} MiB"]
+    parts += [f"{phase.replace('_', ' ')} +{mb:,.0f}" for phase, mb in rises.items() if round(mb) != 0]
+    return "memory: " + " | ".join(parts) + f" | peak {start + sum(rises.values()):,.0f} MiB"

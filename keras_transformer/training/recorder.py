@@ -155,6 +155,7 @@ class RunRecorder(keras.callbacks.Callback):
             ),
             "energy_wh": energy_wh(power, wall),
             "phase_seconds": self.clock.breakdown(wall),
+            "phase_peak_rise_mb": self.clock.memory_breakdown(),
             "peak_rss_mb": peak_rss_mb(),
             "device_peak_mb": device_peak_mb(),
             **self.info,

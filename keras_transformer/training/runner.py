@@ -29,6 +29,7 @@ from keras_transformer.training.flops import measure_matmul_peak
 from keras_transformer.training.memory import release_free_heap
 from keras_transformer.training.optimizer import build_optimizer
 from keras_transformer.training.phases import PhaseClock
+from keras_transformer.training.phases import memory_line
 from keras_transformer.training.phases import phase_line
 from keras_transformer.training.phases import seconds_since_process_start
 from keras_transformer.training.preset import Preset
@@ -121,7 +122,9 @@ def train(
     batches, the first step with its compilation, the other steps,
     evaluation, checkpoints, finish, and the rest as `other`);
     `startup_seconds` (given by `main`: Python and the imports, before the
-    run) is stored beside it. The run prints both.
+    run) is stored beside it. `phase_peak_rise_mb` splits the process's
+    peak memory the same way: the peak when the run began (`start`), then
+    how far each phase raised it. The run prints all three.
     """
     started = time.perf_counter()
     clock = PhaseClock()
@@ -206,6 +209,7 @@ def train(
     report.write_json(run_dir / METRICS, metrics)
     print(report.summary_line(metrics))
     print(phase_line(metrics["phase_seconds"], startup_seconds))
+    print(memory_line(metrics["phase_peak_rise_mb"]))
     return metrics
 
 
