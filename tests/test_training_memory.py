@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from keras_transformer.training.fresh_process import run_in_fresh_process
 from keras_transformer.training.memory import device_peak_mb, peak_rss_mb, release_free_heap
 
 STATUS = pathlib.Path("/proc/self/status")
@@ -45,6 +46,22 @@ def test_peak_rss_keeps_a_freed_allocation():
     block.close()
     assert _status_mb("VmRSS") < while_alive - 128  # the current size has dropped...
     assert peak_rss_mb() >= while_alive - 1.0  # ...the peak has not
+
+
+def _own_peak() -> float:
+    return peak_rss_mb()
+
+
+@needs_proc
+def test_a_fresh_process_reports_its_own_peak_not_its_parents():
+    """A process started by `run_in_fresh_process` while this one holds 1.5 GiB reports its own peak, well below this one's: Linux's `getrusage` would count the parent's memory at the fork."""
+    block = mmap.mmap(-1, 3 * 2**29)
+    np.frombuffer(block, dtype=np.uint8)[:] = 1  # every page written
+    try:
+        child = run_in_fresh_process(_own_peak)
+    finally:
+        block.close()
+    assert child < _status_mb("VmHWM") - 1024
 
 
 @pytest.mark.skipif(not release_free_heap(), reason="needs glibc's malloc_trim")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import pathlib
 import resource
 import sys
 
@@ -14,17 +15,25 @@ from keras_transformer.training import devices
 def peak_rss_mb() -> float:
     """Returns the peak resident set size of this process so far, in MiB.
 
-    It is the high-water mark the kernel keeps (`getrusage`), so it covers
-    everything the process ever held at once: the framework, compiled
-    programs, data and activations.
+    It is the high-water mark the kernel keeps (`VmHWM` on Linux,
+    `getrusage` elsewhere), so it covers everything the process ever held
+    at once: the framework, compiled programs, data and activations.
 
     Example:
     >>> from keras_transformer.training.memory import peak_rss_mb
     >>> peak_rss_mb() > 10.0  # a Python process with Keras loaded
     True
     """
+    try:  # Linux: this program's own high-water mark, in KiB
+        status = pathlib.Path("/proc/self/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines()
+                    if line.startswith("VmHWM:")) / 2**10
+    except (OSError, StopIteration):
+        pass
+    # `getrusage` elsewhere (macOS reports bytes). On Linux it would also
+    # count, in a child started by fork and exec (`run_in_fresh_process`),
+    # the parent's memory at the fork.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes.
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
