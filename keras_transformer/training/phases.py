@@ -47,7 +47,9 @@ class PhaseClock:
 
     def add(self, phase: str, seconds: float) -> None:
         self._add_seconds(phase, seconds)
-        peak = peak_rss_mb()
+        # The kernel's figure can dip by a few pages (it folds in the current
+        # size lazily), so a rise is never counted below zero.
+        peak = max(peak_rss_mb(), self._peak_mb)
         self.peak_rise_mb[phase] = self.peak_rise_mb.get(phase, 0.0) + peak - self._peak_mb
         self._peak_mb = peak
 
@@ -78,7 +80,8 @@ class PhaseClock:
         """The peak at the clock's start (`start`), every phase's rise (0 if none), and
         `other`: the rise since the last phase ended. They add up to the peak now."""
         known = {phase: self.peak_rise_mb.get(phase, 0.0) for phase in PHASES}
-        return {"start": self.start_peak_mb, **known, "other": peak_rss_mb() - self._peak_mb}
+        return {"start": self.start_peak_mb, **known,
+                "other": max(peak_rss_mb() - self._peak_mb, 0.0)}
 
 
 def seconds_since_process_start() -> float | None:
