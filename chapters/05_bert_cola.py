@@ -68,7 +68,8 @@ import numpy as np
 import keras_transformer as kt
 from keras_transformer import metrics, plots, training
 from keras_transformer.data import cola
-from keras_transformer.models.bert.folder import load_bert_folder, load_bert_folder_tokenizer
+from keras_transformer.data.wordpiece import wordpiece_tokenizer
+from keras_transformer.models.bert.folder import load_bert_folder
 from keras_transformer.models.bert.checkpoint import read_hf_bert_config
 from keras_transformer.training.cli import build_parser, config_from_args
 from keras_transformer.training.preset import FineTuningPreset
@@ -97,10 +98,10 @@ def longest(inputs: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def tokenizer_for(vocabulary: str, config: ColaConfig):
-    """The WordPiece tokenizer of `vocabulary` ("minilm" or "pretrained")."""
+    """The WordPiece tokenizer of `vocabulary` ("minilm" or "pretrained"), uncased."""
     if vocabulary == "minilm":
         return cola.cola_tokenizer()
-    return load_bert_folder_tokenizer(config.pretrained_dir)
+    return wordpiece_tokenizer(pathlib.Path(config.pretrained_dir) / "vocab.txt")
 
 
 @dataclasses.dataclass

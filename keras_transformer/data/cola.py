@@ -98,11 +98,11 @@ def load_cola(data_dir: str | os.PathLike | None = None) -> dict[str, CoLASplit]
 
 
 def cola_tokenizer():
-    """The WordPiece tokenizer of the MiniLM checkpoint (`minilm_checkpoint_dir()`), uncased."""
-    from keras_transformer.data.bert_inputs import load_hf_tokenizer
+    """The MiniLM checkpoint's uncased WordPiece tokenizer (`wordpiece_tokenizer` of its vocab.txt)."""
     from keras_transformer.data.checkpoint_folders import minilm_checkpoint_dir
+    from keras_transformer.data.wordpiece import wordpiece_tokenizer
 
-    return load_hf_tokenizer(minilm_checkpoint_dir())
+    return wordpiece_tokenizer(minilm_checkpoint_dir() / "vocab.txt")
 
 
 def cola_inputs(
@@ -112,18 +112,17 @@ def cola_inputs(
 
     Args:
         sentences: a list of strings (e.g. `CoLASplit.sentences`).
-        tokenizer: a WordPiece tokenizer; default `cola_tokenizer()`.
+        tokenizer: a `wordpiece.wordpiece_tokenizer`; default `cola_tokenizer()`.
         max_length: the row length; longer sentences are truncated (their
             last word pieces dropped, the final `[SEP]` kept).
 
     Returns:
-        `bert_inputs`'s dict of `(n, max_length)` arrays: int32 `"token_ids"`,
-        `"segment_ids"` (all 0) and bool `"padding_mask"`.
+        `wordpiece.sentence_rows`' dict of `(n, max_length)` arrays: int32
+        `"token_ids"`, `"segment_ids"` (all 0) and bool `"padding_mask"`.
     """
-    from keras_transformer.data.bert_inputs import bert_inputs
+    from keras_transformer.data.wordpiece import sentence_rows
 
-    tokenizer = tokenizer or cola_tokenizer()
-    return bert_inputs(tokenizer, list(sentences), max_length=max_length)
+    return sentence_rows(tokenizer or cola_tokenizer(), sentences, max_length)
 
 
 def wordpiece_lengths(sentences, tokenizer=None) -> np.ndarray:
@@ -131,6 +130,6 @@ def wordpiece_lengths(sentences, tokenizer=None) -> np.ndarray:
 
     A sentence fits in `max_length` untruncated iff its length is `<= max_length - 2`.
     """
-    tokenizer = tokenizer or cola_tokenizer()
-    pieces = tokenizer(list(sentences))
-    return np.asarray([len(np.asarray(p)) for p in pieces], dtype="int64")
+    from keras_transformer.data.wordpiece import wordpiece_counts
+
+    return wordpiece_counts(tokenizer or cola_tokenizer(), sentences)

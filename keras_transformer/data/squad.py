@@ -105,9 +105,9 @@ def offsets_tokenizer(vocab_file: str | os.PathLike, lowercase: bool = True):
     normalizes the same way (lower-casing and accent stripping for uncased
     checkpoints), so it gives the same ids, plus where each token came from.
     """
-    from tokenizers import BertWordPieceTokenizer
+    from keras_transformer.data.wordpiece import wordpiece_tokenizer
 
-    return BertWordPieceTokenizer(str(vocab_file), lowercase=lowercase)
+    return wordpiece_tokenizer(vocab_file, lowercase)
 
 
 @dataclasses.dataclass

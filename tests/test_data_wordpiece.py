@@ -1,0 +1,75 @@
+"""WordPiece rows from the `tokenizers` library equal keras-hub's tokenizer and packer's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keras_transformer.data import cola
+from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
+from keras_transformer.data.wordpiece import sentence_rows, wordpiece_counts, wordpiece_tokenizer
+from tests.data_folder import DATA_DIR, needs_data
+
+PIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s", "sat", "on", "mat",
+          "é", "a", "##b", ".", ","]
+WORDS = ["The", "cats", "SAT", "on", "the", "mat", "catb", "dog", ".", ",", "É", "Mat"]
+
+
+@pytest.fixture(scope="module")
+def vocab_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    path.write_text("\n".join(PIECES), encoding="utf-8")
+    return path
+
+
+@settings(max_examples=25, deadline=None)
+@given(sentences=st.lists(st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join),
+                          min_size=1, max_size=6),
+       max_length=st.integers(3, 16))
+def test_rows_equal_keras_hubs_tokenizer_and_packer(vocab_file, sentences, max_length):
+    """`sentence_rows` gives, id for id, the rows keras-hub's WordPiece tokenizer and
+    `MultiSegmentPacker` make of the same sentences (uncased, truncated, padded)."""
+    reference = bert_inputs(BertWordPieceTokenizer(vocabulary=PIECES, lowercase=True,
+                                                   strip_accents=True),
+                            sentences, max_length=max_length)
+    rows = sentence_rows(wordpiece_tokenizer(vocab_file), sentences, max_length)
+    for key in ("token_ids", "segment_ids", "padding_mask"):
+        np.testing.assert_array_equal(rows[key], reference[key], err_msg=key)
+        assert rows[key].dtype == reference[key].dtype, key
+
+
+@needs_data("cola/raw")
+def test_every_cola_sentence_packs_as_keras_hub_packs_it():
+    """On all of CoLA's training and dev sentences, MiniLM's vocabulary, the `tokenizers` rows
+    equal keras-hub's."""
+    from keras_transformer.data.bert_inputs import load_hf_tokenizer
+    from keras_transformer.data.checkpoint_folders import minilm_checkpoint_dir
+
+    sentences = [s for split in cola.load_cola(DATA_DIR).values() for s in split.sentences]
+    reference = bert_inputs(load_hf_tokenizer(minilm_checkpoint_dir()), sentences, max_length=64)
+    rows = cola.cola_inputs(sentences)
+    np.testing.assert_array_equal(rows["token_ids"], reference["token_ids"])
+    np.testing.assert_array_equal(rows["padding_mask"], reference["padding_mask"])
+
+
+def test_counts_leave_out_cls_and_sep(vocab_file):
+    """`wordpiece_counts` counts the pieces of each sentence alone."""
+    counts = wordpiece_counts(wordpiece_tokenizer(vocab_file), ["the cats", "", "catb ."])
+    assert counts.tolist() == [3, 0, 3]
+
+
+def test_bad_input_names_the_argument(vocab_file, tmp_path):
+    """A missing vocabulary file, one without `[CLS]`, `[SEP]` or `[PAD]`, or rows too short for
+    `[CLS] piece [SEP]`, is a clear error."""
+    with pytest.raises(FileNotFoundError, match="vocab_file"):
+        wordpiece_tokenizer(tmp_path / "nowhere.txt")
+    with pytest.raises(ValueError, match="max_length must be >= 3"):
+        sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 2)
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\nthe\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="sep_token"):
+        wordpiece_tokenizer(tmp_path / "vocab.txt")
+    (tmp_path / "vocab.txt").write_text("[UNK]\n[CLS]\n[SEP]\nthe\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\[PAD\]"):
+        sentence_rows(wordpiece_tokenizer(tmp_path / "vocab.txt"), ["the"], 8)
