@@ -43,11 +43,13 @@ FIGURES = {
     },
     "04_gpt.py": {
         "val loss 1.876": "val_loss",
-        "135 s": "wall_time_s",
+        "90 s": "wall_time_s",
+        "peak 1.51 GB": "peak_rss_mb",
     },
     "05_bert_pretraining.py": {
         "MLM 0.234": "mlm_accuracy",
         "NSP 0.525": "nsp_accuracy",
+        "word overlap alone 0.655": "nsp_overlap_baseline_accuracy",
         "SQuAD F1 pretrained 9.0": "squad_pretrained_f1",
         "vs random 8.9": "squad_random_f1",
         "14 min": "chapter_wall_time_s",
@@ -165,5 +167,6 @@ def test_assert_readme_metrics_fails_on_a_missing_metric(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"history": history}))
     with pytest.raises(AssertionError, match="wall_time_s"):
         assert_readme_metrics("04_gpt.py", tmp_path)
-    (tmp_path / "metrics.json").write_text(json.dumps({"history": history, "wall_time_s": 3.0}))
+    (tmp_path / "metrics.json").write_text(
+        json.dumps({"history": history, "wall_time_s": 3.0, "peak_rss_mb": 900.0}))
     assert_readme_metrics("04_gpt.py", tmp_path)
