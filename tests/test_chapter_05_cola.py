@@ -187,6 +187,7 @@ def test_pretraining_smoke_run_feeds_the_pretrained_initialization(tmp_path):
     last = result["history"][-1]
     assert_readme_metrics("05_bert_pretraining.py", pretrained)
     assert 0 <= last["mlm_accuracy"] <= 1 and 0 <= last["nsp_accuracy"] <= 1
+    assert last["train_mlm_logits_loss"] > 0 and last["train_nsp_logits_loss"] > 0  # each head's
     assert "held-out MLM accuracy" in output
     # The SQuAD probe: the saved backbone and the same network from scratch, one recipe.
     for probe, from_scratch in (("pretrained", False), ("random", True)):

@@ -157,6 +157,38 @@ def test_finish_extras_reach_result_and_metrics_json(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text()) == resumed
 
 
+class TwoHeadTask(TinyTask):
+    """TinyTask whose model predicts the next id with two heads, each with its own loss."""
+
+    def build_model(self):
+        c = self.config
+        ids = keras.Input((c.block_size,), dtype="int32")
+        hidden = keras.layers.Embedding(VOCAB, c.hidden_dim)(ids)
+        heads = {name: keras.layers.Dense(VOCAB, name=name)(hidden) for name in ("first", "second")}
+        return keras.Model(ids, heads)
+
+    def loss(self):
+        return {name: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                for name in ("first", "second")}
+
+    def train_batch(self, step):
+        x, y = super().train_batch(step)
+        return x, {"first": y, "second": y}
+
+    def evaluate(self, model):
+        return {"val_loss": 0.0}
+
+
+def test_each_heads_training_loss_is_recorded_and_they_add_up(tmp_path):
+    """A model with two outputs records each one's training loss in the history, and the
+    two add up to the recorded total."""
+    metrics = training.main(PRESETS, TwoHeadTask, ["--steps", "20", "--out", str(tmp_path)])
+    for record in metrics["history"]:
+        first, second = record["train_first_loss"], record["train_second_loss"]
+        assert first > 0 and second > 0 and first != second
+        assert first + second == pytest.approx(record["train_loss"], rel=1e-5)
+
+
 class RecordingTask(TinyTask):
     """TinyTask that keeps a weak reference to each model it builds, and its layers' names."""
 

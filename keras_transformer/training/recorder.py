@@ -22,7 +22,8 @@ METRICS = "metrics.json"
 class RunRecorder(keras.callbacks.Callback):
     """Runs at the end of each Keras epoch, i.e. every `eval_interval` steps.
 
-    It evaluates the task, appends `{"step", "train_loss", **metrics}` to the
+    It evaluates the task, appends `{"step", "train_loss", **metrics}` (and
+    `train_<output>_loss` for each output of a model with several) to the
     history, adds the metrics to the epoch logs (so the progress bar and
     TensorBoard show them), rewrites `metrics.json`, and saves a checkpoint
     every `checkpoint_interval` steps and at the last step. During training
@@ -105,8 +106,11 @@ class RunRecorder(keras.callbacks.Callback):
                 f"{type(self.task).__name__}.evaluate() must return the "
                 f"headline metric {self.task.headline!r}, got keys {sorted(results)}."
             )
+        # A model with several heads (MLM + NSP) logs each head's loss beside the total.
+        heads = {f"train_{k}": float(v) for k, v in logs.items()
+                 if k.endswith("_loss") and k != "loss"}
         self.history.append(
-            {"step": self.step, "train_loss": float(logs["loss"]), **results}
+            {"step": self.step, "train_loss": float(logs["loss"]), **heads, **results}
         )
         logs.update(results)
         with self.clock("checkpoints"):
