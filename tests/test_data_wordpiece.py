@@ -61,10 +61,12 @@ def test_counts_leave_out_cls_and_sep(vocab_file):
 
 
 def test_bad_input_names_the_argument(vocab_file, tmp_path):
-    """A missing vocabulary file, one without `[CLS]`, `[SEP]` or `[PAD]`, or rows too short for
-    `[CLS] piece [SEP]`, is a clear error."""
+    """A missing vocabulary file, one without `[CLS]`, `[SEP]` or `[PAD]`, a lone string for the
+    list of sentences, or rows too short for `[CLS] piece [SEP]`, is a clear error."""
     with pytest.raises(FileNotFoundError, match="vocab_file"):
         wordpiece_tokenizer(tmp_path / "nowhere.txt")
+    with pytest.raises(ValueError, match=r"pass \[sentence\]"):
+        sentence_rows(wordpiece_tokenizer(vocab_file), "the cat", 8)
     with pytest.raises(ValueError, match="max_length must be >= 3"):
         sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 2)
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\nthe\n", encoding="utf-8")

@@ -72,6 +72,8 @@ def sentence_rows(tokenizer, sentences: Sequence[str], max_length: int) -> dict[
     >>> rows["token_ids"].tolist()
     [[2, 4, 5, 6, 3], [2, 4, 5, 4, 3]]
     """
+    if isinstance(sentences, str):
+        raise ValueError("sentences must be a list of strings, got one string; pass [sentence].")
     if max_length < 3:
         raise ValueError(f"max_length must be >= 3 ([CLS], a word piece, [SEP]); got {max_length}.")
     special = {t: tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")}
@@ -80,12 +82,12 @@ def sentence_rows(tokenizer, sentences: Sequence[str], max_length: int) -> dict[
         raise ValueError(f"The tokenizer's vocabulary has no {lacking} token(s); BERT rows need them.")
     encodings = tokenizer.encode_batch(list(sentences), add_special_tokens=False)
     ids = np.full((len(encodings), max_length), special["[PAD]"], dtype="int32")
-    for row, encoding in zip(ids, encodings, strict=True):
-        pieces = encoding.ids[: max_length - 2]
-        row[: len(pieces) + 2] = [special["[CLS]"], *pieces, special["[SEP]"]]
-    lengths = np.asarray([min(len(e.ids), max_length - 2) + 2 for e in encodings], dtype="int64")
+    lengths = np.empty((len(encodings), 1), dtype="int64")
+    for row, length, encoding in zip(ids, lengths, encodings, strict=True):
+        length[0] = min(len(encoding.ids), max_length - 2) + 2
+        row[: length[0]] = [special["[CLS]"], *encoding.ids[: max_length - 2], special["[SEP]"]]
     return {
         "token_ids": ids,
         "segment_ids": np.zeros_like(ids),
-        "padding_mask": np.arange(max_length) < lengths.reshape(-1, 1),
+        "padding_mask": np.arange(max_length) < lengths,
     }
