@@ -30,14 +30,16 @@ def vocab_file(tmp_path_factory):
        max_length=st.integers(3, 16))
 def test_rows_equal_keras_hubs_tokenizer_and_packer(vocab_file, sentences, max_length):
     """`sentence_rows` gives, id for id, the rows keras-hub's WordPiece tokenizer and
-    `MultiSegmentPacker` make of the same sentences (uncased, truncated, padded)."""
-    reference = bert_inputs(BertWordPieceTokenizer(vocabulary=PIECES, lowercase=True,
-                                                   strip_accents=True),
-                            sentences, max_length=max_length)
-    rows = sentence_rows(wordpiece_tokenizer(vocab_file), sentences, max_length)
-    for key in ("token_ids", "segment_ids", "padding_mask"):
-        np.testing.assert_array_equal(rows[key], reference[key], err_msg=key)
-        assert rows[key].dtype == reference[key].dtype, key
+    `MultiSegmentPacker` make of the same sentences (uncased, truncated, padded), from the
+    `tokenizers` library's tokenizer or from keras-hub's own."""
+    keras_hub_tokenizer = BertWordPieceTokenizer(vocabulary=PIECES, lowercase=True,
+                                                 strip_accents=True)
+    reference = bert_inputs(keras_hub_tokenizer, sentences, max_length=max_length)
+    for tokenizer in (wordpiece_tokenizer(vocab_file), keras_hub_tokenizer):
+        rows = sentence_rows(tokenizer, sentences, max_length)
+        for key in ("token_ids", "segment_ids", "padding_mask"):
+            np.testing.assert_array_equal(rows[key], reference[key], err_msg=key)
+            assert rows[key].dtype == reference[key].dtype, key
 
 
 @needs_data("cola/raw")
@@ -61,10 +63,13 @@ def test_counts_leave_out_cls_and_sep(vocab_file):
 
 
 def test_bad_input_names_the_argument(vocab_file, tmp_path):
-    """A missing vocabulary file, one without `[CLS]`, `[SEP]` or `[PAD]`, a lone string for the
-    list of sentences, or rows too short for `[CLS] piece [SEP]`, is a clear error."""
+    """A missing vocabulary file, one without `[CLS]`, `[SEP]` or `[PAD]`, something else than a
+    WordPiece tokenizer, a lone string for the list of sentences, or rows too short for
+    `[CLS] piece [SEP]`, is a clear error."""
     with pytest.raises(FileNotFoundError, match="vocab_file"):
         wordpiece_tokenizer(tmp_path / "nowhere.txt")
+    with pytest.raises(ValueError, match="tokenizer must be .* got dict"):
+        sentence_rows({"the": 5}, ["the cat"], 8)
     with pytest.raises(ValueError, match=r"pass \[sentence\]"):
         sentence_rows(wordpiece_tokenizer(vocab_file), "the cat", 8)
     with pytest.raises(ValueError, match="max_length must be >= 3"):

@@ -112,7 +112,8 @@ def cola_inputs(
 
     Args:
         sentences: a list of strings (e.g. `CoLASplit.sentences`).
-        tokenizer: a `wordpiece.wordpiece_tokenizer`; default `cola_tokenizer()`.
+        tokenizer: a `wordpiece.wordpiece_tokenizer` or a keras-hub WordPiece
+            tokenizer (`load_hf_tokenizer`'s); default `cola_tokenizer()`.
         max_length: the row length; longer sentences are truncated (their
             last word pieces dropped, the final `[SEP]` kept).
 

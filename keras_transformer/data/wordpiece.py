@@ -42,10 +42,24 @@ def wordpiece_tokenizer(vocab_file: str | os.PathLike, lowercase: bool = True):
         raise ValueError(f"vocab_file {str(vocab_file)!r}: {error}; BERT rows need both.") from error
 
 
+def _piece_ids(tokenizer, sentences: Sequence[str]) -> list[list[int]]:
+    """Each sentence's word-piece ids, from a `tokenizers` or a keras-hub WordPiece tokenizer."""
+    if isinstance(sentences, str):
+        raise ValueError("sentences must be a list of strings, got one string; pass [sentence].")
+    if hasattr(tokenizer, "encode_batch"):  # the `tokenizers` library's
+        return [e.ids for e in tokenizer.encode_batch(list(sentences), add_special_tokens=False)]
+    if callable(tokenizer) and hasattr(tokenizer, "token_to_id"):  # keras-hub's
+        ids = tokenizer(list(sentences))
+        return ids.to_list() if hasattr(ids, "to_list") else [list(row) for row in ids]
+    raise ValueError(
+        f"tokenizer must be a `wordpiece_tokenizer` or a keras-hub WordPiece tokenizer "
+        f"(e.g. `load_hf_tokenizer`'s); got {type(tokenizer).__name__}."
+    )
+
+
 def wordpiece_counts(tokenizer, sentences: Sequence[str]) -> np.ndarray:
     """Word pieces per sentence, `[CLS]` and `[SEP]` not counted: int64 `(n,)`."""
-    encodings = tokenizer.encode_batch(list(sentences), add_special_tokens=False)
-    return np.asarray([len(e.ids) for e in encodings], dtype="int64")
+    return np.asarray([len(ids) for ids in _piece_ids(tokenizer, sentences)], dtype="int64")
 
 
 def sentence_rows(tokenizer, sentences: Sequence[str], max_length: int) -> dict[str, np.ndarray]:
@@ -56,7 +70,8 @@ def sentence_rows(tokenizer, sentences: Sequence[str], max_length: int) -> dict[
     vocabulary (keras-hub's packer), which a test checks on every CoLA sentence.
 
     Args:
-        tokenizer: a `wordpiece_tokenizer`.
+        tokenizer: a `wordpiece_tokenizer`, or a keras-hub WordPiece tokenizer
+            (`bert_inputs.load_hf_tokenizer`'s) for the same rows at keras-hub's cost.
         sentences: the texts, one row each.
         max_length: the row length, at least 3 (`[CLS]`, one piece, `[SEP]`).
 
@@ -72,20 +87,18 @@ def sentence_rows(tokenizer, sentences: Sequence[str], max_length: int) -> dict[
     >>> rows["token_ids"].tolist()
     [[2, 4, 5, 6, 3], [2, 4, 5, 4, 3]]
     """
-    if isinstance(sentences, str):
-        raise ValueError("sentences must be a list of strings, got one string; pass [sentence].")
     if max_length < 3:
         raise ValueError(f"max_length must be >= 3 ([CLS], a word piece, [SEP]); got {max_length}.")
+    pieces = _piece_ids(tokenizer, sentences)
     special = {t: tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")}
     lacking = [t for t, i in special.items() if i is None]
     if lacking:
         raise ValueError(f"The tokenizer's vocabulary has no {lacking} token(s); BERT rows need them.")
-    encodings = tokenizer.encode_batch(list(sentences), add_special_tokens=False)
-    ids = np.full((len(encodings), max_length), special["[PAD]"], dtype="int32")
-    lengths = np.empty((len(encodings), 1), dtype="int64")
-    for row, length, encoding in zip(ids, lengths, encodings, strict=True):
-        length[0] = min(len(encoding.ids), max_length - 2) + 2
-        row[: length[0]] = [special["[CLS]"], *encoding.ids[: max_length - 2], special["[SEP]"]]
+    ids = np.full((len(pieces), max_length), special["[PAD]"], dtype="int32")
+    lengths = np.empty((len(pieces), 1), dtype="int64")
+    for row, length, piece_ids in zip(ids, lengths, pieces, strict=True):
+        length[0] = min(len(piece_ids), max_length - 2) + 2
+        row[: length[0]] = [special["[CLS]"], *piece_ids[: max_length - 2], special["[SEP]"]]
     return {
         "token_ids": ids,
         "segment_ids": np.zeros_like(ids),
