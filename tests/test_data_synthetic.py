@@ -1,6 +1,7 @@
 """The synthetic tasks of chapters 01 and 02: labels are right and batches are reproducible."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -8,6 +9,7 @@ from keras_transformer.data.synthetic import (
     recall_examples,
     reversal_examples,
     step_rng,
+    topic_pair_examples,
 )
 
 recall_sizes = st.integers(1, 6).flatmap(lambda pairs: st.tuples(
@@ -69,3 +71,39 @@ def test_reversal_batches_are_a_pure_function_of_seed_and_step(seed, step):
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[0], other[0])
+
+
+@given(num_topics=st.integers(2, 6), topic_words=st.integers(1, 5), shared_words=st.integers(1, 5),
+       segment_length=st.integers(1, 8), rate=st.sampled_from([0.0, 0.5, 1.0]),
+       batch=st.integers(1, 12), seed=st.integers(0, 2**20))
+def test_topic_pairs_are_next_exactly_when_both_segments_share_a_topic(
+        num_topics, topic_words, shared_words, segment_length, rate, batch, seed):
+    """Rows are `[CLS] A [SEP] B [SEP]` with segment ids 0 then 1; every topical word of a segment
+    belongs to one topic, B's topic equals A's exactly in the IsNext rows, and half the rows
+    (rounded down) are NotNext."""
+    x, labels = topic_pair_examples(step_rng(seed, 0), batch, num_topics, topic_words,
+                                    shared_words, segment_length, rate)
+    ids, first_topic = x["token_ids"], 5 + shared_words
+    assert ids.shape == x["segment_ids"].shape == (batch, 2 * segment_length + 3)
+    assert np.all(ids[:, [0, segment_length + 1, -1]] == [2, 3, 3])
+    assert np.all(x["segment_ids"] == (np.arange(ids.shape[1]) > segment_length + 1))
+    assert x["padding_mask"].all() and int(labels.sum()) == batch // 2
+    words = {"A": ids[:, 1:segment_length + 1], "B": ids[:, segment_length + 2:-1]}
+    assert all(np.all((5 <= w) & (w < first_topic + num_topics * topic_words)) for w in words.values())
+    topics = {}
+    for name, segment in words.items():
+        topical = [set((row[row >= first_topic] - first_topic) // topic_words) for row in segment]
+        assert all(len(t) <= 1 for t in topical), name
+        topics[name] = topical
+    if rate == 1.0:
+        assert [a == b for a, b in zip(topics["A"], topics["B"], strict=True)] == (labels == 0).tolist()
+    if rate == 0.0:
+        assert not any(topics["A"]) and not any(topics["B"])
+
+
+def test_topic_pairs_reject_what_cannot_make_a_pair():
+    """One topic (no NotNext partner), or shared words asked for with none to draw, is a ValueError."""
+    with pytest.raises(ValueError, match="num_topics must be >= 2"):
+        topic_pair_examples(step_rng(0, 0), 4, 1, 5, 5, 4, 0.5)
+    with pytest.raises(ValueError, match="shared_words >= 1"):
+        topic_pair_examples(step_rng(0, 0), 4, 3, 5, 0, 4, 0.5)

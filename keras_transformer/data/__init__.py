@@ -18,6 +18,7 @@ from keras_transformer.data.synthetic import (
     recall_examples,
     reversal_examples,
     step_rng,
+    topic_pair_examples,
 )
 from keras_transformer.data.tiny_shakespeare import load_tiny_shakespeare
 from keras_transformer.data.wikitext2 import load_wikitext2_articles

@@ -82,3 +82,67 @@ def reversal_examples(rng: np.random.Generator, batch_size: int, vocab_size: int
     mirror = np.clip(lengths[:, None] - 1 - positions, 0, width - 1)
     labels = np.where(real, np.take_along_axis(tokens, mirror, axis=1), 0)
     return tokens.astype(np.int32), labels.astype(np.int32), real.astype(np.float32)
+
+
+def topic_pair_examples(rng: np.random.Generator, batch_size: int, num_topics: int,
+                        topic_words: int, shared_words: int, segment_length: int,
+                        topical_rate: float):
+    """Draws next-sentence pairs whose label is decided by topic alone.
+
+    Each topic owns `topic_words` words of its own; `shared_words` words
+    belong to no topic. A segment of topic t draws each of its
+    `segment_length` words from t's words with probability `topical_rate`,
+    else from the shared words. Segment A has a random topic; B has A's
+    topic (IsNext, label 0) or another one (NotNext, label 1), exactly
+    `batch_size // 2` of them NotNext. Telling the two apart means comparing
+    A with B: a control for next-sentence prediction with no cue but the
+    topic, learnable by construction.
+
+    Token ids follow BERT's reserved order (`[PAD]` 0, `[UNK]` 1, `[CLS]` 2,
+    `[SEP]` 3, `[MASK]` 4); shared words are `5 .. 4 + shared_words`, then
+    each topic's words in turn, so the vocabulary has
+    `5 + shared_words + num_topics * topic_words` ids.
+
+    Returns:
+        `x`: int32 `"token_ids"` and `"segment_ids"` `(batch, 2 * segment_length + 3)`
+        packed as `[CLS] A [SEP] B [SEP]`, and a bool `"padding_mask"` (all
+        True); `labels` int32 `(batch,)`.
+
+    Example:
+
+    >>> from keras_transformer.data.synthetic import step_rng, topic_pair_examples
+    >>> x, labels = topic_pair_examples(step_rng(0, 0), batch_size=4, num_topics=3, topic_words=5,
+    ...                                 shared_words=5, segment_length=4, topical_rate=1.0)
+    >>> x["token_ids"].shape, labels.tolist().count(1)
+    ((4, 11), 2)
+    """
+    if num_topics < 2 or topic_words < 1 or segment_length < 1:
+        raise ValueError(
+            f"num_topics must be >= 2 (NotNext takes another topic), topic_words and "
+            f"segment_length >= 1; got {num_topics}, {topic_words} and {segment_length}."
+        )
+    if not 0.0 <= topical_rate <= 1.0 or (topical_rate < 1.0 and shared_words < 1):
+        raise ValueError(
+            f"topical_rate must be in [0, 1], and below 1 only with shared_words >= 1; got "
+            f"topical_rate={topical_rate} and shared_words={shared_words}."
+        )
+    labels = np.zeros(batch_size, "int32")
+    labels[: batch_size // 2] = 1
+    rng.shuffle(labels)
+    topics_a = rng.integers(num_topics, size=batch_size)
+    topics_b = (topics_a + labels * rng.integers(1, num_topics, size=batch_size)) % num_topics
+
+    def segments(topics):
+        own = 5 + shared_words + topics[:, None] * topic_words + rng.integers(
+            topic_words, size=(batch_size, segment_length))
+        shared = 5 + rng.integers(max(shared_words, 1), size=(batch_size, segment_length))
+        return np.where(rng.random((batch_size, segment_length)) < topical_rate, own, shared)
+
+    column = lambda token: np.full((batch_size, 1), token)  # noqa: E731
+    token_ids = np.concatenate(
+        [column(2), segments(topics_a), column(3), segments(topics_b), column(3)], axis=1)
+    segment_ids = np.repeat([[0] * (segment_length + 2) + [1] * (segment_length + 1)],
+                            batch_size, axis=0)
+    x = {"token_ids": token_ids.astype("int32"), "segment_ids": segment_ids.astype("int32"),
+         "padding_mask": np.ones(token_ids.shape, bool)}
+    return x, labels
