@@ -42,6 +42,30 @@ def test_rows_equal_keras_hubs_tokenizer_and_packer(vocab_file, sentences, max_l
             assert rows[key].dtype == reference[key].dtype, key
 
 
+@settings(max_examples=25, deadline=None)
+@given(pairs=st.lists(st.tuples(*[st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join)] * 2),
+                      min_size=1, max_size=6),
+       max_length=st.integers(5, 20))
+def test_pair_rows_equal_keras_hubs_round_robin_packing(vocab_file, pairs, max_length):
+    """With a second segment, `sentence_rows` gives keras-hub's `[CLS] A [SEP] B [SEP]` rows id for
+    id, segment ids included, where a pair too long for the row is cut round-robin."""
+    first, second = [a for a, _ in pairs], [b for _, b in pairs]
+    reference = bert_inputs(BertWordPieceTokenizer(vocabulary=PIECES, lowercase=True,
+                                                   strip_accents=True),
+                            first, second, max_length=max_length)
+    rows = sentence_rows(wordpiece_tokenizer(vocab_file), first, max_length, second=second)
+    for key in ("token_ids", "segment_ids", "padding_mask"):
+        np.testing.assert_array_equal(rows[key], reference[key], err_msg=key)
+
+
+def test_a_list_of_pieces_makes_the_same_tokenizer_as_its_file(vocab_file):
+    """`wordpiece_tokenizer` of the pieces themselves cuts text as the tokenizer of their file."""
+    text = "The cats sat on the mat, É catb."
+    from_list = wordpiece_tokenizer(PIECES).encode(text, add_special_tokens=False).ids
+    assert from_list == wordpiece_tokenizer(vocab_file).encode(text, add_special_tokens=False).ids
+    assert from_list[:3] == [PIECES.index("the"), PIECES.index("cat"), PIECES.index("##s")]
+
+
 @needs_data("cola/raw")
 def test_every_cola_sentence_packs_as_keras_hub_packs_it():
     """On all of CoLA's training and dev sentences, MiniLM's vocabulary, the `tokenizers` rows
@@ -63,9 +87,10 @@ def test_counts_leave_out_cls_and_sep(vocab_file):
 
 
 def test_bad_input_names_the_argument(vocab_file, tmp_path):
-    """A missing vocabulary file, one without `[CLS]`, `[SEP]` or `[PAD]`, something else than a
-    WordPiece tokenizer, a lone string for the list of sentences, or rows too short for
-    `[CLS] piece [SEP]`, is a clear error."""
+    """A missing vocabulary file, one (or a list of pieces) without `[CLS]`, `[SEP]` or `[PAD]`,
+    something else than a WordPiece tokenizer, a lone string for the list of sentences, second
+    segments that do not pair up, or rows too short for `[CLS] piece [SEP]` (and `piece [SEP]`
+    again with a second segment), is a clear error."""
     with pytest.raises(FileNotFoundError, match="vocab_file"):
         wordpiece_tokenizer(tmp_path / "nowhere.txt")
     with pytest.raises(ValueError, match="tokenizer must be .* got dict"):
@@ -74,6 +99,12 @@ def test_bad_input_names_the_argument(vocab_file, tmp_path):
         sentence_rows(wordpiece_tokenizer(vocab_file), "the cat", 8)
     with pytest.raises(ValueError, match="max_length must be >= 3"):
         sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 2)
+    with pytest.raises(ValueError, match="max_length must be >= 5"):
+        sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 4, second=["the"])
+    with pytest.raises(ValueError, match="one segment per sentence; got 2 for 1"):
+        sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 8, second=["the", "cat"])
+    with pytest.raises(ValueError, match="a list of pieces"):
+        wordpiece_tokenizer(["[PAD]", "[UNK]", "the"])
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\nthe\n", encoding="utf-8")
     with pytest.raises(ValueError, match="sep_token"):
         wordpiece_tokenizer(tmp_path / "vocab.txt")
