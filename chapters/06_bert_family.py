@@ -63,7 +63,8 @@ from keras_transformer.data import (
     byte_level_bpe,
     train_byte_level_bpe,
 )
-from keras_transformer.data.bert_inputs import BertWordPieceTokenizer, bert_inputs
+from keras_transformer.data.bert_inputs import BertWordPieceTokenizer
+from keras_transformer.data.wordpiece import sentence_rows
 from keras_transformer.models.bert.folder import load_bert_backbone, save_bert_folder
 from keras_transformer.training.cli import build_parser, config_from_args
 from keras_transformer.training.cola_probe import ColaProbe, FolderColaTask
@@ -250,7 +251,7 @@ class PretrainingTask(training.Task):
             segments = [[join_sentences(p, c.segment_words) for p in paragraphs]
                         for paragraphs in articles]
             first, second, labels = make(segments, rng)
-            packed = bert_inputs(tokenizer, first, second, max_length=c.max_length)
+            packed = sentence_rows(tokenizer, first, c.max_length, second=second)
             return packed, labels
         sentences = [s for paragraphs in articles for p in paragraphs for s in p]
         tokens = iter(tokenize(tokenizer, sentences))

@@ -48,14 +48,16 @@ def test_rows_equal_keras_hubs_tokenizer_and_packer(vocab_file, sentences, max_l
        max_length=st.integers(5, 20))
 def test_pair_rows_equal_keras_hubs_round_robin_packing(vocab_file, pairs, max_length):
     """With a second segment, `sentence_rows` gives keras-hub's `[CLS] A [SEP] B [SEP]` rows id for
-    id, segment ids included, where a pair too long for the row is cut round-robin."""
+    id, segment ids included, where a pair too long for the row is cut round-robin (from either
+    kind of tokenizer)."""
     first, second = [a for a, _ in pairs], [b for _, b in pairs]
-    reference = bert_inputs(BertWordPieceTokenizer(vocabulary=PIECES, lowercase=True,
-                                                   strip_accents=True),
-                            first, second, max_length=max_length)
-    rows = sentence_rows(wordpiece_tokenizer(vocab_file), first, max_length, second=second)
-    for key in ("token_ids", "segment_ids", "padding_mask"):
-        np.testing.assert_array_equal(rows[key], reference[key], err_msg=key)
+    keras_hub_tokenizer = BertWordPieceTokenizer(vocabulary=PIECES, lowercase=True,
+                                                 strip_accents=True)
+    reference = bert_inputs(keras_hub_tokenizer, first, second, max_length=max_length)
+    for tokenizer in (wordpiece_tokenizer(vocab_file), keras_hub_tokenizer):
+        rows = sentence_rows(tokenizer, first, max_length, second=second)
+        for key in ("token_ids", "segment_ids", "padding_mask"):
+            np.testing.assert_array_equal(rows[key], reference[key], err_msg=key)
 
 
 def test_a_list_of_pieces_makes_the_same_tokenizer_as_its_file(vocab_file):
