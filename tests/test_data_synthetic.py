@@ -102,8 +102,13 @@ def test_topic_pairs_are_next_exactly_when_both_segments_share_a_topic(
 
 
 def test_topic_pairs_reject_what_cannot_make_a_pair():
-    """One topic (no NotNext partner), or shared words asked for with none to draw, is a ValueError."""
+    """One topic (no NotNext partner), an empty batch or segment, or shared words asked for with
+    none to draw, is a ValueError."""
     with pytest.raises(ValueError, match="num_topics must be >= 2"):
         topic_pair_examples(step_rng(0, 0), 4, 1, 5, 5, 4, 0.5)
+    with pytest.raises(ValueError, match="batch_size, topic_words and segment_length >= 1"):
+        topic_pair_examples(step_rng(0, 0), 0, 3, 5, 5, 4, 0.5)
+    with pytest.raises(ValueError, match="got 3, 4, 5 and 0"):
+        topic_pair_examples(step_rng(0, 0), 4, 3, 5, 5, 0, 0.5)
     with pytest.raises(ValueError, match="shared_words >= 1"):
         topic_pair_examples(step_rng(0, 0), 4, 3, 5, 0, 4, 0.5)

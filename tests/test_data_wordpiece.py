@@ -103,6 +103,8 @@ def test_bad_input_names_the_argument(vocab_file, tmp_path):
         sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 2)
     with pytest.raises(ValueError, match="max_length must be >= 5"):
         sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 4, second=["the"])
+    with pytest.raises(ValueError, match=r"second must be a list of strings.*pass \[segment\]"):
+        sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 8, second="the")
     with pytest.raises(ValueError, match="one segment per sentence; got 2 for 1"):
         sentence_rows(wordpiece_tokenizer(vocab_file), ["the cat"], 8, second=["the", "cat"])
     with pytest.raises(ValueError, match="a list of pieces"):

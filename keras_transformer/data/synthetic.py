@@ -116,10 +116,11 @@ def topic_pair_examples(rng: np.random.Generator, batch_size: int, num_topics: i
     >>> x["token_ids"].shape, labels.tolist().count(1)
     ((4, 11), 2)
     """
-    if num_topics < 2 or topic_words < 1 or segment_length < 1:
+    if num_topics < 2 or min(batch_size, topic_words, segment_length) < 1:
         raise ValueError(
-            f"num_topics must be >= 2 (NotNext takes another topic), topic_words and "
-            f"segment_length >= 1; got {num_topics}, {topic_words} and {segment_length}."
+            f"num_topics must be >= 2 (NotNext takes another topic), batch_size, topic_words "
+            f"and segment_length >= 1; got {num_topics}, {batch_size}, {topic_words} and "
+            f"{segment_length}."
         )
     if not 0.0 <= topical_rate <= 1.0 or (topical_rate < 1.0 and shared_words < 1):
         raise ValueError(

@@ -53,10 +53,15 @@ def wordpiece_tokenizer(vocab_file: str | os.PathLike | Sequence[str], lowercase
         raise ValueError(f"vocab_file {str(vocab_file)!r}: {error}; BERT rows need both.") from error
 
 
-def _piece_ids(tokenizer, sentences: Sequence[str]) -> list[list[int]]:
-    """Each sentence's word-piece ids, from a `tokenizers` or a keras-hub WordPiece tokenizer."""
+def _piece_ids(tokenizer, sentences: Sequence[str], name: str = "sentences",
+               item: str = "sentence") -> list[list[int]]:
+    """Each sentence's word-piece ids, from a `tokenizers` or a keras-hub WordPiece tokenizer.
+
+    `name` and `item` are the caller's argument and what it holds, for the
+    error a lone string raises.
+    """
     if isinstance(sentences, str):
-        raise ValueError("sentences must be a list of strings, got one string; pass [sentence].")
+        raise ValueError(f"{name} must be a list of strings, got one string; pass [{item}].")
     if hasattr(tokenizer, "encode_batch"):  # the `tokenizers` library's
         return [e.ids for e in tokenizer.encode_batch(list(sentences), add_special_tokens=False)]
     if callable(tokenizer) and hasattr(tokenizer, "token_to_id"):  # keras-hub's
@@ -116,7 +121,7 @@ def sentence_rows(tokenizer, sentences: Sequence[str], max_length: int,
             f"got {max_length}."
         )
     pieces = _piece_ids(tokenizer, sentences)
-    pieces_b = None if second is None else _piece_ids(tokenizer, second)
+    pieces_b = None if second is None else _piece_ids(tokenizer, second, "second", "segment")
     if pieces_b is not None and len(pieces_b) != len(pieces):
         raise ValueError(
             f"second must hold one segment per sentence; got {len(pieces_b)} for "
