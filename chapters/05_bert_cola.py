@@ -159,9 +159,9 @@ SMOKE = ColaConfig(
 )
 # The recipe in full (3 epochs of 267 steps at batch 32, sentences of up to 64
 # tokens) for each of the three initializations. On 2 CPU cores the
-# checkpoint and random runs take 6 minutes each, the smaller pretrained BERT
-# 1, 13.5 minutes in all, at a peak of 2.29 GB. XLA is off: on 2 CPU cores it
-# was no faster per step, and it compiles once per bucket.
+# checkpoint and random runs take 5 to 6 minutes each, the smaller pretrained
+# BERT 1, 11.6 minutes in all, at a peak of 2.08 GB (README, Memory). XLA is
+# off: on 2 CPU cores it was no faster per step, and it compiles once per bucket.
 CPU = ColaConfig(
     max_length=64, batch_size=32, steps=3 * (8551 // 32), warmup_steps=80,
     eval_interval=89, checkpoint_interval=267, jit_compile=False,
