@@ -50,10 +50,11 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
+import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
+
 import keras
 import numpy as np
 
-import keras_transformer as kt
 from keras_transformer import plots, training
 from keras_transformer.data.synthetic import reversal_examples, step_rng
 

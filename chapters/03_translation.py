@@ -54,11 +54,12 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
+import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
+
 import keras
 import numpy as np
 from keras import ops
 
-import keras_transformer as kt
 from keras_transformer import metrics, plots, training
 from keras_transformer.data import multi30k
 from keras_transformer.data.buckets import parse_lengths

@@ -17,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
+import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
+
 import keras
 
-import keras_transformer as kt
 from keras_transformer import data, training
 
 

@@ -62,10 +62,11 @@ import dataclasses
 import json
 import pathlib
 
+import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
+
 import keras
 import numpy as np
 
-import keras_transformer as kt
 from keras_transformer import metrics, plots, training
 from keras_transformer.data import cola
 from keras_transformer.data.wordpiece import wordpiece_tokenizer

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
+
 import keras
 
-import keras_transformer as kt
 from keras_transformer import training
 from keras_transformer.data import squad
 from keras_transformer.models.bert.checkpoint import read_hf_bert_config

@@ -47,10 +47,11 @@ import json
 import pathlib
 import time
 
+import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
+
 import keras
 import numpy as np
 
-import keras_transformer as kt
 from keras_transformer import training
 from keras_transformer.data import (
     MaskedLMData,

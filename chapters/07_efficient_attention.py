@@ -44,11 +44,12 @@ import json
 import pathlib
 import time
 
+import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
+
 import keras
 import numpy as np
 from scipy.special import log_softmax
 
-import keras_transformer as kt
 from keras_transformer import data, plots, training
 from keras_transformer.data.masked_chars import mask_windows, masked_char_batch
 from keras_transformer.layers.block_base import ATTENTION_KINDS

@@ -8,7 +8,11 @@ sequence losses; `keras_transformer.plots` (imported on
 demand, it needs matplotlib) draws attention heatmaps and curves.
 """
 
-from keras_transformer import layers, losses, masks, models, ops
+from keras_transformer._tensorflow_import import import_tensorflow_without_jax
+
+import_tensorflow_without_jax()  # before Keras imports TensorFlow, see the module
+
+from keras_transformer import layers, losses, masks, models, ops  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -11,7 +11,7 @@ from keras_transformer.training.checkpoint import save_checkpoint
 from keras_transformer.training.checkpoint import set_global_rng_state
 from keras_transformer.training.energy import energy_wh
 from keras_transformer.training.flops import model_flops_utilization
-from keras_transformer.training.memory import device_peak_mb, peak_rss_mb
+from keras_transformer.training.memory import device_peak_mb, peak_rss_mb, release_free_heap
 from keras_transformer.training.phases import PhaseClock
 from keras_transformer.training.task import Task
 
@@ -85,6 +85,8 @@ class RunRecorder(keras.callbacks.Callback):
         if self._first_end is None:
             self._first_end = now
             self.clock.add("train_steps" if self._compiled else "first_step", now - self._epoch_begin)
+            if not self._compiled:
+                release_free_heap()  # what compiling the step freed (0.1 GB for a small GPT on XLA)
             self._compiled = True
         else:
             self._batches_after_first += 1
@@ -101,6 +103,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.step = min((epoch + 1) * config.eval_interval, config.steps)
         with self.clock("evaluation"):
             results = {k: float(v) for k, v in self.task.evaluate(self.model).items()}
+            release_free_heap()  # the evaluation's batches and, the first time, its compilation
         if self.task.headline not in results:
             raise ValueError(
                 f"{type(self.task).__name__}.evaluate() must return the "
