@@ -63,10 +63,10 @@ FIGURES = {
         "13 min": "wall_time_s",
     },
     "05_bert_squad.py": {
-        "EM 42.8": "exact_match",
-        "F1 58.0": "f1",
-        "23 min": "wall_time_s",
-        "peak 2.65 GB": "peak_rss_mb",
+        "EM 41.4": "exact_match",
+        "F1 56.2": "f1",
+        "15 min": "wall_time_s",
+        "peak 1.96 GB": "peak_rss_mb",
     },
     "06_bert_family.py": {
         "SQuAD F1 bert 9.3": "models.bert.squad_f1",
