@@ -111,8 +111,8 @@ class ColaConfig(FineTuningPreset):
     sentences, `eval_size` the first sentences of each dev set (0: all)."""
 
     # Comma-separated, from VOCABULARY, trained in this order. The two MiniLM-sized runs go
-    # first: the second reuses the memory the first left (cpu peak 2.08 GB; 2.19 with the
-    # small pretrained BERT between them).
+    # first: the second reuses the memory the first left (cpu peak 1.98 GB; 2.19 with the
+    # small pretrained BERT between them, before TensorFlow was imported without JAX).
     initializations: str = "checkpoint,random,pretrained"
     pretrained_dir: str = "runs/05_bert_pretraining-cpu"  # the pretraining chapter's run folder
     max_length: int = cola.MAX_LENGTH  # tokens per packed sentence, [CLS] and [SEP] included
@@ -161,7 +161,7 @@ SMOKE = ColaConfig(
 # The recipe in full (3 epochs of 267 steps at batch 32, sentences of up to 64
 # tokens) for each of the three initializations. On 2 CPU cores the
 # checkpoint and random runs take 5 to 6 minutes each, the smaller pretrained
-# BERT 1, 11.6 minutes in all, at a peak of 2.08 GB (README, Memory). XLA is
+# BERT 1, 10.5 minutes in all, at a peak of 1.98 GB (README, Memory). XLA is
 # off: on 2 CPU cores it was no faster per step, and it compiles once per bucket.
 CPU = ColaConfig(
     max_length=64, batch_size=32, steps=3 * (8551 // 32), warmup_steps=80,
