@@ -38,5 +38,5 @@ def import_tensorflow_without_jax() -> None:
     except ImportError:
         pass  # Keras reports a missing TensorFlow itself
     finally:
-        if sys.modules.get("jax", 0) is None:
-            del sys.modules["jax"]
+        if sys.modules.get("jax") is None:  # still the placeholder: JAX was never imported
+            sys.modules.pop("jax", None)
