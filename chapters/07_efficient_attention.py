@@ -269,14 +269,14 @@ def main(argv: list[str] | None = None) -> dict:
     config = config_from_args(presets, args)
     run = pathlib.Path(args.out or f"runs/07_efficient_attention-{args.preset}")
     run.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    started = training.main_began()  # in the first of its processes
     labels = {"chapter": "07_efficient_attention", "preset": args.preset}
     common = dict(data_dir=args.data_dir, epochs=args.epochs, resume=args.resume,
                   distribute=args.distribute, power_watts=args.power_watts)
     results = {kind: training.run_in_fresh_process(train_attention, kind, config, run, labels,
                                                    common)
                for kind in config.kinds()}
-    metrics = {**gather(results), "wall_time_s": time.perf_counter() - started,
+    metrics = {**gather(results), "wall_time_s": time.time() - started,
                "runs": {kind: str(run / kind) for kind in results}}
     draw(metrics, config.kinds(), config, run)
     (run / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
@@ -289,4 +289,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    training.run_phases(main)  # this process only supervises: see run_phases

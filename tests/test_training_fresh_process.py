@@ -1,12 +1,18 @@
-"""`run_in_fresh_process` runs a function in a new interpreter and hands back its result or its error."""
+"""`run_in_fresh_process` runs a function in a new interpreter and hands back its result or its error;
+`run_phases` lets a chapter run all of its phases so from a supervisor that holds no framework."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
-from keras_transformer.training.fresh_process import run_in_fresh_process
+from keras_transformer.training.fresh_process import NEXT_PHASE, run_in_fresh_process
+from keras_transformer.training.phase_supervisor import supervise
 
 
 def _fails(message: str) -> None:
@@ -46,3 +52,72 @@ def test_a_child_that_dies_is_reported_by_name():
     """A child that ends without a result raises a RuntimeError naming the function."""
     with pytest.raises(RuntimeError, match="_dies ended without a result"):
         run_in_fresh_process(_dies)
+
+
+PHASED_SCRIPT = '''
+import json, os, pathlib, sys
+import keras_transformer  # TensorFlow, as a chapter imports it
+from keras_transformer import training
+
+def phase(x, fail=False):
+    if fail:
+        raise ValueError("bad preset")
+    maps = pathlib.Path(f"/proc/{os.getppid()}/maps").read_text()
+    return {"x": x + 1, "pid": os.getpid(), "parent": os.getppid(),
+            "parent_maps_tensorflow": "tensorflow" in maps, "began": training.main_began()}
+
+def main():
+    first = training.run_in_fresh_process(phase, 1)
+    second = training.run_in_fresh_process(phase, first["x"], fail=len(sys.argv) > 1)
+    print("RESULT " + json.dumps({"first": first, "second": second, "pid": os.getpid(),
+                                  "began": training.main_began()}))
+
+if __name__ == "__main__":
+    training.run_phases(main)
+'''
+
+
+def _run_phased(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, int]:
+    """Run PHASED_SCRIPT with `args` as a chapter is run; returns its result and its process id."""
+    script = tmp_path / "phased.py"
+    script.write_text(PHASED_SCRIPT)
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, str(script), *args], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err), process.pid
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_run_phases_runs_each_phase_afresh_beside_a_supervisor_without_tensorflow(tmp_path):
+    """Under `run_phases`, each phase runs in a new child of the process the user started, which by then maps no TensorFlow library; results flow from phase to phase and every process agrees on when `main` began."""
+    started = time.time()
+    done, root = _run_phased(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    first, second = result["first"], result["second"]
+    assert (first["x"], second["x"]) == (2, 3)
+    assert len({first["pid"], second["pid"], result["pid"], root}) == 4
+    assert first["parent"] == second["parent"] == root
+    assert not first["parent_maps_tensorflow"] and not second["parent_maps_tensorflow"]
+    assert started < first["began"] == second["began"] == result["began"] < time.time()
+    assert not list(tmp_path.glob("keras-transformer-phases-*")), "the journal outlived the run"
+
+
+def test_run_phases_ends_with_a_failing_phases_error(tmp_path):
+    """A phase that raises ends the whole run with a failure status and the error's message, and leaves no journal behind."""
+    done, _ = _run_phased(tmp_path, "fail")
+    assert done.returncode == 1
+    assert "ValueError: bad preset" in done.stderr
+    assert "RESULT" not in done.stdout
+    assert not list(tmp_path.glob("keras-transformer-phases-*"))
+
+
+@pytest.mark.parametrize("code, status", [
+    ("import sys; sys.exit(4)", 4),  # a failure passes through
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", 128 + 9),  # as a shell reports it
+    (f"import sys; sys.exit({NEXT_PHASE})", 1),  # 'one more phase' without a record: no endless loop
+])
+def test_the_supervisor_reports_how_a_run_ended(code, status):
+    """The supervisor ends with its run's status, a signal's as 128 + its number, and stops a run that claims a phase it did not record."""
+    assert supervise(NEXT_PHASE, "UNUSED_JOURNAL", [sys.executable, "-c", code]) == status

@@ -29,6 +29,14 @@ def test_probe_presets_take_the_probe_fields_and_evaluate_once_at_the_end():
     assert (cola.warmup_steps, cola.eval_interval, cola.seed) == (3, 30, 7)
 
 
+@pytest.mark.parametrize("pretraining, probe, expected", [
+    (False, None, False), (True, None, True), (False, True, True), (True, False, False)])
+def test_the_squad_probe_compiles_as_the_pretraining_unless_told(pretraining, probe, expected):
+    """`squad_jit_compile` None gives the SQuAD probe the pretraining's `jit_compile`; True or False overrides it."""
+    pre = Pretraining(jit_compile=pretraining, squad_jit_compile=probe)
+    assert pre.squad().jit_compile is expected
+
+
 @pytest.mark.parametrize("field", ["train_size", "eval_size"])
 def test_cola_preset_rejects_negative_sizes(field):
     """A negative `train_size` or `eval_size` is a ValueError naming both fields."""

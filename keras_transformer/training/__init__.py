@@ -13,7 +13,9 @@ from keras_transformer.training.flops import gpt_flops_per_token
 from keras_transformer.training.flops import gpt_model_flops_per_token
 from keras_transformer.training.flops import measure_matmul_peak
 from keras_transformer.training.flops import model_flops_utilization
+from keras_transformer.training.fresh_process import main_began
 from keras_transformer.training.fresh_process import run_in_fresh_process
+from keras_transformer.training.fresh_process import run_phases
 from keras_transformer.training.optimizer import build_optimizer
 from keras_transformer.training.optimizer import no_decay_variables
 from keras_transformer.training.predict_by_length import predict_by_length

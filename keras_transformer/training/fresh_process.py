@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import multiprocessing
+import os
+import pathlib
+import pickle
+import sys
+import time
 from collections.abc import Callable
 from typing import Any
+
+# Set by the phase supervisor (`run_phases`) in each process it starts: the
+# folder where finished phases leave their results.
+JOURNAL = "KT_PHASE_JOURNAL"
+NEXT_PHASE = 75  # a worker's exit status after it ran one phase of several
+BEGAN = "KT_MAIN_BEGAN"  # `time.time()` when `run_phases` first called `main`
+SUPERVISOR = pathlib.Path(__file__).with_name("phase_supervisor.py")
+_calls = itertools.count()  # this process's `run_in_fresh_process` calls so far
 
 
 def run_in_fresh_process(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -27,12 +41,19 @@ def run_in_fresh_process(function: Callable[..., Any], *args: Any, **kwargs: Any
     exception raised in the child is raised here, with the child's traceback
     attached as its cause.
 
+    Under `run_phases` the call is served by the phase supervisor instead:
+    the result of a phase that already ran is read back, and the first new
+    phase runs in this process, which then ends so that the next one starts
+    afresh.
+
     Example:
     >>> import os
     >>> from keras_transformer.training.fresh_process import run_in_fresh_process
     >>> run_in_fresh_process(os.getpid) != os.getpid()
     True
     """
+    if os.environ.get(JOURNAL):
+        return _journal_call(pathlib.Path(os.environ[JOURNAL]), function, args, kwargs)
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         try:
@@ -43,3 +64,58 @@ def run_in_fresh_process(function: Callable[..., Any], *args: Any, **kwargs: Any
                 f"The process running {name} ended without a result (killed, out of memory, "
                 f"or it called os._exit); its output above says how far it got."
             ) from error
+
+
+def run_phases(main: Callable[[], Any]) -> Any:
+    """Runs a chapter's `main` so that the process the user started holds no framework.
+
+    `run_in_fresh_process` alone leaves the starting process waiting beside
+    each run with TensorFlow imported (0.27 GB of its own on a CPU). Called
+    as a script's entry point, this replaces that process with a small
+    supervisor (`phase_supervisor.py`, the standard library only) that runs
+    the script again and again, each time in a new process: each of those
+    replays the phases already done from their recorded results, runs the
+    next one and ends, until `main` returns. Each phase therefore still runs
+    in a fresh process, and only the supervisor waits beside it. `main` must
+    call its phases in the same order each time (a chapter's do: they
+    follow from its command line), and their results must pickle.
+
+    On a system without `exec` (Windows), and in a process the supervisor
+    started, it simply calls `main()`.
+
+        if __name__ == "__main__":
+            training.run_phases(main)
+    """
+    if os.environ.get(JOURNAL) or os.name != "posix":
+        return main()
+    os.environ[BEGAN] = repr(time.time())  # kept through exec, inherited by every run
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = [sys.executable, *sys.orig_argv[1:]]  # this script as it was started
+    os.execv(sys.executable, [sys.executable, "-I", str(SUPERVISOR), str(NEXT_PHASE), JOURNAL,
+                              *command])
+
+
+def main_began() -> float:
+    """`time.time()` when the chapter's `main` began: under `run_phases`, in its first process.
+
+    A chapter's wall time is `time.time() - main_began()`; a clock started
+    inside `main` would restart in each process `run_phases` starts.
+    Elsewhere it is the time of this call.
+    """
+    return float(os.environ.get(BEGAN) or time.time())
+
+
+def _journal_call(journal: pathlib.Path, function: Callable[..., Any], args: tuple,
+                  kwargs: dict) -> Any:
+    """This process's next phase: its recorded result, or run here, recorded, and the process ended."""
+    record = journal / f"{next(_calls)}.pickle"
+    if record.exists():
+        with record.open("rb") as file:
+            return pickle.load(file)
+    result = function(*args, **kwargs)
+    partial = record.with_suffix(".partial")
+    with partial.open("wb") as file:
+        pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(record)  # a record is whole or absent
+    raise SystemExit(NEXT_PHASE)

@@ -56,6 +56,9 @@ class SquadProbe:
     squad_doc_stride: int = 64
     squad_train_size: int = 0
     squad_eval_size: int = 0
+    # None: as the pretraining. The probe may differ: XLA's compilation of a
+    # pretraining step can cost more memory than it saves time.
+    squad_jit_compile: bool | None = None
 
     def squad(self, preset_class: type[SpanQAPreset] | None = None, **fields) -> SpanQAPreset:
         """The fine-tuning preset: one evaluation at the end, 10% warm-up, `fields` added."""
@@ -66,6 +69,7 @@ class SquadProbe:
             max_question_length=min(48, self.squad_max_length // 4), bucket_lengths="",
             train_size=self.squad_train_size, eval_size=self.squad_eval_size,
             max_answer_length=60,  # a byte-level BPE spells answers in more pieces
+            **({} if self.squad_jit_compile is None else {"jit_compile": self.squad_jit_compile}),
             **fields,
         )
 
