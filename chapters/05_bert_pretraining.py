@@ -45,7 +45,7 @@ article split with one recipe (`training.span_qa.SquadProbe`) in
 `metrics.json` gets both EM/F1 (`squad_pretrained_f1`, ...) and
 `transfer.png` draws them.
 
-    python chapters/05_bert_pretraining.py --preset cpu     # ~20 min on 2 CPU cores
+    python chapters/05_bert_pretraining.py --preset cpu     # ~15 min on 2 CPU cores
     python chapters/05_bert_pretraining.py --preset gpu
     python chapters/05_bert_pretraining.py --preset smoke
 """
@@ -121,15 +121,15 @@ SMOKE = PretrainingConfig(
     squad_train_size=16, squad_eval_size=8,
 )
 # 2 CPU cores: a model small enough to see 2,000 batches of 32 pairs of 128
-# tokens in 6 minutes (4 layers 128 wide: 3x the tokens per second of 256
+# tokens in 7 minutes (4 layers 128 wide: 3x the tokens per second of 256
 # wide), no dropout and a peak learning rate of 1e-3, the short-budget
 # recipe of Geiping & Goldstein 2022 ("Cramming"). The 256-wide default at
 # 1,000 steps reached MLM 0.176 / NSP 0.521 in 20 minutes, this one MLM
-# 0.234 / NSP 0.525. Then the two SQuAD probes, 1,800 steps each (2.6 epochs
-# of the training windows, 5-6 minutes): after 600 steps neither had left
-# the plateau of a span-position prior (F1 9.0 pretrained, 8.9 random);
+# 0.235 / NSP 0.525. Then the two SQuAD probes, 1,800 steps each (2.6 epochs
+# of the training windows, about 4 minutes): after 600 steps neither had
+# left the plateau of a span-position prior (F1 9.0 pretrained, 8.9 random);
 # after 1,800 the pretrained backbone has, and random weights have not
-# (F1 12.1 vs 9.4). The probes' peak rate stays 3e-4: a 1,200-step probe
+# (F1 11.2 vs 9.4). The probes' peak rate stays 3e-4: a 1,200-step probe
 # of the pretrained backbone at 1e-3 ended on the plateau (F1 9.2).
 # The pretraining step runs without XLA, the probes with it: XLA's
 # compilation of the pretraining step held 0.8 GB at once, and the run
@@ -339,10 +339,13 @@ def main(argv: list[str] | None = None) -> dict:
     result.update(transfer(probes, run))
     result["chapter_wall_time_s"] = result["wall_time_s"] + sum(
         p["wall_time_s"] for p in probes.values())
+    result["chapter_peak_rss_mb"] = max(  # its largest run: the others had ended by then
+        [result["peak_rss_mb"]] + [p["peak_rss_mb"] for p in probes.values()])
     report.write_json(run / "metrics.json", result)
     print(f"05 pretraining ({args.preset}): SQuAD F1 pretrained "
           f"{result['squad_pretrained_f1']:.1f} vs random {result['squad_random_f1']:.1f} "
-          f"| wall {result['chapter_wall_time_s'] / 60:.1f} min")
+          f"| wall {result['chapter_wall_time_s'] / 60:.1f} min "
+          f"| peak {result['chapter_peak_rss_mb']:,.0f} MiB")
     return result
 
 

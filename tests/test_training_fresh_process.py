@@ -77,12 +77,18 @@ if __name__ == "__main__":
 '''
 
 
-def _run_phased(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, int]:
-    """Run PHASED_SCRIPT with `args` as a chapter is run; returns its result and its process id."""
+def _run_phased(tmp_path, *args: str, by_runpy: bool = False
+                ) -> tuple[subprocess.CompletedProcess, int]:
+    """Run PHASED_SCRIPT with `args` as a chapter is run (or through `runpy`, as a notebook's
+    `%run` does); returns its result and its process id."""
     script = tmp_path / "phased.py"
     script.write_text(PHASED_SCRIPT)
     env = {**os.environ, "TMPDIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen([sys.executable, str(script), *args], env=env, text=True,
+    command = [sys.executable, str(script), *args]
+    if by_runpy:
+        command = [sys.executable, "-c", f"import runpy, sys; sys.argv = {[str(script), *args]!r}; "
+                   f"runpy.run_path({str(script)!r}, run_name='__main__')"]
+    process = subprocess.Popen(command, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = process.communicate(timeout=600)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err), process.pid
@@ -102,6 +108,16 @@ def test_run_phases_runs_each_phase_afresh_beside_a_supervisor_without_tensorflo
     assert not first["parent_maps_tensorflow"] and not second["parent_maps_tensorflow"]
     assert started < first["began"] == second["began"] == result["began"] < time.time()
     assert not list(tmp_path.glob("keras-transformer-phases-*")), "the journal outlived the run"
+
+
+def test_run_phases_in_a_process_started_for_something_else_runs_main_in_place(tmp_path):
+    """Where the interpreter was not started to run the script itself (`runpy`, a notebook's `%run`), `run_phases` replaces nothing: `main` runs in that process and its phases in children of it."""
+    done, root = _run_phased(tmp_path, by_runpy=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["pid"] == root
+    assert result["first"]["parent"] == result["second"]["parent"] == root
+    assert (result["first"]["x"], result["second"]["x"]) == (2, 3)
 
 
 def test_run_phases_ends_with_a_failing_phases_error(tmp_path):

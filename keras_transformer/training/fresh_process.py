@@ -80,13 +80,15 @@ def run_phases(main: Callable[[], Any]) -> Any:
     call its phases in the same order each time (a chapter's do: they
     follow from its command line), and their results must pickle.
 
-    On a system without `exec` (Windows), and in a process the supervisor
-    started, it simply calls `main()`.
+    It simply calls `main()` in a process the supervisor started, on a
+    system without `exec` (Windows), and where this interpreter was not
+    started to run `main`'s script (a notebook's `%run`, `runpy`): replacing
+    that process would end whatever else it was doing.
 
         if __name__ == "__main__":
             training.run_phases(main)
     """
-    if os.environ.get(JOURNAL) or os.name != "posix":
+    if os.environ.get(JOURNAL) or os.name != "posix" or not _started_for(main):
         return main()
     os.environ[BEGAN] = repr(time.time())  # kept through exec, inherited by every run
     sys.stdout.flush()
@@ -94,6 +96,15 @@ def run_phases(main: Callable[[], Any]) -> Any:
     command = [sys.executable, *sys.orig_argv[1:]]  # this script as it was started
     os.execv(sys.executable, [sys.executable, "-I", str(SUPERVISOR), str(NEXT_PHASE), JOURNAL,
                               *command])
+
+
+def _started_for(main: Callable[[], Any]) -> bool:
+    """Whether this interpreter's command line is `python [options] <main's script> <sys.argv[1:]>`."""
+    script = getattr(sys.modules.get(main.__module__), "__file__", None)
+    first = len(sys.orig_argv) - len(sys.argv)  # where the script's own arguments begin, minus one
+    return (script is not None and first >= 1
+            and os.path.realpath(sys.orig_argv[first]) == os.path.realpath(script)
+            and sys.orig_argv[first + 1:] == sys.argv[1:])
 
 
 def main_began() -> float:
