@@ -62,6 +62,8 @@ class SquadProbe:
 
     def squad(self, preset_class: type[SpanQAPreset] | None = None, **fields) -> SpanQAPreset:
         """The fine-tuning preset: one evaluation at the end, 10% warm-up, `fields` added."""
+        if self.squad_jit_compile is not None:  # else `probe_preset` takes the pretraining's
+            fields = {"jit_compile": self.squad_jit_compile, **fields}
         return probe_preset(
             preset_class or SpanQAPreset, self, self.squad_steps, self.squad_batch_size,
             self.squad_learning_rate, max_length=self.squad_max_length,
@@ -69,7 +71,6 @@ class SquadProbe:
             max_question_length=min(48, self.squad_max_length // 4), bucket_lengths="",
             train_size=self.squad_train_size, eval_size=self.squad_eval_size,
             max_answer_length=60,  # a byte-level BPE spells answers in more pieces
-            **({} if self.squad_jit_compile is None else {"jit_compile": self.squad_jit_compile}),
             **fields,
         )
 
