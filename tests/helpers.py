@@ -12,11 +12,14 @@ import tempfile
 
 import keras
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from keras import ops
 
 BACKEND = keras.backend.backend()
+# Tests that read the kernel's own accounts of a process run where Linux's /proc is.
+needs_proc = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
 
 # Small sizes keep the suite fast; T != S is drawn often because top-left vs
 # bottom-right alignment bugs only show when the lengths differ.

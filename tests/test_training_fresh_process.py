@@ -1,5 +1,5 @@
 """`run_in_fresh_process` runs a function in a new interpreter and hands back its result or its error;
-`run_phases` lets a chapter run all of its phases so from a supervisor that holds no framework."""
+`run_phases` runs a chapter's phases that way too, beside a supervisor that holds no framework."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from keras_transformer.training.fresh_process import NEXT_PHASE, run_in_fresh_process
 from keras_transformer.training.phase_supervisor import supervise
+from tests.helpers import needs_proc
 
 
 def _fails(message: str) -> None:
@@ -94,7 +95,7 @@ def _run_phased(tmp_path, *args: str, by_runpy: bool = False
     return subprocess.CompletedProcess(process.args, process.returncode, out, err), process.pid
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@needs_proc
 def test_run_phases_runs_each_phase_afresh_beside_a_supervisor_without_tensorflow(tmp_path):
     """Under `run_phases`, each phase runs in a new child of the process the user started, which by then maps no TensorFlow library; results flow from phase to phase and every process agrees on when `main` began."""
     started = time.time()
@@ -110,6 +111,7 @@ def test_run_phases_runs_each_phase_afresh_beside_a_supervisor_without_tensorflo
     assert not list(tmp_path.glob("keras-transformer-phases-*")), "the journal outlived the run"
 
 
+@needs_proc
 def test_run_phases_in_a_process_started_for_something_else_runs_main_in_place(tmp_path):
     """Where the interpreter was not started to run the script itself (`runpy`, a notebook's `%run`), `run_phases` replaces nothing: `main` runs in that process and its phases in children of it."""
     done, root = _run_phased(tmp_path, by_runpy=True)
@@ -120,6 +122,7 @@ def test_run_phases_in_a_process_started_for_something_else_runs_main_in_place(t
     assert (result["first"]["x"], result["second"]["x"]) == (2, 3)
 
 
+@needs_proc
 def test_run_phases_ends_with_a_failing_phases_error(tmp_path):
     """A phase that raises ends the whole run with a failure status and the error's message, and leaves no journal behind."""
     done, _ = _run_phased(tmp_path, "fail")

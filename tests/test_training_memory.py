@@ -13,6 +13,7 @@ import pytest
 
 from keras_transformer.training.fresh_process import run_in_fresh_process
 from keras_transformer.training.memory import device_peak_mb, peak_rss_mb, release_free_heap
+from tests.helpers import needs_proc
 
 STATUS = pathlib.Path("/proc/self/status")
 
@@ -23,9 +24,6 @@ def _status_mb(field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     raise KeyError(field)
-
-
-needs_proc = pytest.mark.skipif(not STATUS.exists(), reason="needs Linux's /proc")
 
 
 @needs_proc
