@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from keras_transformer.training.fresh_process import NEXT_PHASE, run_in_fresh_process
+from keras_transformer.training.fresh_process import NEXT_PHASE, run_in_fresh_process, run_phases
 from keras_transformer.training.phase_supervisor import supervise
 from tests.helpers import needs_proc
 
@@ -140,3 +140,9 @@ def test_run_phases_ends_with_a_failing_phases_error(tmp_path):
 def test_the_supervisor_reports_how_a_run_ended(code, status):
     """The supervisor ends with its run's status, a signal's as 128 + its number, and stops a run that claims a phase it did not record."""
     assert supervise(NEXT_PHASE, "UNUSED_JOURNAL", [sys.executable, "-c", code]) == status
+
+
+def test_run_phases_wants_the_main_function_itself():
+    """`run_phases` given something other than a function (say, main's result) is a ValueError that shows the right call."""
+    with pytest.raises(ValueError, match=r"`main` must be the chapter's main function.*not `run_phases\(main\(\)\)`"):
+        run_phases({"f1": 9.3})

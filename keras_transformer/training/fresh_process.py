@@ -88,6 +88,11 @@ def run_phases(main: Callable[[], Any]) -> Any:
         if __name__ == "__main__":
             training.run_phases(main)
     """
+    if not callable(main):
+        raise ValueError(
+            f"`main` must be the chapter's main function, called with no arguments "
+            f"(`training.run_phases(main)`, not `run_phases(main())`); got {main!r}."
+        )
     if os.environ.get(JOURNAL) or os.name != "posix" or not _started_for(main):
         return main()
     os.environ[BEGAN] = repr(time.time())  # kept through exec, inherited by every run
