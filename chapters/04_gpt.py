@@ -31,6 +31,10 @@ class GPTConfig(training.Preset):
     hidden_dim: int = 128
     block_size: int = 64
     dropout: float = 0.0
+    # nanoGPT trains without biases (`bias = False`). Here, `cpu` preset, seeds 0 / 1 / 2:
+    # val loss 1.885 / 1.888 / 1.895 without against 1.876 / 1.881 / 1.875 with, for at
+    # most 5% more tokens/s; so the chapter keeps GPT-2's biases.
+    use_bias: bool = True
     eval_batch_size: int = 256
     sample_length: int = 500
     sample_top_k: int = 10
@@ -76,6 +80,7 @@ class GPTTask(training.Task):
             hidden_dim=c.hidden_dim,
             intermediate_dim=4 * c.hidden_dim,
             dropout=c.dropout,
+            use_bias=c.use_bias,
             pad_id=None,  # every character is a real token; 0 is "\n"
         )
 

@@ -205,3 +205,15 @@ def test_save_and_load_reproduce_logits(gpt, tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(to_numpy(loaded(tokens)), to_numpy(gpt(tokens)))
     assert loaded.get_config() == gpt.get_config()
+
+
+@given(st.integers(1, 3), st.sampled_from([1, 2, 4]), st.integers(1, 3), st.integers(2, 40))
+@settings(max_examples=10, deadline=None)
+def test_a_gpt_without_biases_has_nanogpts_bias_free_parameter_count(layers, heads, width_per_head, vocab):
+    """`GPT(use_bias=False)` has nanoGPT's `bias=False` count: V·H + T·H + L·(12H² + 2H) + H (no biases, no LayerNorm offsets)."""
+    hidden = heads * width_per_head * 2
+    gpt = kt.models.GPT(vocab, MAX_LENGTH, layers, heads, hidden, 4 * hidden, pad_id=None,
+                        use_bias=False)
+    gpt(np.zeros((1, 3), "int32"))
+    expected = vocab * hidden + MAX_LENGTH * hidden + layers * (12 * hidden**2 + 2 * hidden) + hidden
+    assert gpt.count_params() == expected

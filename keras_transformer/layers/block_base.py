@@ -47,6 +47,7 @@ class BlockBase(keras.layers.Layer):
         norm_first: bool = False,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        use_bias: bool = True,
         attention: str = "full",
         attention_options: dict | None = None,
         **kwargs,
@@ -65,6 +66,7 @@ class BlockBase(keras.layers.Layer):
         self.norm_first = norm_first
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.use_bias = use_bias
         self.supports_masking = True
 
     def _attention(self, name, query_shape, value_shape=None, kind="full", options=None):
@@ -77,6 +79,7 @@ class BlockBase(keras.layers.Layer):
             dropout=self.dropout,
             kernel_initializer=clone_initializer(self.kernel_initializer),
             bias_initializer=clone_initializer(self.bias_initializer),
+            use_bias=self.use_bias,
             dtype=self.dtype_policy,
             name=name,
             **(options or {}),
@@ -86,7 +89,8 @@ class BlockBase(keras.layers.Layer):
 
     def _norm(self, name, shape):
         layer = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+            epsilon=self.layer_norm_epsilon, center=self.use_bias, dtype=self.dtype_policy,
+            name=name,
         )
         layer.build(shape)
         return layer
@@ -102,6 +106,7 @@ class BlockBase(keras.layers.Layer):
             self.activation,
             kernel_initializer=clone_initializer(self.kernel_initializer),
             bias_initializer=clone_initializer(self.bias_initializer),
+            use_bias=self.use_bias,
             dtype=self.dtype_policy,
             name="feed_forward",
         )
@@ -126,6 +131,7 @@ class BlockBase(keras.layers.Layer):
             "norm_first": self.norm_first,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "use_bias": self.use_bias,
             "attention": self.attention,
             "attention_options": dict(self.attention_options),
         }

@@ -25,6 +25,8 @@ class EncoderBlock(BlockBase):
         layer_norm_epsilon: epsilon of the LayerNorms.
         norm_first: pre-LN if True, post-LN if False.
         kernel_initializer, bias_initializer: for every Dense projection.
+        use_bias: whether the projections have biases and the LayerNorms
+            offsets (False: nanoGPT's default, a little faster to train).
         attention: the self-attention kind: `"full"` (`MultiHeadAttention`),
             `"bigbird"` (`BigBirdAttention`, block-sparse) or `"lsh"`
             (`LSHAttention`, Reformer's hashed attention).

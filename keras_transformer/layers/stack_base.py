@@ -39,6 +39,7 @@ class StackBase(keras.layers.Layer):
             # Pre-LN blocks leave the residual stream unnormalized.
             self.final_norm = keras.layers.LayerNormalization(
                 epsilon=self.blocks[0].layer_norm_epsilon,
+                center=self.blocks[0].use_bias,
                 dtype=self.dtype_policy,
                 name="final_norm",
             )

@@ -29,6 +29,9 @@ class GPT(keras.Model):
         pad_id: id treated as padding (masked as a key), or `None` when every
             id is a real token (e.g. a character vocabulary without a pad).
         layer_norm_epsilon: LayerNorm epsilon.
+        use_bias: whether the Dense projections have biases and the
+            LayerNorms offsets, as in GPT-2 (nanoGPT trains without: its
+            `bias=False`).
 
     Call arguments:
         token_ids: int `(batch, length)`.
@@ -58,6 +61,7 @@ class GPT(keras.Model):
         dropout: float = 0.0,
         pad_id: int | None = 0,
         layer_norm_epsilon: float = 1e-5,
+        use_bias: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -71,6 +75,7 @@ class GPT(keras.Model):
         self.dropout = dropout
         self.pad_id = pad_id
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.use_bias = use_bias
         init = keras.initializers.RandomNormal(stddev=0.02)
         self.embeddings = TokenAndPositionEmbedding(
             vocab_size,
@@ -92,6 +97,7 @@ class GPT(keras.Model):
             layer_norm_epsilon=layer_norm_epsilon,
             norm_first=True,
             kernel_initializer=init,
+            use_bias=use_bias,
             dtype=self.dtype_policy,
             name="decoder",
         )
@@ -285,6 +291,7 @@ class GPT(keras.Model):
             "dropout": self.dropout,
             "pad_id": self.pad_id,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "use_bias": self.use_bias,
         }
 
 
