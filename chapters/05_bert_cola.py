@@ -110,9 +110,7 @@ class ColaConfig(FineTuningPreset):
     """The CoLA preset: `train_size` picks a fixed random subset of the 8,551 training
     sentences, `eval_size` the first sentences of each dev set (0: all)."""
 
-    # Comma-separated, from VOCABULARY, trained in this order. The two MiniLM-sized runs go
-    # first: the second reuses the memory the first left (cpu peak 1.98 GB; 2.19 with the
-    # small pretrained BERT between them, before TensorFlow was imported without JAX).
+    # Comma-separated, from VOCABULARY, trained in this order, each in a fresh process.
     initializations: str = "checkpoint,random,pretrained"
     pretrained_dir: str = "runs/05_bert_pretraining-cpu"  # the pretraining chapter's run folder
     max_length: int = cola.MAX_LENGTH  # tokens per packed sentence, [CLS] and [SEP] included
@@ -160,8 +158,8 @@ SMOKE = ColaConfig(
 )
 # The recipe in full (3 epochs of 267 steps at batch 32, sentences of up to 64
 # tokens) for each of the three initializations. On 2 CPU cores the
-# checkpoint and random runs take 5 to 6 minutes each, the smaller pretrained
-# BERT 1, 10.5 minutes in all, at a peak of 1.98 GB (README, Memory). XLA is
+# checkpoint and random runs take about 4 minutes each, the smaller pretrained
+# BERT 1, 8.8 minutes in all, at a peak of 1.88 GB (README, Memory). XLA is
 # off: on 2 CPU cores it was no faster per step, and it compiles once per bucket.
 CPU = ColaConfig(
     max_length=64, batch_size=32, steps=3 * (8551 // 32), warmup_steps=80,
@@ -341,9 +339,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = build_parser(presets, __doc__).parse_args(argv)
     config = config_from_args(presets, args)
     run = pathlib.Path(args.out or f"runs/05_bert_cola-{args.preset}")
+    # Each initialization trains in a fresh process of its own: what one run's
+    # framework kept (compiled programs) never adds to the next one's peak.
     runs = {
-        name: training.train(
-            dataclasses.replace(config, initializations=name), ColaTask, run / name,
+        name: training.run_in_fresh_process(
+            training.train, dataclasses.replace(config, initializations=name), ColaTask, run / name,
             data_dir=args.data_dir, epochs=args.epochs, resume=args.resume,
             distribute=args.distribute, power_watts=args.power_watts,
             labels={"chapter": "05_bert_cola", "preset": args.preset, "initialization": name},
@@ -360,4 +360,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    training.run_phases(main)  # this process only supervises: see run_phases

@@ -143,12 +143,12 @@ def test_buckets_end_at_max_length():
 @pytest.mark.chapter
 @needs_cola
 def test_smoke_preset_writes_scores_and_figures(tmp_path):
-    """The smoke preset fine-tunes each initialization in turn, in its own folder, and the run
+    """The smoke preset fine-tunes each initialization in turn, in its own folder and process, and the run
     folder compares them: dev MCC of each at the same steps, the curves and the final scores."""
     output = run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(tmp_path))
     result = metrics(tmp_path)
     assert_readme_metrics("05_bert_cola.py", tmp_path,
-                          ["checkpoint 0.363", "random 0.000", "10.5 min", "peak 1.98 GB"])
+                          ["checkpoint 0.363", "random 0.000", "8.8 min", "peak 1.88 GB"])
     assert result["finished"] and result["step"] == ch05.SMOKE.steps
     assert result["headline"]["name"] == "checkpoint_in_domain_mcc"
     assert result["runs"] == ["checkpoint", "random"]

@@ -61,8 +61,8 @@ FIGURES = {
         "checkpoint 0.363": "checkpoint_in_domain_mcc",
         "pretrained 0.000": "pretrained_in_domain_mcc",
         "random 0.000": "random_in_domain_mcc",
-        "10.5 min": "wall_time_s",
-        "peak 1.98 GB": "peak_rss_mb",
+        "8.8 min": "wall_time_s",
+        "peak 1.88 GB": "peak_rss_mb",
     },
     "05_bert_squad.py": {
         "EM 41.4": "exact_match",
