@@ -422,10 +422,10 @@ if __name__ == "__main__":
 
 
 class MemoryHungryEvaluationTask(TinyTask):
-    """TinyTask whose every evaluation briefly holds 256 MiB more."""
+    """TinyTask whose every evaluation briefly holds 512 MiB more."""
 
     def evaluate(self, model):
-        block = np.ones(2**28, dtype=np.uint8)  # every page written, so resident
+        block = np.ones(2**29, dtype=np.uint8)  # every page written, so resident
         del block
         return super().evaluate(model)
 
@@ -435,12 +435,14 @@ def _train_memory_hungry(out: str) -> dict:
 
 
 def test_the_peak_memory_is_split_into_the_phases_that_raised_it(tmp_path, capfd):
-    """metrics.json charges every rise of the process's peak memory to the phase it happened in: the rises add up to the peak, none is negative, and an evaluation that holds 256 MiB raises it under `evaluation`."""
+    """metrics.json charges every rise of the process's peak memory to the phase it happened in: the rises add up to the peak, none is negative, and an evaluation that holds 512 MiB raises it under `evaluation`."""
     # A fresh process: a test worker's peak may already be above anything this run holds.
     metrics = training.run_in_fresh_process(_train_memory_hungry, str(tmp_path))
     rises = metrics["phase_peak_rise_mb"]
     assert set(rises) == {"start", *PHASES, "other"}
     assert all(mb >= 0 for mb in rises.values()), rises
-    assert rises["evaluation"] >= 200, rises
+    # By at least half of it: the peak before may stand above the memory the
+    # evaluation starts from, by what the first step's compilation held and freed.
+    assert rises["evaluation"] >= 256, rises
     assert sum(rises.values()) == pytest.approx(metrics["peak_rss_mb"], abs=1.0)
     assert "memory: start " in capfd.readouterr().out
