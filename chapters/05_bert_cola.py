@@ -21,27 +21,28 @@ Each initialization is fine-tuned in turn, in its own run folder
 (`<run>/<initialization>/`: checkpoints, metrics.json, loss curve, confusion
 matrices, exact `--resume`) and its own process (`training.run_phases`), on
 the same batches in the same order. Training them one after the other costs
-the same time as side by side and peaks at one model's memory: two
-22M-parameter BERTs with their optimizer states would not fit a laptop's
-2 GB beside TensorFlow. The run folder's
+the same time as side by side, plus a few seconds to start each process, and
+peaks at one model's memory: two 22M-parameter BERTs with their optimizer
+states would not fit a laptop's 2 GB beside TensorFlow. The run folder's
 `metrics.json` then holds every model's dev scores at the same steps.
 (`ColaTask` can also train several initializations side by side, as the
 outputs of one `keras.Model`.)
 
 The recipe (per model) is BERT's, as Hugging Face's `Trainer` runs it by
 default: AdamW, peak learning rate 5e-5, weight decay 0.01, batch 32, 3
-epochs, linear warm-up over the first 10% of the steps, then a straight
-line down to `min_learning_rate`=1e-7 (`lr_decay="linear"`), and random
-batches. Two differences: no gradient clipping (`Trainer` clips at norm 1;
-a clipped run left about 0.3 GB behind for the next initialization when
-they shared a process, and changed no score measurably), and each batch is padded to the smallest of
-`bucket_lengths` that holds its longest sentence, not to that sentence, so
-a few shapes are traced (`LengthBuckets` with `chunk_batches=1`). Sorting
-sentences by length before cutting batches pads less (24 positions a row on
-average here; 17 sorting every 4 batches' worth, 14 sorting whole epochs;
-sentences need 11), but sorting whole epochs made batches so alike that
-after the first epoch every seed still predicted one class, and sorting
-every 4 batches' worth ended 0.02 lower in MCC (README, Benchmarks).
+epochs, linear warm-up over the first 10% of the steps, then a straight line
+down to `min_learning_rate`=1e-7 (`lr_decay="linear"`), and random batches.
+Two differences: no gradient clipping (`Trainer` clips at norm 1; clipping
+changed no score measurably, and when the initializations shared a process a
+clipped run left about 0.3 GB behind for the next), and each batch is padded
+to the smallest of `bucket_lengths` that holds its longest sentence, not to
+that sentence, so a few shapes are traced (`LengthBuckets` with
+`chunk_batches=1`). Sorting sentences by length before cutting batches pads
+less (24 positions a row on average here; 17 sorting every 4 batches' worth,
+14 sorting whole epochs; sentences need 11), but sorting whole epochs made
+batches so alike that after the first epoch every seed still predicted one
+class, and sorting every 4 batches' worth ended 0.02 lower in MCC (README,
+Benchmarks).
 
     python chapters/05_bert_pretraining.py --preset cpu   # first: the "pretrained" backbone
     python chapters/05_bert_cola.py --preset cpu     # 3 epochs, three models in turn
