@@ -109,6 +109,7 @@ class RecallTask(training.Task):
 
     headline = "attention_accuracy"
     headline_mode = "max"
+    needs_tensorflow = False  # synthetic arrays: JAX and PyTorch run without it
 
     def __init__(self, config: RecallConfig, data_dir: str | None = None):
         super().__init__(config, data_dir)

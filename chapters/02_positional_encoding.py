@@ -128,6 +128,7 @@ class PositionTask(training.Task):
 
     headline = "accuracy_train_sinusoidal"
     headline_mode = "max"
+    needs_tensorflow = False  # synthetic arrays: JAX and PyTorch run without it
 
     def __init__(self, config: PositionConfig, data_dir: str | None = None):
         super().__init__(config, data_dir)

@@ -44,11 +44,13 @@ SMOKE = GPTConfig(
     num_layers=2, num_heads=2, hidden_dim=32, block_size=32, batch_size=8, steps=30,
     warmup_steps=5, eval_interval=15, checkpoint_interval=15, sample_length=100,
 )
-# nanoGPT's CPU recipe (README, "I only have a macbook").
+# nanoGPT's CPU recipe (README, "I only have a macbook"). Evaluation batches of 64
+# rather than 256: the same loss, sooner, and PyTorch's peak 0.26 GB lower.
 CPU = GPTConfig(
     num_layers=4, num_heads=4, hidden_dim=128, block_size=64, batch_size=12, steps=2000,
     learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=100, beta2=0.99,
     weight_decay=0.1, dropout=0.0, eval_interval=500, checkpoint_interval=500,
+    eval_batch_size=64,
 )
 # nanoGPT's config/train_shakespeare_char.py.
 GPU = GPTConfig(
@@ -64,6 +66,7 @@ class GPTTask(training.Task):
 
     headline = "val_loss"
     headline_mode = "min"
+    needs_tensorflow = False  # characters in, characters out: JAX and PyTorch run without it
 
     def __init__(self, config: GPTConfig, data_dir: str | None = None):
         super().__init__(config, data_dir)

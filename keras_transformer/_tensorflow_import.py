@@ -1,4 +1,4 @@
-"""Import TensorFlow without `tf.lite`'s optional JAX hook.
+"""How TensorFlow enters a process: without `tf.lite`'s JAX hook, or not at all.
 
 When JAX is installed, `import tensorflow` imports it too: `tf.lite` keeps a
 handle on `jax.jit` for converting JAX functions, which this package never
@@ -7,6 +7,11 @@ of resident memory and 2 s of start-up. `import keras_transformer` therefore
 imports TensorFlow first, with `jax` hidden for that one import, when Keras
 will run on TensorFlow and neither library is loaded yet; `import jax` works
 as usual afterwards. Import the package before `keras` to get the saving.
+
+On JAX and PyTorch, Keras, keras-hub and the TensorBoard callback still import
+TensorFlow whenever it is installed (Keras to seed it and to recognize its
+types when saving, keras-hub for its tokenizers), 0.6 GB for a run that may
+use none of it. `keep_tensorflow_out` lets such a run do without.
 """
 
 from __future__ import annotations
@@ -40,3 +45,25 @@ def import_tensorflow_without_jax() -> None:
     finally:
         if sys.modules.get("jax") is None:  # still the placeholder: JAX was never imported
             sys.modules.pop("jax", None)
+
+
+def keep_tensorflow_out() -> bool:
+    """On JAX or PyTorch, makes `import tensorflow` fail in this process; returns whether it now does.
+
+    Keras and keras-hub then behave as if TensorFlow were not installed:
+    they seed, save and sample without it, keras-hub's tokenizers and tf.data
+    are unavailable, and there are no TensorBoard logs. Nothing changes on
+    the TensorFlow backend or once TensorFlow is loaded; the return value
+    says which happened. `training.main` calls it for a task that declares
+    `needs_tensorflow = False`.
+    """
+    if keras_backend_name() == "tensorflow":
+        return False
+    if "tensorflow" not in sys.modules:
+        sys.modules["tensorflow"] = None  # ImportError from now on, as for a missing package
+    return tensorflow_kept_out()
+
+
+def tensorflow_kept_out() -> bool:
+    """Whether `keep_tensorflow_out` has kept TensorFlow out of this process."""
+    return "tensorflow" in sys.modules and sys.modules["tensorflow"] is None

@@ -1,4 +1,4 @@
-"""The layers do not need TensorFlow: they import and run under JAX with TensorFlow unimportable."""
+"""The layers do not need TensorFlow, and a run on JAX or PyTorch that has no use for it keeps it out."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import sys
 import textwrap
 
 import pytest
+
+from keras_transformer._tensorflow_import import keep_tensorflow_out, tensorflow_kept_out
+from tests.chapter_runs import run_chapter
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -41,3 +44,60 @@ def test_layers_import_and_run_without_tensorflow():
     result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+KEPT_OUT_SCRIPT = textwrap.dedent("""
+    import sys, tempfile
+    from keras_transformer._tensorflow_import import keep_tensorflow_out
+    assert keep_tensorflow_out()
+    import numpy as np
+    import keras
+    import keras_hub
+    import keras_transformer as kt
+
+    keras.utils.set_random_seed(0)
+    gpt = kt.models.GPT(vocab_size=11, max_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+                        intermediate_dim=16, pad_id=None)
+    tokens = gpt.generate(np.array([[1, 2]]), max_new_tokens=3,
+                          sampler=keras_hub.samplers.TopKSampler(k=2, seed=0))
+    gpt.save(tempfile.mkdtemp() + "/gpt.keras")
+    assert tuple(tokens.shape) == (1, 5)
+    try:
+        import tensorflow
+    except ImportError:
+        print("ok")
+""")
+
+
+def _backend_without_tensorflow() -> str:
+    for backend in ("torch", "jax"):
+        if importlib.util.find_spec(backend) is not None:
+            return backend
+    pytest.skip("neither torch nor jax is installed")
+
+
+def test_a_run_that_keeps_tensorflow_out_seeds_samples_and_saves_without_it():
+    """After `keep_tensorflow_out` on JAX or PyTorch, Keras seeds, keras-hub samples and Keras saves, and `import tensorflow` fails."""
+    env = {**os.environ, "KERAS_BACKEND": _backend_without_tensorflow()}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-c", KEPT_OUT_SCRIPT], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+def test_tensorflow_is_never_kept_out_of_the_tensorflow_backend(monkeypatch):
+    """On the TensorFlow backend `keep_tensorflow_out` changes nothing and says so."""
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    before = sys.modules.get("tensorflow", "absent")
+    assert keep_tensorflow_out() is False
+    assert sys.modules.get("tensorflow", "absent") is before and not tensorflow_kept_out()
+
+
+def test_chapter_04_on_pytorch_keeps_tensorflow_out_and_under_1_gb(monkeypatch, tmp_path):
+    """On PyTorch, chapter 04's smoke preset runs with TensorFlow kept out, its process tree under 1 GB."""
+    pytest.importorskip("torch", reason="the run is on PyTorch")
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    output = run_chapter("04_gpt.py", "--preset", "smoke", "--out", str(tmp_path), ceiling_mb=1024)
+    assert "TensorFlow is kept out of this torch run" in output
+    assert not (tmp_path / "tensorboard").exists() and (tmp_path / "samples.txt").exists()

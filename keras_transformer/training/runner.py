@@ -15,6 +15,8 @@ import warnings
 import keras
 import numpy as np
 
+from keras_transformer._tensorflow_import import keep_tensorflow_out
+from keras_transformer._tensorflow_import import tensorflow_kept_out
 from keras_transformer.training import devices
 from keras_transformer.training import report
 from keras_transformer.training.checkpoint import global_rng_state
@@ -51,6 +53,9 @@ def main(
 ) -> dict:
     """Runs a chapter from the command line; returns the final metrics.
 
+    On JAX and PyTorch, a task with `needs_tensorflow = False` runs with
+    TensorFlow kept out of the process (`keep_tensorflow_out`).
+
     Args:
         presets: named presets, normally `smoke`, `cpu` and `gpu`.
         task_class: the chapter's `Task` subclass.
@@ -65,6 +70,8 @@ def main(
     startup = seconds_since_process_start()  # Python and the imports, before any work
     chapter = chapter or pathlib.Path(sys.argv[0]).stem
     args = build_parser(presets, task_class.__doc__).parse_args(argv)
+    if not task_class.needs_tensorflow:
+        keep_tensorflow_out()
     join(Cluster(args.num_processes, args.process_id, args.coordinator))
     return train(
         config_from_args(presets, args),
@@ -153,7 +160,7 @@ def train(
         model.compile(
             optimizer=build_optimizer(config, model),
             loss=task.loss(),
-            jit_compile=config.jit_compile and not _tf_mirrored_on_cpu(distribute),
+            jit_compile=_jit_compile(config, distribute),
         )
         state = _resume_state(run_dir, model, config) if resume else None
     if state is None:
@@ -197,6 +204,9 @@ def train(
         callbacks.append(keras.callbacks.TensorBoard(
             run_dir / TENSORBOARD, write_graph=False, update_freq="epoch"
         ))
+    elif tensorflow_kept_out():
+        print(f"TensorFlow is kept out of this {keras.backend.backend()} run, which has no use "
+              f"for it: no TensorBoard logs (metrics.json and {LOSS_CURVE} hold the history).")
     else:
         warnings.warn("TensorFlow or TensorBoard is not installed: no TensorBoard logs.")
     _fit(model, task, recorder.step, callbacks, clock, (rank, ranks))
@@ -351,14 +361,18 @@ def _stream(batches: list):
     )
 
 
-def _tf_mirrored_on_cpu(distribute: bool) -> bool:
-    # XLA cannot compile a step whose replicas' variables live on several
-    # logical CPU devices, so TensorFlow data parallelism on CPU runs unjitted.
-    return (
-        distribute
-        and keras.backend.backend() == "tensorflow"
-        and devices.accelerator() == "cpu"
-    )
+def _jit_compile(config: Preset, distribute: bool) -> bool:
+    """`config.jit_compile` where XLA compiles the step: TensorFlow and JAX.
+
+    PyTorch runs eagerly, as Keras does there by default: `torch.compile`
+    recompiles for each layer of these models (chapter 04's smoke preset:
+    44 s to the first step, then 17 times slower). XLA cannot compile a step
+    whose replicas' variables live on several logical CPU devices, so
+    TensorFlow's data parallelism on CPU runs unjitted too.
+    """
+    backend = keras.backend.backend()
+    tf_mirrored_on_cpu = distribute and backend == "tensorflow" and devices.accelerator() == "cpu"
+    return config.jit_compile and backend != "torch" and not tf_mirrored_on_cpu
 
 
 def _steps_for_epochs(epochs: float, task: Task) -> int:
