@@ -16,6 +16,8 @@ use none of it. `keep_tensorflow_out` lets such a run do without.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import sys
@@ -54,16 +56,42 @@ def keep_tensorflow_out() -> bool:
     they seed, save and sample without it, keras-hub's tokenizers and tf.data
     are unavailable, and there are no TensorBoard logs. Nothing changes on
     the TensorFlow backend or once TensorFlow is loaded; the return value
-    says which happened. `training.main` calls it for a task that declares
-    `needs_tensorflow = False`.
+    says which happened. It lasts as long as the process: `training.main`
+    calls it for a task that declares `needs_tensorflow = False`, in a
+    process started to run that chapter.
     """
-    if keras_backend_name() == "tensorflow":
-        return False
-    if "tensorflow" not in sys.modules:
-        sys.modules["tensorflow"] = None  # ImportError from now on, as for a missing package
-    return tensorflow_kept_out()
+    import keras  # the backend Keras chose, which is what decides
+
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        return tensorflow_kept_out()
+    if not tensorflow_kept_out():
+        sys.meta_path.insert(0, _TensorFlowKeptOut())
+    return True
 
 
 def tensorflow_kept_out() -> bool:
     """Whether `keep_tensorflow_out` has kept TensorFlow out of this process."""
-    return "tensorflow" in sys.modules and sys.modules["tensorflow"] is None
+    return any(isinstance(finder, _TensorFlowKeptOut) for finder in sys.meta_path)
+
+
+class _TensorFlowKeptOut(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds `tensorflow` and its submodules, and fails to load them as a missing package would.
+
+    Finding them (rather than raising at once) keeps `importlib.util.find_spec`
+    probes working, and `tensorflow` never enters `sys.modules`, where Keras
+    takes its presence for TensorFlow being loaded.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] != "tensorflow":
+            return None
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec):
+        raise ModuleNotFoundError(
+            f"No module named {spec.name!r}: TensorFlow is kept out of this process "
+            f"(keras_transformer's keep_tensorflow_out).", name=spec.name
+        )
+
+    def exec_module(self, module):  # never reached: create_module raises
+        raise NotImplementedError

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 import weakref
 
 import keras
@@ -21,7 +22,10 @@ import pytest
 from keras_transformer import training
 from keras_transformer.data import lm_batch
 from keras_transformer.data import lm_eval_windows
+from keras_transformer._tensorflow_import import tensorflow_kept_out
+from keras_transformer.training import recorder as recorder_module
 from keras_transformer.training.phases import PHASES, PhaseClock
+from keras_transformer.training.runner import _jit_compile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VOCAB = 16
@@ -406,9 +410,40 @@ def test_gradient_accumulation_makes_the_same_updates(tmp_path, task_class):
     assert [r["step"] for r in runs[4]["history"]] == [10, 20, 30]
     for whole, micro in zip(model_weights(tmp_path / "1"), model_weights(tmp_path / "4")):
         np.testing.assert_allclose(micro, whole, rtol=1e-4, atol=1e-5)
-    # Throughput counts updates, not micro-batches: the same tokens per step and steps.
-    assert runs[4]["tokens_per_step"] == runs[1]["tokens_per_step"] > 0
-    assert runs[4]["step"] == runs[1]["step"] == 30
+
+
+@pytest.mark.parametrize("micro_batches", [1, 4])
+def test_throughput_counts_updates_not_micro_batches(monkeypatch, tmp_path, micro_batches):
+    """tok/s is tokens per update times updates per second: 8 batches a second apart after the first are 8/k updates in 8 s."""
+    now = [0.0]  # seconds on the recorder's clock
+    monkeypatch.setattr(recorder_module, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    config = dataclasses.replace(SMOKE, gradient_accumulation_steps=micro_batches)
+    task = TinyTask(config)
+    recorder = recorder_module.RunRecorder(task, tmp_path, {}, None, 0.0, PhaseClock(), None)
+    recorder.on_epoch_begin(0)
+    logs = {}
+    for batch in range(9):  # the first, which compiles, ends at 1 s, the last at 9 s
+        now[0] += 1.0
+        recorder.on_train_batch_end(batch, logs)
+    assert logs["tok/s"] == task.tokens_per_step() * (8 / micro_batches) / 8
+
+
+class TensorFlowFreeTask(TinyTask):
+    needs_tensorflow = False
+
+
+def test_main_leaves_tensorflow_importable_in_a_process_started_for_something_else(tmp_path):
+    """`main` keeps TensorFlow out only of a process started to run the task's script, never of a test's or a notebook's."""
+    training.main(PRESETS, TensorFlowFreeTask, ["--steps", "10", "--set", "eval_interval=10",
+                                                "--out", str(tmp_path)])
+    assert not tensorflow_kept_out()
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_steps_are_compiled_as_asked_except_on_pytorch(asked):
+    """XLA compiles the steps on TensorFlow and JAX as `jit_compile` asks; PyTorch always runs them eagerly."""
+    compiled = _jit_compile(dataclasses.replace(SMOKE, jit_compile=asked), distribute=False)
+    assert compiled is (asked and keras.backend.backend() != "torch")
 
 
 def test_gradient_accumulation_needs_a_divisor_of_the_batch():

@@ -93,7 +93,7 @@ def run_phases(main: Callable[[], Any]) -> Any:
             f"`main` must be the chapter's main function, called with no arguments "
             f"(`training.run_phases(main)`, not `run_phases(main())`); got {main!r}."
         )
-    if os.environ.get(JOURNAL) or os.name != "posix" or not _started_for(main):
+    if os.environ.get(JOURNAL) or os.name != "posix" or not process_started_for(main):
         return main()
     os.environ[BEGAN] = repr(time.time())  # kept through exec, inherited by every run
     sys.stdout.flush()
@@ -103,8 +103,11 @@ def run_phases(main: Callable[[], Any]) -> Any:
                               *command])
 
 
-def _started_for(main: Callable[[], Any]) -> bool:
-    """Whether this interpreter's command line is `python [options] <main's script> <sys.argv[1:]>`."""
+def process_started_for(main: Callable) -> bool:
+    """Whether this interpreter's command line is `python [options] <main's script> <sys.argv[1:]>`.
+
+    `main` is any function or class defined in the script.
+    """
     script = getattr(sys.modules.get(main.__module__), "__file__", None)
     first = len(sys.orig_argv) - len(sys.argv)  # where the script's own arguments begin, minus one
     return (script is not None and first >= 1

@@ -28,6 +28,7 @@ from keras_transformer.training.cli import build_parser
 from keras_transformer.training.cli import config_from_args
 from keras_transformer.training.energy import assumed_power_watts
 from keras_transformer.training.flops import measure_matmul_peak
+from keras_transformer.training.fresh_process import process_started_for
 from keras_transformer.training.memory import release_free_heap
 from keras_transformer.training.optimizer import build_optimizer
 from keras_transformer.training.phases import PhaseClock
@@ -54,7 +55,9 @@ def main(
     """Runs a chapter from the command line; returns the final metrics.
 
     On JAX and PyTorch, a task with `needs_tensorflow = False` runs with
-    TensorFlow kept out of the process (`keep_tensorflow_out`).
+    TensorFlow kept out of the process (`keep_tensorflow_out`) when the
+    process was started to run the task's script; a notebook's kernel or a
+    test's process keeps it.
 
     Args:
         presets: named presets, normally `smoke`, `cpu` and `gpu`.
@@ -70,8 +73,8 @@ def main(
     startup = seconds_since_process_start()  # Python and the imports, before any work
     chapter = chapter or pathlib.Path(sys.argv[0]).stem
     args = build_parser(presets, task_class.__doc__).parse_args(argv)
-    if not task_class.needs_tensorflow:
-        keep_tensorflow_out()
+    if not task_class.needs_tensorflow and process_started_for(task_class):
+        keep_tensorflow_out()  # for good: not in a notebook's kernel (%run) or a test's process
     join(Cluster(args.num_processes, args.process_id, args.coordinator))
     return train(
         config_from_args(presets, args),
@@ -200,13 +203,13 @@ def train(
     rng_state = global_rng_state() if state is not None else None
     recorder = RunRecorder(task, run_dir, info, state, started, clock, rng_state)
     callbacks = [recorder]
-    if devices.tensorboard_available():
+    if tensorflow_kept_out():
+        print(f"TensorFlow is kept out of this {keras.backend.backend()} run, which has no use "
+              f"for it: no TensorBoard logs (metrics.json and {LOSS_CURVE} hold the history).")
+    elif devices.tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(
             run_dir / TENSORBOARD, write_graph=False, update_freq="epoch"
         ))
-    elif tensorflow_kept_out():
-        print(f"TensorFlow is kept out of this {keras.backend.backend()} run, which has no use "
-              f"for it: no TensorBoard logs (metrics.json and {LOSS_CURVE} hold the history).")
     else:
         warnings.warn("TensorFlow or TensorBoard is not installed: no TensorBoard logs.")
     _fit(model, task, recorder.step, callbacks, clock, (rank, ranks))
