@@ -1,4 +1,4 @@
-"""Run chapter scripts in fresh processes, as a user would, and read their run folders."""
+"""Run chapter scripts (and short scripts) in fresh processes, as a user would, and read their run folders."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ def start_chapter(script: str, *args: str) -> subprocess.Popen:
     """Start `python chapters/<script> args...` from the repository root."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     return start_group([sys.executable, str(ROOT / "chapters" / script), *args], cwd=ROOT, env=env)
+
+
+def assert_script_prints_ok(script: str, backend: str) -> None:
+    """Run `script` with `python -c` on Keras backend `backend`, this repository importable; it must end printing "ok"."""
+    env = {**os.environ, "KERAS_BACKEND": backend,
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
 
 def start_group(command: list[str], **popen_kwargs) -> subprocess.Popen:

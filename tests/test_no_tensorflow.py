@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
 import sys
 import textwrap
 
@@ -12,7 +10,7 @@ import keras
 import pytest
 
 from keras_transformer._tensorflow_import import keep_tensorflow_out, tensorflow_kept_out
-from tests.chapter_runs import run_chapter
+from tests.chapter_runs import assert_script_prints_ok, run_chapter
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -39,12 +37,7 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_layers_import_and_run_without_tensorflow():
     """`import keras_transformer` and a decoder forward pass work under KERAS_BACKEND=jax with TensorFlow blocked."""
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+    assert_script_prints_ok(SCRIPT, "jax")
 
 
 KEPT_OUT_SCRIPT = textwrap.dedent("""
@@ -82,12 +75,7 @@ def _backend_without_tensorflow() -> str:
 
 def test_a_run_that_keeps_tensorflow_out_seeds_samples_and_saves_without_it():
     """After `keep_tensorflow_out` on JAX or PyTorch, Keras seeds, keras-hub samples and Keras saves, and `import tensorflow` fails."""
-    env = {**os.environ, "KERAS_BACKEND": _backend_without_tensorflow()}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    result = subprocess.run([sys.executable, "-c", KEPT_OUT_SCRIPT], env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+    assert_script_prints_ok(KEPT_OUT_SCRIPT, _backend_without_tensorflow())
 
 
 def test_tensorflow_is_never_kept_out_of_the_tensorflow_backend():

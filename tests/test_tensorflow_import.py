@@ -5,15 +5,13 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
-import os
 import pathlib
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from keras_transformer._tensorflow_import import keras_backend_name
+from tests.chapter_runs import assert_script_prints_ok
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -32,11 +30,7 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_tensorflow_is_imported_without_jax():
     """With JAX installed, the package on TensorFlow loads no JAX, and `import jax` works after it."""
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow",
-           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+    assert_script_prints_ok(SCRIPT, "tensorflow")
 
 
 @pytest.mark.parametrize("variable, file, expected", [

@@ -6,6 +6,8 @@ import warnings
 
 import keras
 
+from keras_transformer._tensorflow_import import tensorflow_kept_out
+
 
 def accelerator() -> str:
     """Returns `"gpu"`, `"tpu"` or `"cpu"`: the device the backend computes on."""
@@ -29,8 +31,8 @@ def accelerator() -> str:
 
 
 def tensorboard_available() -> bool:
-    """Returns whether TensorFlow and TensorBoard, which Keras's logs need, exist."""
-    return all(
+    """Returns whether TensorFlow and TensorBoard, which Keras's logs need, exist and may be imported."""
+    return not tensorflow_kept_out() and all(
         importlib.util.find_spec(name) is not None
         for name in ("tensorflow", "tensorboard")
     )

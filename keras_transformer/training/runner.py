@@ -203,13 +203,13 @@ def train(
     rng_state = global_rng_state() if state is not None else None
     recorder = RunRecorder(task, run_dir, info, state, started, clock, rng_state)
     callbacks = [recorder]
-    if tensorflow_kept_out():
-        print(f"TensorFlow is kept out of this {keras.backend.backend()} run, which has no use "
-              f"for it: no TensorBoard logs (metrics.json and {LOSS_CURVE} hold the history).")
-    elif devices.tensorboard_available():
+    if devices.tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(
             run_dir / TENSORBOARD, write_graph=False, update_freq="epoch"
         ))
+    elif tensorflow_kept_out():
+        print(f"TensorFlow is kept out of this {keras.backend.backend()} run, which has no use "
+              f"for it: no TensorBoard logs (metrics.json and {LOSS_CURVE} hold the history).")
     else:
         warnings.warn("TensorFlow or TensorBoard is not installed: no TensorBoard logs.")
     _fit(model, task, recorder.step, callbacks, clock, (rank, ranks))
