@@ -152,6 +152,24 @@ def test_generation_is_deterministic_at_inference_despite_dropout(gpt):
     np.testing.assert_array_equal(to_numpy(gpt(prompt)), to_numpy(gpt(prompt)))
 
 
+def test_generation_follows_changed_weights_and_draws_afresh_on_every_call():
+    """A decoding loop compiled once reads the weights as they are now, and a seeded sampler draws anew on each call."""
+    import keras_hub
+
+    keras.utils.set_random_seed(2)
+    model = kt.models.GPT(VOCAB, MAX_LENGTH, num_layers=1, num_heads=2, hidden_dim=16,
+                          intermediate_dim=32, pad_id=None)
+    prompt = np.array([[1, 2, 3], [4, 5, 6]])
+    model.generate(prompt, 6)  # compiled (where the backend compiles) with these weights
+    rng = np.random.default_rng(0)
+    for variable in model.trainable_variables:
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    np.testing.assert_array_equal(model.generate(prompt, 6), greedy_by_full_passes(model, prompt, 6))
+    sampler = keras_hub.samplers.RandomSampler(seed=3)
+    first, second = (model.generate(prompt, 10, sampler=sampler) for _ in range(2))
+    assert (first != second).any()
+
+
 def test_keras_hub_samplers_are_accepted(gpt):
     """`generate` takes keras-hub sampler names and instances and keeps the prompt."""
     import keras_hub

@@ -30,6 +30,7 @@ from keras_transformer.training.energy import assumed_power_watts
 from keras_transformer.training.flops import measure_matmul_peak
 from keras_transformer.training.fresh_process import process_started_for
 from keras_transformer.training.memory import release_free_heap
+from keras_transformer.training.memory import reuse_freed_blocks
 from keras_transformer.training.optimizer import build_optimizer
 from keras_transformer.training.phases import PhaseClock
 from keras_transformer.training.phases import memory_line
@@ -151,6 +152,8 @@ def train(
     with clock("data"):
         task = task_class(config, data_dir)
         release_free_heap()  # what preparing the data freed, before the model needs memory
+    if keras.backend.backend() == "jax":
+        reuse_freed_blocks()  # XLA's per-step temporaries, else faulted in again every step
     if epochs is not None:
         config.steps = _steps_for_epochs(epochs, task)
     print(f"{type(config).__name__} ({(labels or {}).get('preset', '')} preset):")
@@ -158,8 +161,8 @@ def train(
 
     with clock("build"), devices.distribution_scope(distribute):
         model = task.build_model()
-        if not model.built:
-            model(task.train_batch(0)[0])
+        if not model.built:  # traced, not run: JAX would compile every op of an eager call
+            model(keras.tree.map_structure(_symbolic, task.train_batch(0)[0]))
         model.compile(
             optimizer=build_optimizer(config, model),
             loss=task.loss(),
@@ -224,6 +227,11 @@ def train(
     print(phase_line(metrics["phase_seconds"], startup_seconds))
     print(memory_line(metrics["phase_peak_rise_mb"]))
     return metrics
+
+
+def _symbolic(array) -> keras.KerasTensor:
+    """A placeholder of `array`'s shape and dtype, to build a model without computing."""
+    return keras.KerasTensor(np.shape(array), dtype=keras.backend.standardize_dtype(array.dtype))
 
 
 def _merge_extras(metrics: dict, extras: dict | None, task: Task) -> dict:
