@@ -204,9 +204,10 @@ class GPT(keras.Model):
         Positions past `max_length` have no embedding, so long text is written
         in rounds: each round re-reads the last `context` tokens (default
         `max_length // 2`) as its prompt and adds `max_length - context` more
-        with `generate`. Every round has the same shapes, so a compiled
-        decoding loop is reused. Rows must not be padded: a prompt holding
-        `pad_id` raises a ValueError. `jit_compile` is `generate`'s.
+        with `generate`. Every round fills a whole window (the last one's
+        surplus is dropped), so one compiled decoding loop serves them all.
+        Rows must not be padded: a prompt holding `pad_id` raises a
+        ValueError. `jit_compile` is `generate`'s.
 
         Returns:
             int32 `(batch, prompt_length + max_new_tokens)`.
@@ -224,15 +225,14 @@ class GPT(keras.Model):
             raise ValueError(
                 f"`context` must be in [1, max_length) = [1, {self.max_length}); got {context}."
             )
-        tokens = prompt_ids
-        while tokens.shape[1] < prompt_ids.shape[1] + max_new_tokens:
+        tokens, total = prompt_ids, prompt_ids.shape[1] + max_new_tokens
+        while tokens.shape[1] < total:
             window = tokens[:, -context:]
-            steps = min(self.max_length - window.shape[1],
-                        prompt_ids.shape[1] + max_new_tokens - tokens.shape[1])
-            new = self.generate(window, steps, sampler=sampler, jit_compile=jit_compile)
-            new = new[:, window.shape[1]:]
-            tokens = np.concatenate([tokens, new], axis=1)
-        return tokens
+            # Always a full window, even when fewer tokens are left: one shape, one compilation.
+            new = self.generate(window, self.max_length - window.shape[1], sampler=sampler,
+                                jit_compile=jit_compile)
+            tokens = np.concatenate([tokens, new[:, window.shape[1]:]], axis=1)
+        return tokens[:, :total]
 
     def _decode_function(self, sampler, stop_token_ids, jit_compile):
         """Prefill the cache and run `sampler`: a graph (XLA if asked) on TensorFlow, compiled on JAX.
