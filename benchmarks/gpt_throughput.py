@@ -34,6 +34,7 @@ import numpy as np
 
 import keras_transformer as kt
 from keras_transformer import training
+from keras_transformer.training.memory import reuse_freed_blocks
 
 SIZES = {  # name: (layers, heads, width, block, batch)
     "4L-128w-block128-batch32": (4, 4, 128, 128, 32),
@@ -133,6 +134,8 @@ def main(argv=None) -> None:
     parser.add_argument("--parts", action="store_true",
                         help="also time the matrix products with each other part of a GPT step")
     args = parser.parse_args(argv)
+    if keras.config.backend() == "jax":
+        reuse_freed_blocks()  # as the runner does there, for every model alike
     keras.config.set_dtype_policy(args.policy)
     compute = keras.config.dtype_policy().compute_dtype
     peak = training.measure_matmul_peak(compute)
