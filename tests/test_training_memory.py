@@ -120,10 +120,11 @@ def test_freed_large_blocks_are_reused_rather_than_faulted_in_again():
     assert after * 10 < before
 
 
-def test_reuse_freed_blocks_names_a_bad_threshold():
-    """A threshold below 1 MiB is a ValueError naming `threshold_mb`."""
+@pytest.mark.parametrize("threshold_mb", [0, -4, 1.5, True, "64"])
+def test_reuse_freed_blocks_names_a_bad_threshold(threshold_mb):
+    """A threshold that is not a whole number of MiB of at least 1 is a ValueError naming `threshold_mb`."""
     with pytest.raises(ValueError, match="threshold_mb"):
-        reuse_freed_blocks(0)
+        reuse_freed_blocks(threshold_mb)
 
 
 def test_no_device_peak_on_a_cpu():

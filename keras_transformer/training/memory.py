@@ -77,12 +77,19 @@ def release_free_heap() -> bool:
     >>> release_free_heap() in (True, False)
     True
     """
-    try:  # the symbols the process has loaded, the C library's among them
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError, TypeError):
+    trim = _c_library_function("malloc_trim")
+    if trim is None:
         return False
     trim(0)
     return True
+
+
+def _c_library_function(name: str):
+    """The C library's function `name`, or None where the C library has none."""
+    try:  # the symbols the process has loaded, the C library's among them
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError, TypeError):
+        return None
 
 
 # glibc's `mallopt` parameters (malloc.h).
@@ -109,11 +116,12 @@ def reuse_freed_blocks(threshold_mb: int = 64) -> bool:
     >>> reuse_freed_blocks() in (True, False)
     True
     """
-    if threshold_mb < 1:
-        raise ValueError(f"threshold_mb must be a positive number of MiB; got {threshold_mb!r}.")
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):
+    if not isinstance(threshold_mb, int) or isinstance(threshold_mb, bool) or threshold_mb < 1:
+        raise ValueError(
+            f"threshold_mb must be a positive whole number of MiB; got {threshold_mb!r}."
+        )
+    mallopt = _c_library_function("mallopt")
+    if mallopt is None:
         return False
     size = threshold_mb * 2**20
     return bool(mallopt(_M_MMAP_THRESHOLD, size)) and bool(mallopt(_M_TRIM_THRESHOLD, size))
