@@ -282,8 +282,9 @@ class GPT(keras.Model):
         """
         import jax
 
+        model_variables = self.trainable_variables + self.non_trainable_variables  # one order for both
+
         def stateless(sampler_values, model_values, tokens, is_prompt, index):
-            model_variables = self.trainable_variables + self.non_trainable_variables
             mapping = [*zip(sampler.variables, sampler_values), *zip(model_variables, model_values)]
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 out = decode(tokens, is_prompt, index)
@@ -292,9 +293,8 @@ class GPT(keras.Model):
         compiled = jax.jit(stateless)
 
         def run(tokens, is_prompt, index):
-            model_values = [v.value for v in self.trainable_variables + self.non_trainable_variables]
-            out, seeds = compiled([v.value for v in sampler.variables], model_values,
-                                  tokens, is_prompt, index)
+            out, seeds = compiled([v.value for v in sampler.variables],
+                                  [v.value for v in model_variables], tokens, is_prompt, index)
             for variable, value in zip(sampler.variables, seeds):
                 variable.assign(value)
             return out
