@@ -148,7 +148,7 @@ def test_smoke_preset_writes_scores_and_figures(tmp_path):
     output = run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(tmp_path))
     result = metrics(tmp_path)
     assert_readme_metrics("05_bert_cola.py", tmp_path,
-                          ["checkpoint 0.363", "random 0.000", "8.8 min", "peak 1.88 GB"])
+                          ["checkpoint 0.363", "random 0.000", "7.9 min", "peak 1.89 GB"])
     assert result["finished"] and result["step"] == ch05.SMOKE.steps
     assert result["headline"]["name"] == "checkpoint_in_domain_mcc"
     assert result["runs"] == ["checkpoint", "random"]
