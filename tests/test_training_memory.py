@@ -88,34 +88,46 @@ def test_freed_heap_blocks_are_given_back():
 
 
 _REFAULT_SCRIPT = """
-import ctypes, resource
+import ctypes, resource, sys, threading
 from keras_transformer.training.memory import reuse_freed_blocks
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
-SIZE = 48 * 2**20  # above the 32 MiB up to which glibc learns to keep freed blocks
+SIZE, ROUNDS = int(sys.argv[1]) * 2**20, 4
+if sys.argv[2] == "reuse":
+    assert reuse_freed_blocks()
+faults = []
 
-def faults_per_round(rounds=4):
-    # A step's temporaries: allocated, written, freed, and allocated again.
-    block = libc.malloc(SIZE); ctypes.memset(block, 1, SIZE); libc.free(block)  # heap grown
+def step():  # a step's temporaries: allocated, written, freed
+    block = libc.malloc(SIZE); ctypes.memset(block, 1, SIZE); libc.free(block)
+
+def work():  # in a worker thread, as XLA's thread pool allocates them
+    step()  # the heap grown
     start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(rounds):
-        block = libc.malloc(SIZE); ctypes.memset(block, 1, SIZE); libc.free(block)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / rounds
+    for _ in range(ROUNDS):
+        step()
+    faults.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / ROUNDS)
 
-before = faults_per_round()
-assert reuse_freed_blocks()
-print(before, faults_per_round())
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print(faults[0])
 """
 
 
-@pytest.mark.skipif(not release_free_heap(), reason="needs glibc (its malloc_trim and mallopt)")
-def test_freed_large_blocks_are_reused_rather_than_faulted_in_again():
-    """Once `reuse_freed_blocks` ran, a 48 MiB block freed and allocated again takes its pages from the heap instead of faulting them in anew."""
-    result = subprocess.run([sys.executable, "-c", _REFAULT_SCRIPT], capture_output=True,
-                            text=True, timeout=120)
+def _faults_per_round(size_mb: int, mode: str) -> float:
+    result = subprocess.run([sys.executable, "-c", _REFAULT_SCRIPT, str(size_mb), mode],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    before, after = map(float, result.stdout.split()[-2:])
+    return float(result.stdout.split()[-1])
+
+
+@pytest.mark.skipif(not release_free_heap(), reason="needs glibc (its malloc_trim and mallopt)")
+@pytest.mark.parametrize("size_mb", [48, 256])
+def test_freed_large_blocks_are_reused_rather_than_faulted_in_again(size_mb):
+    """After `reuse_freed_blocks`, a block a worker thread frees and allocates again takes its pages from the heap instead of faulting them in anew: 48 MiB (over glibc's default threshold) and 256 MiB (over a thread arena's 64 MiB heaps)."""
+    before = _faults_per_round(size_mb, "default")
+    after = _faults_per_round(size_mb, "reuse")
     assert before >= 1  # by default every round maps the block afresh
     assert after * 10 < before
 

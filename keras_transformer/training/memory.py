@@ -93,23 +93,29 @@ def _c_library_function(name: str):
 
 
 # glibc's `mallopt` parameters (malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
-def reuse_freed_blocks(threshold_mb: int = 64) -> bool:
+def reuse_freed_blocks(threshold_mb: int = 1024) -> bool:
     """Keeps freed blocks of up to `threshold_mb` MiB in the C heap for reuse; returns whether it could.
 
-    XLA on a CPU (the JAX backend) allocates each step's temporaries afresh
-    and frees them when the step ends. By default glibc maps blocks above
-    its threshold (at most 32 MiB) straight from the system and unmaps them
-    on `free`, and gives a freed heap top back too, so every step faults
-    the same pages in again. Chapter 04's GPT (`cpu` preset) on JAX took
-    40 ms a training step that way, 2.9 million page faults in 220 steps,
-    and 29 ms with 0.15 million faults once the blocks were kept. With
-    both thresholds at `threshold_mb`, freed blocks stay in the heap and
-    the next step reuses them. `release_free_heap` still gives free pages
-    back when asked. On a C library without `mallopt` (macOS, musl) it does
-    nothing and returns False.
+    XLA on a CPU (the JAX backend) allocates each step's temporaries afresh,
+    often as one block, from its worker threads, and frees them when the
+    step ends. By default glibc maps a block above its threshold (at most
+    32 MiB) straight from the system and unmaps it on `free`, gives a freed
+    heap top back, and serves each thread from an arena of its own whose
+    heaps hold at most 64 MiB, so a larger block is always mapped afresh.
+    Either way every step faults the same pages in again. Chapter 04's GPT
+    (`cpu` preset) took 40 ms a step that way on JAX, 2.9 million page
+    faults in 220 steps, and 29 ms once the blocks were kept. The GPT of
+    `benchmarks/gpt_throughput.py` at block 128 and batch 32 frees a
+    339 MiB block every step: 94,000 faults and 260 ms a step, against
+    none and 125 ms with this. So it sets one arena for every thread
+    created from now on (`M_ARENA_MAX`; call it before the framework starts
+    its threads) and both thresholds to `threshold_mb`: freed blocks stay
+    in the heap and the next step reuses them. `release_free_heap` still
+    gives free pages back when asked. On a C library without `mallopt`
+    (macOS, musl) it does nothing and returns False.
 
     Example:
     >>> from keras_transformer.training.memory import reuse_freed_blocks
@@ -124,4 +130,5 @@ def reuse_freed_blocks(threshold_mb: int = 64) -> bool:
     if mallopt is None:
         return False
     size = threshold_mb * 2**20
-    return bool(mallopt(_M_MMAP_THRESHOLD, size)) and bool(mallopt(_M_TRIM_THRESHOLD, size))
+    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, size), (_M_TRIM_THRESHOLD, size))
+    return all([bool(mallopt(option, value)) for option, value in settings])

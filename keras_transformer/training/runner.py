@@ -149,11 +149,11 @@ def train(
     devices.seed_everything(config.seed, config.deterministic)
     keras.config.set_dtype_policy(config.dtype_policy or "float32")
 
+    if keras.backend.backend() == "jax":  # before XLA starts its threads: see the function
+        reuse_freed_blocks()  # XLA's per-step temporaries, else faulted in again every step
     with clock("data"):
         task = task_class(config, data_dir)
         release_free_heap()  # what preparing the data freed, before the model needs memory
-    if keras.backend.backend() == "jax":
-        reuse_freed_blocks()  # XLA's per-step temporaries, else faulted in again every step
     if epochs is not None:
         config.steps = _steps_for_epochs(epochs, task)
     print(f"{type(config).__name__} ({(labels or {}).get('preset', '')} preset):")
