@@ -97,6 +97,7 @@ class PretrainingConfig(training.Preset, SquadProbe):
     min_learning_rate: float = 5e-5
     weight_decay: float = 0.01
     beta2: float = 0.98
+    squad_dropout: float | None = None  # the probes' dropout; None: the pretraining's
 
     def __post_init__(self):
         super().__post_init__()
@@ -332,7 +333,8 @@ def main(argv: list[str] | None = None) -> dict:
     probes = {
         name: training.run_in_fresh_process(
             training.train,
-            config.squad(FolderSpanQAPreset, encoder_dir=str(run), from_scratch=name == "random"),
+            config.squad(FolderSpanQAPreset, encoder_dir=str(run), from_scratch=name == "random",
+                         encoder_dropout=config.squad_dropout),
             FolderSpanQATask, run / f"squad_{name}", labels={**labels, "probe": name}, **common)
         for name in PROBES
     }

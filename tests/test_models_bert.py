@@ -229,6 +229,21 @@ def test_bert_folder_without_weights_is_the_same_architecture_freshly_initialize
     assert all(c for c, v in zip(changed, model.weights) if len(v.shape) == 2)
 
 
+
+def test_bert_folder_loads_with_another_dropout_rate_and_the_saved_weights(tmp_path):
+    """`load_bert_backbone(folder, dropout=r)` gives the saved weights, value for value, with dropout rate r; a rate outside [0, 1) is a ValueError naming `dropout`."""
+    from keras_transformer.models.bert.folder import load_bert_backbone, save_bert_folder
+
+    model = small_bert(dropout=0.0)
+    save_bert_folder(tmp_path, model, [f"w{i}" for i in range(model.vocab_size)])
+    loaded = load_bert_backbone(tmp_path, dropout=0.25)
+    assert loaded.dropout == 0.25 and model.dropout == 0.0
+    for a, b in zip(loaded.weights, model.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    for rate in (1.0, -0.1):
+        with pytest.raises(ValueError, match="dropout"):
+            load_bert_backbone(tmp_path, dropout=rate)
+
 def test_fit_runs_with_a_classifier_head():
     """`BertClassifier` trains inside `model.fit` and its loss goes down on a learnable toy task."""
     keras.utils.set_random_seed(3)

@@ -160,18 +160,21 @@ def probe_preset(preset_class: type[Preset], parent: Preset, steps: int, batch_s
     The recipe every probe of a pretrained encoder shares: AdamW with weight
     decay 0.01 and beta2 0.999, 10% warm-up, a decay to a hundredth of the
     peak learning rate, one evaluation and one checkpoint at the end.
+    `fields` add to that or replace any of it (e.g. `eval_interval` for a
+    curve).
 
     Example:
     >>> probe = probe_preset(Preset, Preset(seed=7), steps=50, batch_size=8, learning_rate=1e-4)
     >>> probe.seed, probe.warmup_steps, probe.eval_interval, probe.min_learning_rate
     (7, 5, 50, 1e-06)
     """
-    return preset_class(
+    recipe = dict(
         steps=steps, batch_size=batch_size, seed=parent.seed, learning_rate=learning_rate,
         min_learning_rate=learning_rate / 100, warmup_steps=max(steps // 10, 1),
         weight_decay=0.01, beta2=0.999, eval_interval=steps, checkpoint_interval=steps,
-        dtype_policy=parent.dtype_policy, **{"jit_compile": parent.jit_compile, **fields},
+        dtype_policy=parent.dtype_policy, jit_compile=parent.jit_compile,
     )
+    return preset_class(**{**recipe, **fields})
 
 
 def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:

@@ -59,11 +59,14 @@ class SquadProbe:
     # None: as the pretraining. The probe may differ: XLA's compilation of a
     # pretraining step can cost more memory than it saves time.
     squad_jit_compile: bool | None = None
+    squad_eval_interval: int = 0  # 0: one evaluation, at the end; n: also every n steps
 
     def squad(self, preset_class: type[SpanQAPreset] | None = None, **fields) -> SpanQAPreset:
-        """The fine-tuning preset: one evaluation at the end, 10% warm-up, `fields` added."""
+        """The fine-tuning preset: one evaluation at the end (or every `squad_eval_interval` steps), 10% warm-up, `fields` added."""
         if self.squad_jit_compile is not None:  # else `probe_preset` takes the pretraining's
             fields = {"jit_compile": self.squad_jit_compile, **fields}
+        if self.squad_eval_interval:
+            fields = {"eval_interval": self.squad_eval_interval, **fields}
         return probe_preset(
             preset_class or SpanQAPreset, self, self.squad_steps, self.squad_batch_size,
             self.squad_learning_rate, max_length=self.squad_max_length,
@@ -161,6 +164,7 @@ class FolderSpanQAPreset(SpanQAPreset):
 
     encoder_dir: str = ""  # the folder: backbone.json, backbone.weights.h5, vocab.txt
     from_scratch: bool = False  # True: the folder's architecture, randomly initialized
+    encoder_dropout: float | None = None  # None: the saved encoder's own rate
 
 
 class FolderSpanQATask(SpanQATask):
@@ -171,5 +175,6 @@ class FolderSpanQATask(SpanQATask):
 
     def build_model(self) -> keras.Model:
         c = self.config
-        backbone = load_bert_backbone(c.encoder_dir, name="backbone", weights=not c.from_scratch)
+        backbone = load_bert_backbone(c.encoder_dir, name="backbone", weights=not c.from_scratch,
+                                      dropout=c.encoder_dropout)
         return BertSpanQA(backbone, name="span_qa")

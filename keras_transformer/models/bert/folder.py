@@ -67,7 +67,8 @@ def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowerca
 
 
 def load_bert_backbone(
-    folder: str | os.PathLike, name: str | None = None, weights: bool = True
+    folder: str | os.PathLike, name: str | None = None, weights: bool = True,
+    dropout: float | None = None,
 ) -> BERT:
     """The `BERT` of a `save_bert_folder` folder, whatever its vocabulary's kind.
 
@@ -76,6 +77,8 @@ def load_bert_backbone(
         name: a new layer name for the backbone.
         weights: load the saved weights; `False` gives the same architecture
             freshly initialized (the "random" baseline of a transfer probe).
+        dropout: a dropout rate in [0, 1) to fine-tune with instead of the
+            saved one (an encoder pretrained without dropout); None keeps it.
 
     Example:
     >>> import tempfile
@@ -87,7 +90,11 @@ def load_bert_backbone(
     'encoder'
     >>> load_bert_backbone(folder, weights=False).count_params() == bert.count_params()
     True
+    >>> load_bert_backbone(folder, dropout=0.1).dropout
+    0.1
     """
+    if dropout is not None and not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1) or None (the saved rate); got {dropout!r}.")
     folder = Path(folder)
     missing = [f for f in FILES if not (folder / f).is_file()]
     if missing:
@@ -95,6 +102,8 @@ def load_bert_backbone(
     config = json.loads((folder / "backbone.json").read_text())
     if name is not None:
         config["name"] = name
+    if dropout is not None:
+        config["dropout"] = dropout
     backbone = BERT.from_config(config)
     inputs = {"token_ids": np.ones((1, 2), "int32"), "padding_mask": np.ones((1, 2), bool)}
     if backbone.num_segments:
