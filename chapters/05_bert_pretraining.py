@@ -43,7 +43,8 @@ same architecture from random weights, are each fine-tuned on SQuAD's
 article split with one recipe (`training.span_qa.SquadProbe`) in
 `<run>/squad_pretrained/` and `<run>/squad_random/`; the run folder's
 `metrics.json` gets both EM/F1 (`squad_pretrained_f1`, ...) and
-`transfer.png` draws them.
+`transfer.png` draws them. `nsp.png` draws held-out NSP accuracy at
+every evaluation beside chance and word overlap alone.
 
     python chapters/05_bert_pretraining.py --preset cpu     # ~22 min on 2 CPU cores
     python chapters/05_bert_pretraining.py --preset gpu
@@ -293,9 +294,17 @@ class PretrainingTask(training.Task):
         return {"mlm_accuracy": float(mlm.mean()), "nsp_accuracy": float(nsp.mean())}
 
     def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
+        """Saves the backbone and vocabulary, and draws held-out NSP accuracy in `nsp.png`."""
         save_bert_folder(run_dir, model.backbone, self.vocabulary)
         scores = self.evaluate(model)
         baseline = overlap_baseline(self.train, self.heldout, len(self.vocabulary), self.config.seed)
+        steps = [row["step"] for row in run_metrics["history"]]
+        plots.line_chart(
+            steps, {"held-out NSP accuracy": [row["nsp_accuracy"] for row in run_metrics["history"]],
+                    "word overlap alone": [baseline] * len(steps)},
+            run_dir / "nsp.png", title="Next-sentence prediction on unseen articles",
+            xlabel="pretraining step", ylabel="accuracy", reference=0.5,
+        )
         print(f"held-out MLM accuracy {scores['mlm_accuracy']:.3f}, NSP accuracy "
               f"{scores['nsp_accuracy']:.3f} (word overlap alone: {baseline:.3f}, "
               f"{len(self.heldout[1]['nsp_logits'])} pairs); backbone and vocab.txt saved in {run_dir}")

@@ -201,7 +201,8 @@ def test_pretraining_smoke_run_feeds_the_pretrained_initialization(tmp_path):
     assert result["chapter_wall_time_s"] == pytest.approx(
         sum(metrics(p)["wall_time_s"] for p in
             (pretrained, pretrained / "squad_pretrained", pretrained / "squad_random")))
-    assert (pretrained / "transfer.png").stat().st_size > 0
+    for png in ("transfer.png", "nsp.png"):
+        assert (pretrained / png).stat().st_size > 0, png
     assert "SQuAD F1 pretrained" in output
     cola = tmp_path / "cola"
     run_chapter(SCRIPT, "--preset", "smoke", "--data-dir", DATA_DIR, "--out", str(cola),
