@@ -113,6 +113,10 @@ class PretrainingConfig(training.Preset, SquadProbe):
                 f"squad_max_length must be <= max_length ({self.max_length}) so that every "
                 f"fine-tuned position was pretrained, got {self.squad_max_length}."
             )
+        self.check_squad()
+        if self.squad_dropout is not None and not 0 <= self.squad_dropout < 1:
+            raise ValueError(f"squad_dropout must be in [0, 1), or none for the pretraining's "
+                             f"rate; got {self.squad_dropout!r}.")
 
 
 SMOKE = PretrainingConfig(

@@ -119,6 +119,7 @@ class FamilyConfig(training.Preset, SquadProbe, ColaProbe):
                 f"generator_divisor ({self.generator_divisor}) must divide hidden_dim "
                 f"({self.hidden_dim})."
             )
+        self.check_squad()
 
     def names(self) -> list[str]:
         """The objectives to run, bert first when distilbert needs it."""

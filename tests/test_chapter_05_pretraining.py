@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from tests.chapter_runs import load_chapter
 from tests.data_folder import DATA_DIR, needs_data
@@ -50,3 +51,15 @@ def test_the_word_overlap_baseline_reads_overlap_and_nothing_else():
         heldout = (_pairs(heldout_y, overlap, rng), {"nsp_logits": heldout_y})
         accuracy = ch05.overlap_baseline(train, heldout, vocab_size=400, seed=0)
         assert low <= accuracy <= high, (overlap, accuracy)
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"squad_dropout": 1.0}, "squad_dropout"),
+    ({"squad_dropout": -0.1}, "squad_dropout"),
+    ({"squad_steps": 60, "squad_eval_interval": 25}, "squad_"),  # 60 steps: no whole number of 25
+    ({"squad_eval_interval": -5}, "squad_"),
+])
+def test_bad_probe_fields_fail_when_the_preset_is_made(fields, named):
+    """A probe field the SQuAD probes would reject is a ValueError naming it as soon as the preset is made, not after pretraining."""
+    with pytest.raises(ValueError, match=named):
+        dataclasses.replace(ch05.SMOKE, **fields)

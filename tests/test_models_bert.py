@@ -229,7 +229,6 @@ def test_bert_folder_without_weights_is_the_same_architecture_freshly_initialize
     assert all(c for c, v in zip(changed, model.weights) if len(v.shape) == 2)
 
 
-
 def test_bert_folder_loads_with_another_dropout_rate_and_the_saved_weights(tmp_path):
     """`load_bert_backbone(folder, dropout=r)` gives the saved weights, value for value, with dropout rate r; a rate outside [0, 1) is a ValueError naming `dropout`."""
     from keras_transformer.models.bert.folder import load_bert_backbone, save_bert_folder
@@ -243,6 +242,7 @@ def test_bert_folder_loads_with_another_dropout_rate_and_the_saved_weights(tmp_p
     for rate in (1.0, -0.1):
         with pytest.raises(ValueError, match="dropout"):
             load_bert_backbone(tmp_path, dropout=rate)
+
 
 def test_fit_runs_with_a_classifier_head():
     """`BertClassifier` trains inside `model.fit` and its loss goes down on a learnable toy task."""

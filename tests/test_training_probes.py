@@ -29,13 +29,15 @@ def test_probe_presets_take_the_probe_fields_and_evaluate_once_at_the_end():
     assert (cola.warmup_steps, cola.eval_interval, cola.seed) == (3, 30, 7)
 
 
-
 def test_the_squad_probe_evaluates_every_squad_eval_interval_steps_when_told():
     """`squad_eval_interval` n gives the SQuAD probe an evaluation every n steps, and the rest of its recipe unchanged."""
     pre = Pretraining(seed=7, squad_steps=60, squad_eval_interval=20)
     probe = pre.squad(FolderSpanQAPreset, encoder_dir="folder", encoder_dropout=0.1)
     assert (probe.eval_interval, probe.steps, probe.warmup_steps) == (20, 60, 6)
     assert probe.checkpoint_interval == 60 and probe.encoder_dropout == 0.1
+    with pytest.raises(ValueError, match="squad_"):  # 60 steps hold no whole number of 25
+        Pretraining(squad_steps=60, squad_eval_interval=25).check_squad()
+
 
 @pytest.mark.parametrize("pretraining, probe, expected", [
     (False, None, False), (True, None, True), (False, True, True), (True, False, False)])

@@ -61,6 +61,14 @@ class SquadProbe:
     squad_jit_compile: bool | None = None
     squad_eval_interval: int = 0  # 0: one evaluation, at the end; n: also every n steps
 
+    def check_squad(self) -> None:
+        """Raises the ValueError a bad `squad_*` field would raise, at once rather than after pretraining."""
+        if self.squad_steps:
+            try:
+                self.squad()
+            except ValueError as error:
+                raise ValueError(f"the SQuAD probe's preset (the squad_* fields): {error}") from error
+
     def squad(self, preset_class: type[SpanQAPreset] | None = None, **fields) -> SpanQAPreset:
         """The fine-tuning preset: one evaluation at the end (or every `squad_eval_interval` steps), 10% warm-up, `fields` added."""
         if self.squad_jit_compile is not None:  # else `probe_preset` takes the pretraining's
