@@ -117,10 +117,16 @@ def reuse_freed_blocks(threshold_mb: int = 1024) -> bool:
     gives free pages back when asked. On a C library without `mallopt`
     (macOS, musl) it does nothing and returns False.
 
+    Call it once, early in a process that will train (the runner does so on
+    JAX before loading data): `reuse_freed_blocks()`. The settings last for
+    the whole process, so the example below only shows the argument check;
+    `tests/test_training_memory.py` measures the effect in fresh processes.
+
     Example:
     >>> from keras_transformer.training.memory import reuse_freed_blocks
-    >>> reuse_freed_blocks() in (True, False)
-    True
+    >>> reuse_freed_blocks(threshold_mb=0)
+    Traceback (most recent call last):
+    ValueError: threshold_mb must be a positive whole number of MiB; got 0.
     """
     if not isinstance(threshold_mb, int) or isinstance(threshold_mb, bool) or threshold_mb < 1:
         raise ValueError(
