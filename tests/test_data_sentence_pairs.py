@@ -5,7 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_transformer.data import join_sentences, next_sentence_pairs, sentence_order_pairs
+from keras_transformer.data import (
+    join_sentences,
+    next_sentence_pairs,
+    sentence_order_pairs,
+    split_sentences,
+)
 
 
 def articles(count: int, paragraphs: int = 3, sentences: int = 5) -> list:
@@ -110,3 +115,14 @@ def test_join_sentences_rejects_a_zero_length():
     """`max_words` below 1 is a ValueError naming it."""
     with pytest.raises(ValueError, match="max_words"):
         join_sentences(["A."], 0)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["Rain", "Ann (a cook", "3 cats", '"Stay']),
+                          st.sampled_from([".", "!", "?"]),
+                          st.sampled_from(["", '"', "'", ")", "]"]),
+                          st.sampled_from([" ", "  ", "\n"])), min_size=1, max_size=8))
+def test_split_sentences_drops_only_the_space_between_sentences(parts):
+    """Sentences come back whole and in order, each with its closing punctuation, quote or bracket; only the space after it goes."""
+    sentences = [words + stop + closer for words, stop, closer, _ in parts]
+    paragraph = "".join(sentence + space for sentence, (*_, space) in zip(sentences, parts))
+    assert split_sentences(paragraph) == sentences

@@ -4,9 +4,10 @@ import re
 
 import numpy as np
 
-# A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by
-# a space and an upper-case letter, a digit or a quote: good enough for Wikipedia.
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
+# A sentence ends at . ! or ? (maybe closed by a quote or bracket, which stays
+# with it) followed by a space and an upper-case letter, a digit or a quote:
+# good enough for Wikipedia. Only the space between two sentences is dropped.
+SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z0-9\"'(])")
 
 IS_NEXT = 0
 NOT_NEXT = 1
@@ -18,8 +19,8 @@ def split_sentences(paragraph: str) -> list[str]:
     """A paragraph's sentences (see `SENTENCE_END`), stripped, empty ones dropped.
 
     Example:
-    >>> split_sentences('It rained. "Stay in," she said. Then at 3 p.m. it stopped!')
-    ['It rained.', '"Stay in," she said.', 'Then at 3 p.m. it stopped!']
+    >>> split_sentences('It rained. "Stay in," she said. "Why?" Then at 3 p.m. it stopped!')
+    ['It rained.', '"Stay in," she said.', '"Why?"', 'Then at 3 p.m. it stopped!']
     """
     return [s.strip() for s in SENTENCE_END.split(paragraph) if s.strip()]
 
