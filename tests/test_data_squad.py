@@ -122,3 +122,19 @@ def test_byte_level_bpe_windows_decode_oracle_logits_to_the_gold_answers(splits)
     assert scores["exact_match"] > 97.0 and scores["f1"] > 98.0
     with pytest.raises(ValueError, match="special_tokens"):
         squad.windows(examples[:2], bpe, max_length=128)  # no [CLS] in a BPE vocabulary
+
+
+def test_answer_sentence_holds_the_answers_start_and_tiles_the_paragraph(splits):
+    """A question's sentences are its paragraph's text in order, and the gold one holds the answer's first character."""
+    located = 0
+    for example in splits["train"]:
+        sentences, gold = squad.answer_sentence(example)
+        visible = [len("".join(s.split())) for s in sentences]  # non-blank characters
+        assert "".join("".join(s.split()) for s in sentences) == "".join(example.context.split())
+        if gold is None:
+            continue
+        located += 1
+        # The answer's first character, counted among the paragraph's non-blank ones.
+        before = len("".join(example.context[:example.answer_starts[0]].split()))
+        assert sum(visible[:gold]) <= before < sum(visible[:gold + 1])
+    assert located >= 0.99 * len(splits["train"])

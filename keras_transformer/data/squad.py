@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_transformer.data.files import resolve_data_file
+from keras_transformer.data.sentence_pairs import split_sentences
 
 ORIGIN = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
 SHA256 = {"dev": "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"}
@@ -96,6 +97,29 @@ def article_paragraphs(examples: list[SquadExample]) -> list[list[str]]:
     for example in examples:
         articles.setdefault(example.title, {})[example.context] = None
     return [list(paragraphs) for paragraphs in articles.values()]
+
+
+def answer_sentence(example: SquadExample) -> tuple[list[str], int | None]:
+    """The paragraph's sentences (`split_sentences`) and which one holds the first gold answer's start.
+
+    The index is None when the answer starts in the space between two
+    sentences. GLUE's QNLI was made from SQuAD this way: a question, one
+    sentence of its paragraph, and whether that sentence holds the answer.
+
+    Example:
+    >>> example = SquadExample("q1", "Weather", "Who stopped?", "It rained. Then Ann stopped.",
+    ...                        ("Ann",), (16,))
+    >>> answer_sentence(example)
+    (['It rained.', 'Then Ann stopped.'], 1)
+    """
+    sentences = split_sentences(example.context)
+    answer, end = example.answer_starts[0], 0
+    for index, sentence in enumerate(sentences):
+        start = example.context.index(sentence, end)
+        end = start + len(sentence)
+        if start <= answer < end:
+            return sentences, index
+    return sentences, None
 
 
 def offsets_tokenizer(vocab_file: str | os.PathLike, lowercase: bool = True):
