@@ -111,11 +111,12 @@ SMOKE = EfficientAttentionConfig(
     timing_repeats=1, grad_clip=0.0,
 )
 # About 7 minutes on 2 CPU cores: narrow (2 heads x 32) so that attention,
-# not the feed-forward layers, dominates the cost at 2,048 positions. Blocks
-# and chunks of 16 give each query about 128 keys: at first attention is
-# spread evenly over the keys a query sees, and the fewer they are, the
-# sooner it finds the neighbours that predict a hidden character (with 64,
-# BigBird sat on the unigram plateau for 800 steps instead of 400).
+# not the feed-forward layers, dominates the cost at 2,048 positions. With
+# blocks and chunks of 16 a BigBird query sees 128 keys and an LSH query 64:
+# at first attention is spread evenly over the keys a query sees, and the
+# fewer they are, the sooner it finds the neighbours that predict a hidden
+# character (with blocks of 64, 512 keys, BigBird sat on the unigram plateau
+# for 800 steps; with 16, for about 500).
 CPU = EfficientAttentionConfig(
     num_heads=2, hidden_dim=64, intermediate_dim=128, batch_size=2, steps=1600,
     block_size=16, chunk_length=16, num_buckets=128,
