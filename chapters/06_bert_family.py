@@ -236,7 +236,7 @@ class PretrainingTask(training.Task):
                                                     seed=c.seed + 1).batch(np.arange(len(heldout_x["token_ids"])), 0)}
         rows = len(self.train_x["token_ids"])
         self.steps_per_epoch = rows // c.batch_size
-        self.headline = "rtd_accuracy" if self.objective == "electra" else "mlm_accuracy"
+        self.headline = "rtd_auc" if self.objective == "electra" else "mlm_accuracy"
         self.headline_mode = "max"
         print(f"{self.objective}: {rows} training rows of {c.max_length} tokens "
               f"({'dynamic' if dynamic else 'static'} masking), vocabulary {self.vocab_size}.")
@@ -338,9 +338,8 @@ class PretrainingTask(training.Task):
             name = "nsp_accuracy" if self.objective == "bert" else "sop_accuracy"
             scores[name] = float((np.argmax(out["nsp_logits"], -1) == self.heldout_labels).mean())
         if self.objective == "electra":
-            real = self.heldout["padding_mask"]
-            guess = (out["rtd_logits"] > 0) == (out["rtd_labels"] == 1)
-            scores["rtd_accuracy"] = float(guess[real].mean())
+            scores.update(kt.metrics.replaced_token_scores(
+                out["rtd_logits"], out["rtd_labels"], self.heldout["padding_mask"]))
         return scores
 
     def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
@@ -468,7 +467,8 @@ def comparison(results: dict) -> dict:
         if pre is not None:
             row["pretrain_tokens_per_second"] = pre["tokens_per_second"]
             row["pretrain_wall_seconds"] = pre["wall_time_s"]
-            row.update({k: v for k, v in pre["history"][-1].items() if k.endswith("accuracy")})
+            row.update({k: v for k, v in pre["history"][-1].items()
+                        if k.endswith(("accuracy", "auc"))})
         final = qa["history"][-1]
         row.update(squad_exact_match=final["exact_match"], squad_f1=final["f1"],
                    squad_wall_seconds=qa["wall_time_s"],
