@@ -20,7 +20,9 @@ scores are taken on (39-48) are never pretrained on.
    block shared by every layer; masked LM + sentence-order prediction.
 4. **electra**: a generator a quarter as wide as the discriminator fills the
    masked positions, the discriminator spots the replaced tokens; loss
-   `MLM + 50 · RTD`; the discriminator is fine-tuned.
+   `MLM + 50 · RTD`; the discriminator is fine-tuned. Its held-out score is
+   the RTD AUC beside its accuracy and the accuracy of calling every token
+   original (`metrics.replaced_token_scores`).
 5. **random**: bert's architecture fine-tuned from random weights.
 6. **distilbert**: task distillation: a student with every other layer of
    the bert row's SQuAD model learns from that model's soft start/end
