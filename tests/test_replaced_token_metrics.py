@@ -26,11 +26,13 @@ def test_replaced_token_scores_rank_every_replaced_token_against_every_original(
     assert scores["rtd_accuracy"] == pytest.approx(calls.mean())
 
 
-def test_one_class_has_no_pair_to_rank_and_bad_shapes_are_value_errors():
-    """With no replaced token the AUC is chance (0.5); mismatched shapes or no real token are ValueErrors that name the arguments."""
+def test_one_class_has_no_pair_to_rank_and_bad_input_is_a_value_error():
+    """With no replaced token the AUC is chance (0.5); mismatched shapes, no real token or a label other than 0/1 are ValueErrors that name the arguments."""
     scores = replaced_token_scores(np.array([-1.0, 2.0]), np.array([0, 0]))
     assert scores == {"rtd_accuracy": 0.5, "rtd_baseline_accuracy": 1.0, "rtd_auc": 0.5}
     with pytest.raises(ValueError, match="`logits`, `labels` and `real` must have one shape"):
         replaced_token_scores(np.zeros((2, 3)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="with 0 real"):
         replaced_token_scores(np.zeros(3), np.zeros(3), np.zeros(3, bool))
+    with pytest.raises(ValueError, match="`labels` must be 0 .* got values \\[0, 2\\]"):
+        replaced_token_scores(np.zeros(3), np.array([0, 2, 0]))

@@ -39,7 +39,7 @@ def replaced_token_scores(logits, labels, real=None) -> dict[str, float]:
         tokens there is no pair to rank, and `rtd_auc` is 0.5.
 
     Raises:
-        ValueError: the shapes differ, or no token is real.
+        ValueError: the shapes differ, no token is real, or a label is not 0 or 1.
     """
     logits, labels = np.asarray(logits, "float64"), np.asarray(labels)
     real = np.ones(logits.shape, bool) if real is None else np.asarray(real, bool)
@@ -48,6 +48,11 @@ def replaced_token_scores(logits, labels, real=None) -> dict[str, float]:
             "`logits`, `labels` and `real` must have one shape (one entry per token) with at "
             f"least one real token; got shapes {logits.shape}, {labels.shape} and {real.shape} "
             f"with {int(real.sum())} real."
+        )
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(
+            "`labels` must be 0 (original) or 1 (replaced) for every token; got values "
+            f"{np.unique(labels)[:8].tolist()}. Pass the pretrainer's `rtd_labels`."
         )
     from sklearn.metrics import roc_auc_score
 
