@@ -119,11 +119,27 @@ def attention_weights(query, key, mask=None):
     )
     logits = logits * scale
     if mask is None:
-        return ops.softmax(logits, axis=-1)
+        return softmax_over_keys(logits)
     logits = ops.where(mask, logits, large_negative("float32"))
-    weights = ops.softmax(logits, axis=-1)
+    weights = softmax_over_keys(logits)
     # A row with no visible key would otherwise be a uniform average.
     return ops.where(mask, weights, ops.zeros_like(weights))
+
+
+def softmax_over_keys(logits):
+    """Softmax over the last axis; over a single key, the weight 1 without `keras.ops.softmax`'s warning.
+
+    Keras warns that a softmax over an axis of size 1 is "likely not what you
+    intended"; here it is: a sequence of one token, or a first decoding step.
+
+    Example:
+    >>> import numpy as np
+    >>> np.asarray(softmax_over_keys(np.array([[3.0]], "float32"))).tolist()
+    [[1.0]]
+    """
+    if logits.shape[-1] == 1:
+        return ops.ones_like(logits)
+    return ops.softmax(logits, axis=-1)
 
 
 def large_negative(dtype) -> float:

@@ -6,6 +6,8 @@ softmax(QKᵀ/√H)V written from the formula.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -129,6 +131,32 @@ def test_training_dropout_zeroes_or_rescales_each_weight(inputs, rate, seed):
     kept = dropped != 0
     np.testing.assert_allclose(dropped[kept], clean[kept] / (1 - rate), rtol=1e-5)
     assert_close(out, np.einsum("bnts,bsnh->btnh", dropped, v))
+
+
+@st.composite
+def one_key(draw):
+    """q, k, v with a single key (S = 1) and a mask in a drawn layout (or None)."""
+    b, t, _, n, h = draw(attention_shapes())
+    g = rng(draw(seeds))
+    q, k, v = normal(g, (b, t, n, h)), normal(g, (b, 1, n, h)), normal(g, (b, 1, n, h))
+    layout = draw(st.sampled_from(MASK_LAYOUTS + ("none",)))
+    mask = None if layout == "none" else draw(attention_masks(layout, b, n, t, 1))
+    return q, k, v, mask
+
+
+@given(one_key(), st.booleans())
+def test_a_single_key_passes_its_value_through_without_a_warning(inputs, return_weights):
+    """With one key, a query that may see it outputs its value, one that may not outputs 0, and nothing warns."""
+    q, k, v, mask = inputs
+    b, t, n, _ = q.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # keras.ops.softmax warns on an axis of size 1
+        result = sdpa(q, k, v, mask=mask, return_weights=return_weights)
+    out = to_numpy(result[0] if return_weights else result)
+    visible = np.ones((b, n, t, 1), bool) if mask is None else np.broadcast_to(
+        mask_to_rank4(mask), (b, n, t, 1))
+    expected = np.where(visible[..., 0].transpose(0, 2, 1)[..., None], np.asarray(v)[:, :1], 0.0)
+    assert_close(out, expected)
 
 
 # --------------------------------------------------------------------- numerics

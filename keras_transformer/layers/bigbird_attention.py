@@ -19,7 +19,7 @@ from keras_transformer.layers._checks import (
     resolve_seed,
 )
 from keras_transformer.layers.multi_head_attention import MultiHeadAttention
-from keras_transformer.ops import large_negative
+from keras_transformer.ops import large_negative, softmax_over_keys
 
 
 def bigbird_block_pattern(
@@ -329,10 +329,7 @@ class BigBirdAttention(MultiHeadAttention):
         """Float32 softmax over the last axis; hidden entries get weight 0, a row with none visible is all zeros."""
         if visible is not None:
             logits = ops.where(visible, logits, large_negative("float32"))
-        if logits.shape[-1] == 1:  # one key: softmax is 1 (and Keras warns about it)
-            weights = ops.ones_like(logits)
-        else:
-            weights = ops.softmax(logits, axis=-1)
+        weights = softmax_over_keys(logits)
         if visible is not None:
             weights = ops.where(visible, weights, ops.zeros_like(weights))
         if training and self.dropout > 0.0:
