@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_transformer.layers._checks import check_in_range
+
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
 class SmoothedSparseCrossentropy(keras.losses.Loss):
@@ -39,6 +41,8 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         self.pad_id = pad_id
 
     def call(self, y_true, y_pred):
+        check_in_range(y_true, y_pred.shape[-1], "y_true", "number of classes",
+                       "Labels index the last axis of the logits.")
         y_true = ops.cast(y_true, "int32")
         log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
         picked = ops.take_along_axis(log_probs, ops.expand_dims(y_true, -1), axis=-1)[..., 0]

@@ -9,6 +9,8 @@ Notation: `B` batch, `T` query length, `S` key length.
 
 from __future__ import annotations
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -49,6 +51,9 @@ def causal_mask(query_length, key_length=None, offset=0):
     [[True, True, True, False]]
     """
     key_length = query_length if key_length is None else key_length
+    for name, length in (("query_length", query_length), ("key_length", key_length)):
+        if isinstance(length, numbers.Integral) and length < 0:  # a tensor's is checked by the op
+            raise ValueError(f"`{name}` must be >= 0; got {length}.")
     rows = ops.arange(query_length)[:, None] + ops.cast(offset, "int32")
     cols = ops.arange(key_length)[None, :]
     return ops.greater_equal(rows, cols)
@@ -149,8 +154,8 @@ def check_padding_mask(name: str, mask, length=None, hint: str = "") -> None:
         )
 
 
-def resolve_padding_mask(name: str, padding_mask, *keras_masks):
-    """The explicit padding mask `name`, checked, or else the first Keras mask given.
+def resolve_padding_mask(name: str, padding_mask, *keras_masks, length=None):
+    """The explicit padding mask `name`, checked against `length`, or else the first Keras mask given.
 
     Layers take a padding mask as an argument and, failing that, the implicit
     mask Keras hands to their `call` (e.g. from a `mask_zero=True` embedding).
@@ -162,7 +167,7 @@ def resolve_padding_mask(name: str, padding_mask, *keras_masks):
     """
     if padding_mask is None:
         return next((m for m in keras_masks if m is not None), None)
-    check_padding_mask(name, padding_mask)
+    check_padding_mask(name, padding_mask, length)
     return padding_mask
 
 

@@ -82,6 +82,60 @@ def test_token_ids_outside_the_vocabulary_are_rejected(vocab_size, offset):
         L.TokenAndPositionEmbedding(vocab_size, 8, 4)(ids)
 
 
+@given(shapes, st.sampled_from([-1, 1]), st.sampled_from(
+    ["Encoder", "EncoderBlock", "reversible Encoder", "Decoder self", "Decoder cross",
+     "query_mask", "value_mask"]))
+def test_padding_mask_of_another_length_names_the_argument(shape, off_by, layer):
+    """A padding mask whose length is not its sequence's raises a ValueError naming the mask and the length it needs."""
+    b, t, s = shape
+    x, memory = zeros(b, t, WIDTH), zeros(b, s, WIDTH)
+    blocks = dict(num_heads=2, intermediate_dim=8)
+    target = s if layer in ("Decoder cross", "value_mask") else t
+    bad = np.ones((b, target + off_by), bool)
+    name, call = {
+        "Encoder": ("padding_mask", lambda: L.Encoder(1, **blocks)(x, padding_mask=bad)),
+        "EncoderBlock": ("padding_mask", lambda: L.EncoderBlock(**blocks)(x, padding_mask=bad)),
+        "reversible Encoder": ("padding_mask",
+                               lambda: L.Encoder(1, reversible=True, **blocks)(x, padding_mask=bad)),
+        "Decoder self": ("decoder_padding_mask",
+                         lambda: L.Decoder(1, **blocks)(x, memory, decoder_padding_mask=bad)),
+        "Decoder cross": ("encoder_padding_mask",
+                          lambda: L.Decoder(1, **blocks)(x, memory, encoder_padding_mask=bad)),
+        "query_mask": ("query_mask", lambda: L.MultiHeadAttention(2, 4)(x, query_mask=bad)),
+        "value_mask": ("value_mask", lambda: L.MultiHeadAttention(2, 4)(x, memory, value_mask=bad)),
+    }[layer]
+    with pytest.raises(ValueError, match=f"`{name}` must have shape \\(batch, {target}\\)"):
+        call()
+
+
+@pytest.mark.parametrize("lengths, name", [((-1,), "query_length"), ((2, -3), "key_length")])
+def test_negative_causal_mask_lengths_are_rejected(lengths, name):
+    """`causal_mask` with a negative length raises a ValueError naming that length."""
+    with pytest.raises(ValueError, match=f"`{name}` must be >= 0"):
+        masks.causal_mask(*lengths)
+
+
+def test_segment_ids_outside_the_segments_name_num_segments():
+    """A segment id past the model's segments raises a ValueError naming num_segments, not the vocabulary."""
+    bert = kt.models.BERT(vocab_size=11, max_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+                          intermediate_dim=16)
+    ids = np.array([[2, 5, 6, 3]])
+    with pytest.raises(ValueError, match=r"`segment_ids` must lie in \[0, num_segments\) = \[0, 2\)"):
+        bert({"token_ids": ids, "segment_ids": np.array([[0, 1, 2, 0]])})
+    with pytest.raises(ValueError, match=r"got a single input of shape \(1, 4\).*token_ids"):
+        bert(ids)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: kt.losses.SmoothedSparseCrossentropy(0.1)(np.array([[9, 1]]), zeros(1, 2, 8)),
+    lambda: kt.losses.SmoothedSparseCrossentropy(0.1)(np.array([[-1, 1]]), zeros(1, 2, 8)),
+])
+def test_labels_outside_the_classes_are_rejected(call):
+    """Labels outside [0, number of classes) raise a ValueError naming `y_true` instead of a backend gather error."""
+    with pytest.raises(ValueError, match="`y_true` must lie in \\[0, number of classes\\)"):
+        call()
+
+
 @given(st.integers(2, 8), st.sampled_from([-2, -1, 0, 3]))
 def test_mask_positions_outside_the_sequence_are_rejected(length, offset):
     """Eager mask_positions outside [0, length) of the sequences raise a ValueError naming mask_positions."""

@@ -185,6 +185,8 @@ def test_a_training_step_minimizes_the_weighted_sum_of_the_three_losses():
                                  kt.models.BertSpanQA(teacher_bert(2, hidden_dim=16))), "hidden_dim"),
     (lambda: kt.models.Distiller(kt.models.BertSpanQA(teacher_bert(1)),
                                  kt.models.BertClassifier(teacher_bert(2), 2)), "same kind"),
+    (lambda: kt.models.Distiller(kt.models.BertClassifier(teacher_bert(1), 3),
+                                 kt.models.BertClassifier(teacher_bert(2), 2)), "num_classes"),
     (lambda: kt.models.Distiller(kt.models.BertSpanQA(teacher_bert(1)),
                                  kt.models.BertSpanQA(teacher_bert(2)), temperature=0), "temperature"),
 ])

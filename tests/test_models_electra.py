@@ -203,6 +203,14 @@ def test_bad_arguments_raise_value_errors_that_say_what_to_do(make, match):
         make()
 
 
+def test_masked_ids_outside_the_vocabulary_are_named(pretrainer):
+    """An original token (`mask_ids`) outside the vocabulary is a ValueError naming `mask_ids`, not a loss-time gather error."""
+    batch, _ = masked_batch(np.random.default_rng(0))
+    batch["mask_ids"] = batch["mask_ids"] + VOCAB
+    with pytest.raises(ValueError, match="`mask_ids` must lie in"):
+        pretrainer(batch)
+
+
 def test_missing_mask_inputs_are_named(pretrainer):
     """Calling without the masked-LM inputs is a ValueError that lists the keys needed."""
     batch, _ = masked_batch(np.random.default_rng(0))

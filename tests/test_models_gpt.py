@@ -182,6 +182,33 @@ def test_keras_hub_samplers_are_accepted(gpt):
         assert out.min() >= 0 and out.max() < VOCAB
 
 
+def beam_search_by_full_passes(model, prompt, steps, num_beams):
+    """The reference: keep the `num_beams` likeliest continuations, scoring each by full forward passes."""
+    beams = [(list(prompt), 0.0)]
+    for _ in range(steps):
+        candidates = []
+        for tokens, score in beams:
+            logits = to_numpy(model(np.array([tokens])))[0, -1].astype("float64")
+            log_probs = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+            candidates += [(tokens + [v], score + log_probs[v]) for v in range(VOCAB)]
+        beams = sorted(candidates, key=lambda c: -c[1])[:num_beams]
+    return beams[0][0]
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.data())
+def test_beam_search_keeps_the_likeliest_continuations(gpt, data):
+    """`sampler="beam"` returns, for each prompt, the best of the beams a full-pass beam search keeps."""
+    import keras_hub
+
+    batch, prompt_length = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 4))
+    steps, num_beams = data.draw(st.integers(1, 3)), data.draw(st.integers(2, 4))
+    prompt = ids(data.draw, batch, prompt_length)
+    out = gpt.generate(prompt, steps, sampler=keras_hub.samplers.BeamSampler(num_beams))
+    for row, tokens in zip(prompt, out):
+        assert tokens.tolist() == beam_search_by_full_passes(gpt, row.tolist(), steps, num_beams)
+
+
 def test_output_logits_reuse_the_token_embedding(gpt):
     """The output projection is tied to the token embedding: no separate vocab-sized kernel."""
     vocab_sized = [w for w in gpt.weights if VOCAB in w.shape]
@@ -195,12 +222,45 @@ def test_output_logits_reuse_the_token_embedding(gpt):
         (np.zeros((1, 3), "int32") + 1, 0, "max_new_tokens"),
         (np.zeros((3,), "int32") + 1, 2, "prompt_ids"),
         (np.zeros((1, 3), "int32"), 2, "real"),
+        (np.array([[1, VOCAB]]), 2, "`prompt_ids` must lie in \\[0, vocab_size\\)"),
+        (np.array([[1, -1]]), 2, "`prompt_ids` must lie in"),
     ],
 )
 def test_bad_generation_requests_raise(padded_gpt, prompt, steps, match):
-    """Impossible generation requests raise a ValueError that names the problem."""
+    """Impossible generation requests raise a ValueError that names the problem; XLA would gather garbage for ids outside the vocabulary."""
     with pytest.raises(ValueError, match=match):
         padded_gpt.generate(prompt, steps)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m: m.generate_long(np.array([[1, 2, 3]]), -5), "`max_new_tokens` must be an int >= 1"),
+    (lambda m: m.generate_long(np.array([[1, 2, 3]]), 0), "`max_new_tokens` must be an int >= 1"),
+    (lambda m: m.generate(np.array([[1, 2]]), 3, sampler="nucleus"), "`sampler` must be.*'top_p'"),
+    (lambda m: m.generate(np.array([[1, 2]]), 3, sampler="Greedy"), "`sampler` must be"),
+])
+def test_bad_generation_arguments_raise(gpt, call, match):
+    """A non-positive length for `generate_long` or an unknown sampler name is a ValueError naming the argument."""
+    with pytest.raises(ValueError, match=match):
+        call(gpt)
+
+
+@pytest.mark.parametrize("pad_id", [-1, VOCAB, VOCAB + 5, 1.5])
+def test_a_pad_id_outside_the_vocabulary_is_rejected(pad_id):
+    """`pad_id` must be None or an id of the vocabulary, for GPT and BERT alike."""
+    size = dict(vocab_size=VOCAB, max_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+                intermediate_dim=16, pad_id=pad_id)
+    for model in (kt.models.GPT, kt.models.BERT):
+        with pytest.raises(ValueError, match="`pad_id` must be None .* \\[0, vocab_size\\)"):
+            model(**size)
+
+
+def test_count_params_works_on_a_model_only_constructed():
+    """`count_params` builds a GPT that was never called, as `generate` does, and counts what a call builds."""
+    size = dict(vocab_size=VOCAB, max_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+                intermediate_dim=16)
+    called = kt.models.GPT(**size)
+    called(np.zeros((1, 3), "int32"))
+    assert kt.models.GPT(**size).count_params() == called.count_params()
 
 
 def test_padded_prompts_for_long_generation_raise(padded_gpt):

@@ -414,6 +414,12 @@ def test_bad_inputs_raise(paper_model, inputs, match):
         paper_model(inputs)
 
 
+def test_scoring_targets_outside_the_vocabulary_raises(paper_model):
+    """`score` of a target holding an id past the vocabulary, even as its last token, is a ValueError naming `target_ids`."""
+    with pytest.raises(ValueError, match="`target_ids` must lie in"):
+        paper_model.score(np.array([[3, 4]]), np.array([[3, TGT_VOCAB]]), START, END)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -424,6 +430,7 @@ def test_bad_inputs_raise(paper_model, inputs, match):
         (dict(beam_size=0), "beam_size"),
         (dict(return_scores=True), "beam_size"),
         (dict(sampler="beam"), "beam_size"),
+        (dict(sampler="nucleus"), "`sampler` must be a keras-hub sampler or one of"),
     ],
 )
 def test_bad_translation_requests_raise(paper_model, kwargs, match):

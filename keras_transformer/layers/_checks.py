@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -37,8 +38,18 @@ def check_token_ids(token_ids, vocab_size: int, name: str = "token_ids") -> None
     `tf.function`, `jax.jit`) the values are unknown, the check is skipped, and
     an out-of-range id is clamped or zeroed by the backend's gather.
     """
-    _check_in_range(token_ids, vocab_size, name, "vocab_size",
-                    "Check the tokenizer's vocabulary against the model's `vocab_size`.")
+    check_in_range(token_ids, vocab_size, name, "vocab_size",
+                   "Check the tokenizer's vocabulary against the model's `vocab_size`.")
+
+
+def check_pad_id(pad_id, vocab_size: int) -> None:
+    """Raise unless `pad_id` is `None` or an id of the vocabulary."""
+    if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, (int, np.integer))
+                               or not 0 <= pad_id < vocab_size):
+        raise ValueError(
+            f"`pad_id` must be None (no padding) or an id in [0, vocab_size) = [0, {vocab_size}); "
+            f"got {pad_id!r}."
+        )
 
 
 def check_positions(positions, length, name: str = "mask_positions") -> None:
@@ -48,11 +59,12 @@ def check_positions(positions, length, name: str = "mask_positions") -> None:
     checked; a compiled gather clamps or zeroes an out-of-range position.
     """
     if isinstance(length, int):
-        _check_in_range(positions, length, name, "sequence length",
-                        "Positions index the tokens of each input sequence.")
+        check_in_range(positions, length, name, "sequence length",
+                       "Positions index the tokens of each input sequence.")
 
 
-def _check_in_range(values, limit: int, name: str, limit_name: str, hint: str) -> None:
+def check_in_range(values, limit: int, name: str, limit_name: str, hint: str) -> None:
+    """Raise if concrete `values` fall outside `[0, limit)`; `limit_name` and `hint` go into the message."""
     try:
         values = ops.convert_to_numpy(values)
     except Exception:  # symbolic or traced: values are not known yet

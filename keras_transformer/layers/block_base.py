@@ -9,7 +9,6 @@ import keras
 from keras_transformer.layers._checks import (
     check_divisible,
     check_positive,
-    check_rank,
     check_rate,
     clone_initializer,
 )
@@ -70,8 +69,7 @@ class BlockBase(keras.layers.Layer):
         self.supports_masking = True
 
     def _attention(self, name, query_shape, value_shape=None, kind="full", options=None):
-        check_rank(name.split("_attention")[0] + " inputs", query_shape, 3,
-                   "(batch, length, hidden_dim)")
+        """An attention layer built for `query_shape`; its callers have checked the ranks."""
         head_dim = check_divisible(query_shape[-1], self.num_heads)
         layer = attention_class(kind)(
             self.num_heads,

@@ -67,6 +67,10 @@ class DecoderBlock(BlockBase):
             )
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        check_rank("decoder_sequence", decoder_sequence_shape, 3, "(batch, length, hidden_dim)")
+        if encoder_sequence_shape is not None:
+            check_rank("encoder_sequence", encoder_sequence_shape, 3,
+                       "(batch, source_length, hidden_dim)")
         self._build_common(decoder_sequence_shape)
         self.has_cross_attention = encoder_sequence_shape is not None
         if self.has_cross_attention:
@@ -113,7 +117,8 @@ class DecoderBlock(BlockBase):
         cache = self_attention_cache
         if cache is None:
             key_mask = masks.resolve_padding_mask(
-                "decoder_padding_mask", decoder_padding_mask, mask, decoder_sequence_mask
+                "decoder_padding_mask", decoder_padding_mask, mask, decoder_sequence_mask,
+                length=decoder_sequence.shape[1],
             )
         else:
             # With a cache the new tokens' Keras mask marks queries, not the
@@ -155,7 +160,9 @@ class DecoderBlock(BlockBase):
     def _cross_attend(self, x, encoder_sequence, padding_mask, attention_mask, cache, training,
                       return_scores=False):
         source = encoder_sequence if cache is None else None
-        padding_mask = masks.resolve_padding_mask("encoder_padding_mask", padding_mask)
+        padding_mask = masks.resolve_padding_mask(
+            "encoder_padding_mask", padding_mask,
+            length=None if source is None else source.shape[1])
 
         def attend(h):
             out = self.cross_attention(

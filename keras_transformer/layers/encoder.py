@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from keras_transformer import masks
+from keras_transformer.layers._checks import check_rank
 from keras_transformer.layers.encoder_block import EncoderBlock
 from keras_transformer.layers.reversible import ReversibleBlock, reversible_sequence
 from keras_transformer.layers.stack_base import StackBase
@@ -68,7 +69,9 @@ class Encoder(StackBase):
 
     def call(self, inputs, padding_mask=None, attention_mask=None, training=None,
              mask=None, inputs_mask=None):
-        padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, inputs_mask)
+        check_rank("inputs", inputs.shape, 3, "(batch, length, hidden_dim)")
+        padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, inputs_mask,
+                                                  length=inputs.shape[1])
         if self.reversible:
             y1, y2 = reversible_sequence(
                 self.layer_blocks(), inputs, inputs, padding_mask=padding_mask,

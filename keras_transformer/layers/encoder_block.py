@@ -54,13 +54,15 @@ class EncoderBlock(BlockBase):
     """
 
     def build(self, inputs_shape):
+        check_rank("inputs", inputs_shape, 3, "(batch, length, hidden_dim)")
         self._build_common(inputs_shape)
         self.built = True
 
     def call(self, inputs, padding_mask=None, attention_mask=None, training=None,
              mask=None, inputs_mask=None):
         check_rank("inputs", inputs.shape, 3, "(batch, length, hidden_dim)")
-        padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, inputs_mask)
+        padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, inputs_mask,
+                                                  length=inputs.shape[1])
         x = residual(
             inputs,
             lambda h: self.self_attention(

@@ -166,15 +166,9 @@ class MultiHeadAttention(keras.layers.Layer):
         if query_mask is None:
             query_mask = mask
         q, k, v, cache = self._project(query, value, key, cache, cache_update_index)
-        if cache is not None and key_mask is not None:
-            # Cache slots are masked by position; a padding mask must say which
-            # of all the slots hold real tokens, never broadcast over them.
-            masks.check_padding_mask(
-                "key_mask", key_mask, k.shape[1],
-                " With a cache the key padding mask covers every cached key (a decoder's"
-                " `decoder_padding_mask` is (batch, max_length) over the cache slots).",
-            )
-        elif cache is None and key_mask is None:
+        self._check_padding_masks(query_mask, value_mask, key_mask, q.shape[1], k.shape[1],
+                                  cache is not None)
+        if cache is None and key_mask is None:
             key_mask = value_mask if value is not None else query_mask
         mask, is_causal = self._merge_masks(
             q, k, attention_mask, query_mask, key_mask, use_causal_mask, cache_update_index
@@ -257,6 +251,23 @@ class MultiHeadAttention(keras.layers.Layer):
                     f"`cache_update_index` {index} with {length} new tokens does not "
                     f"fit a cache of length {size}: need 0 <= index <= {size - length}."
                 )
+
+    @staticmethod
+    def _check_padding_masks(query_mask, value_mask, key_mask, query_length, key_length,
+                             cached):
+        """Each padding mask given must be `(batch, length)` of the sequence it masks."""
+        # Cache slots are masked by position; a key padding mask must say which
+        # of all the slots hold real tokens, never broadcast over them.
+        hint = (" With a cache the key padding mask covers every cached key (a decoder's"
+                " `decoder_padding_mask` is (batch, max_length) over the cache slots)."
+                if cached else "")
+        for name, padding, length, why in (
+            ("query_mask", query_mask, query_length, ""),
+            ("value_mask", None if cached else value_mask, key_length, ""),
+            ("key_mask", key_mask, key_length, hint),
+        ):
+            if padding is not None:
+                masks.check_padding_mask(name, padding, length, why)
 
     def _merge_masks(self, q, k, attention_mask, query_mask, key_mask, causal, index):
         """AND all masks into one rank-4 mask; use the op's `is_causal` when it is alone."""

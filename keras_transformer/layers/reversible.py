@@ -114,7 +114,8 @@ class ReversibleBlock(BlockBase):
 
     def call(self, x1, x2, padding_mask=None, attention_mask=None, training=None, mask=None,
              x1_mask=None):
-        padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, x1_mask)
+        padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, x1_mask,
+                                                  length=x1.shape[1])
         return reversible_sequence(
             [self], x1, x2, padding_mask=padding_mask, attention_mask=attention_mask,
             training=training, recompute=self.recompute_gradients,

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_transformer.layers._checks import (
+    check_in_range,
     check_length,
     check_positive,
     check_rank,
@@ -189,7 +190,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                     f"This layer has `num_segments={self.num_segments}`, so "
                     "`segment_ids` are required."
                 )
-            check_token_ids(segment_ids, self.num_segments, "segment_ids")
+            check_in_range(segment_ids, self.num_segments, "segment_ids", "num_segments",
+                           "Segment ids number a pair's segments: 0 for the first, 1 for the second.")
             x = x + self.segment_embedding(segment_ids)
         elif segment_ids is not None:
             raise ValueError(

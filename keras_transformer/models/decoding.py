@@ -14,7 +14,7 @@ import numpy as np
 from keras import ops
 
 from keras_transformer import masks
-from keras_transformer.layers._checks import check_positive, check_rank
+from keras_transformer.layers._checks import check_positive, check_rank, check_token_ids
 from keras_transformer.ops import large_negative
 
 # The keys of an encoder–decoder model's dict input.
@@ -216,7 +216,7 @@ def sample_decode(step, state, batch_size, max_length, start_id, end_id, pad_id,
     """
     import keras_hub  # imported here: decoding is the only user of keras-hub samplers
 
-    sampler = keras_hub.samplers.get(sampler)
+    sampler = resolve_sampler(sampler)
     if isinstance(sampler, keras_hub.samplers.BeamSampler):
         raise ValueError(
             "Pass `beam_size=` for beam search instead of a `BeamSampler`: keras-hub's "
@@ -243,6 +243,38 @@ def sample_decode(step, state, batch_size, max_length, start_id, end_id, pad_id,
     )
     out = np.asarray(ops.convert_to_numpy(out), "int32")[:, 1:]
     return pad_after_end(out, end_id, pad_id)
+
+
+#: The keras-hub sampler names that decoding accepts (`keras_hub.samplers.get`).
+SAMPLER_NAMES = ("greedy", "top_k", "top_p", "random", "beam")
+
+
+def resolve_sampler(sampler):
+    """A keras-hub sampler from a sampler, its name or its config; anything else raises a ValueError.
+
+    keras-hub's own `samplers.get` hands an unknown name back unchanged, which
+    would fail later as "'str' object is not callable".
+
+    Example:
+    >>> type(resolve_sampler("top_k")).__name__
+    'TopKSampler'
+    >>> resolve_sampler("nucleus")
+    Traceback (most recent call last):
+    ...
+    ValueError: `sampler` must be a keras-hub sampler or one of the names ('greedy', 'top_k', 'top_p', 'random', 'beam'); got 'nucleus'.
+    """
+    import keras_hub
+
+    try:
+        resolved = keras_hub.samplers.get(sampler)
+    except (KeyError, ValueError, TypeError):  # a name in capitals, a bad config
+        resolved = None
+    if isinstance(resolved, str) or not callable(resolved):
+        raise ValueError(
+            f"`sampler` must be a keras-hub sampler or one of the names {SAMPLER_NAMES}; "
+            f"got {sampler!r}."
+        )
+    return resolved
 
 
 def _log_softmax(logits):
@@ -375,6 +407,7 @@ def score_targets(model, source_ids, target_ids, start_id, end_id, alpha=0.0):
     _check_decoding_ids(start_id, end_id, model.pad_id, model.target_vocab_size)
     target_ids = np.asarray(target_ids)
     check_rank("target_ids", target_ids.shape, 2, "(batch, length)")
+    check_token_ids(target_ids, model.target_vocab_size, "target_ids")
     logits = model({
         "encoder_token_ids": np.asarray(source_ids),
         "decoder_token_ids": shift_right(target_ids, start_id),

@@ -150,6 +150,11 @@ class Distiller(keras.Model):
                 f"`student` and `teacher` must be the same kind of task model; got "
                 f"{type(student).__name__} and {type(teacher).__name__}."
             )
+        if getattr(student, "num_classes", None) != getattr(teacher, "num_classes", None):
+            raise ValueError(
+                f"The soft targets compare class distributions, so the student's num_classes "
+                f"({student.num_classes}) must equal the teacher's ({teacher.num_classes})."
+            )
         if student.backbone.hidden_dim != teacher.backbone.hidden_dim:
             raise ValueError(
                 f"The cosine loss compares hidden states, so the student's hidden_dim "

@@ -20,6 +20,7 @@ from keras_transformer.layers._checks import (
     check_positive,
     check_rank,
     check_seed,
+    check_token_ids,
     clone_initializer,
 )
 from keras_transformer.models.bert.backbone import BERT, INPUT_KEYS
@@ -236,6 +237,7 @@ class ElectraPretrainer(keras.Model):
 
     def call(self, inputs, training=None):
         backbone_inputs, mask = self._split(inputs)
+        check_token_ids(mask["mask_ids"], self.generator.vocab_size, "mask_ids")
         padding_mask = self.discriminator.padding_mask(backbone_inputs)
         if padding_mask is not None:  # a sampled [PAD] id must not turn into padding
             backbone_inputs = {**backbone_inputs, "padding_mask": padding_mask}

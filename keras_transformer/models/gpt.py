@@ -8,8 +8,8 @@ from keras import ops
 
 from keras_transformer import masks
 from keras_transformer.layers import Decoder, TokenAndPositionEmbedding
-from keras_transformer.layers._checks import check_rank, check_rate
-from keras_transformer.models.decoding import forbid_token
+from keras_transformer.layers._checks import check_pad_id, check_rank, check_rate, check_token_ids
+from keras_transformer.models.decoding import forbid_token, resolve_sampler
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -85,6 +85,7 @@ class GPT(keras.Model):
             dtype=self.dtype_policy,
             name="embeddings",
         )
+        check_pad_id(pad_id, vocab_size)  # after the table checked vocab_size
         self.embeddings_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
         self._named_samplers = {}
         self._decode_functions = {}
@@ -133,6 +134,11 @@ class GPT(keras.Model):
             batch_size, length or self.max_length, hidden_dim=self.hidden_dim
         )
 
+    def count_params(self) -> int:
+        """The number of weights; a model never called is built first, as no weight depends on the input."""
+        self._ensure_built()
+        return super().count_params()
+
     def _ensure_built(self):
         """Build a model that was never called; no weight depends on the input shape."""
         if not self.built:
@@ -167,10 +173,9 @@ class GPT(keras.Model):
             int32 `(batch, prompt_length + max_new_tokens)`: prompts and continuations;
             `pad_id` is never generated.
         """
-        import keras_hub  # imported here: generation is the only user of keras-hub samplers
-
         prompt_ids = np.asarray(prompt_ids)
         check_rank("prompt_ids", prompt_ids.shape, 2, "(batch, prompt_length)")
+        check_token_ids(prompt_ids, self.vocab_size, "prompt_ids")  # XLA would gather garbage
         batch, prompt_length = prompt_ids.shape
         total = prompt_length + max_new_tokens
         if max_new_tokens < 1 or total > self.max_length:
@@ -188,7 +193,9 @@ class GPT(keras.Model):
         lengths = _right_padded_lengths(is_prompt[:, :prompt_length])
         self._ensure_built()
         if isinstance(sampler, str):
-            sampler = self._named_samplers.setdefault(sampler, keras_hub.samplers.get(sampler))
+            if sampler not in self._named_samplers:
+                self._named_samplers[sampler] = resolve_sampler(sampler)
+            sampler = self._named_samplers[sampler]
         decode = self._decode_function(sampler, stop_token_ids, jit_compile)
         out = decode(
             ops.convert_to_tensor(tokens),
@@ -214,6 +221,8 @@ class GPT(keras.Model):
         """
         prompt_ids = np.asarray(prompt_ids).astype("int32")
         check_rank("prompt_ids", prompt_ids.shape, 2, "(batch, prompt_length)")
+        if not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
+            raise ValueError(f"`max_new_tokens` must be an int >= 1; got {max_new_tokens!r}.")
         if self.pad_id is not None and np.any(prompt_ids == self.pad_id):
             # A window of a padded row would read the pads as context.
             raise ValueError(
@@ -250,7 +259,8 @@ class GPT(keras.Model):
             _, cache = self.call_with_cache(tokens, self.init_cache(batch, total), 0)
 
             def next_logits(prompt, cache, index):
-                token = ops.slice(prompt, (0, index - 1), (batch, 1))
+                # The prompt's own batch: a beam sampler runs num_beams rows per prompt.
+                token = ops.slice(prompt, (0, index - 1), (ops.shape(prompt)[0], 1))
                 logits, cache = self.call_with_cache(token, cache, index - 1)
                 logits = logits[:, 0, :]
                 if self.pad_id is not None:

@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_transformer import masks
 from keras_transformer.layers import Encoder, TokenAndPositionEmbedding
-from keras_transformer.layers._checks import check_positive, check_rate
+from keras_transformer.layers._checks import check_pad_id, check_positive, check_rate
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -121,6 +121,7 @@ class BERT(keras.Model):
                 f"or None for tables of width hidden_dim; got {embedding_dim!r}."
             )
         check_rate("dropout", dropout)
+        check_pad_id(pad_id, vocab_size)
         self.vocab_size = vocab_size
         self.max_length = max_length
         self.num_layers = num_layers
@@ -216,12 +217,15 @@ class BERT(keras.Model):
 
     def _check_inputs(self, inputs, shapes=False):
         """Validate the input dict (of tensors, or of shapes when `shapes`); return it."""
-        what = "input shapes" if shapes else "inputs"
         if not isinstance(inputs, Mapping):
+            # Keras builds from the shapes first: an array arrives here as its shape.
+            if shapes or hasattr(inputs, "shape"):
+                got = f"a single input of shape {tuple(inputs if shapes else inputs.shape)}"
+            else:
+                got = f"an input of type {type(inputs).__name__}"
             raise ValueError(
-                f"BERT is called on a dict with keys {list(INPUT_KEYS)}; got {what} of "
-                f"type {type(inputs).__name__}. Wrap token ids as "
-                '{"token_ids": ids, "segment_ids": segments}.'
+                f"BERT is called on a dict with keys {list(INPUT_KEYS)}; got {got}. "
+                'Wrap token ids as {"token_ids": ids, "segment_ids": segments}.'
             )
         unknown = sorted(set(inputs) - set(INPUT_KEYS))
         if unknown:
