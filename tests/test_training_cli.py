@@ -1,6 +1,8 @@
 """The chapter command line: presets, flags and `--set` overrides."""
 
+import argparse
 import dataclasses
+import re
 
 import pytest
 
@@ -79,10 +81,27 @@ def test_checkpoints_must_fall_on_evaluation_points():
         ToyConfig(eval_interval=100, checkpoint_interval=150)
 
 
-def test_steps_and_epochs_are_exclusive():
-    """Passing both --steps and --epochs is a ValueError."""
+@pytest.mark.parametrize("argv, match", [
+    (["--steps", "5", "--epochs", "1"], "--steps and --epochs both set"),
+    (["--set", "bogus=1"], "unknown field .bogus."),
+    (["--steps", "0"], "steps must be an integer >= 1"),
+    (["--set", "num_layers"], "key=value"),
+])
+def test_bad_settings_are_usage_errors(capsys, argv, match):
+    """A bad setting ends parsing as an unknown flag does: exit status 2, the usage line and the reason."""
+    with pytest.raises(SystemExit) as stopped:
+        build_parser(PRESETS).parse_args(argv)
+    message = capsys.readouterr().err
+    assert stopped.value.code == 2 and message.startswith("usage:")
+    assert re.search(match, message) and "Traceback" not in message
+
+
+def test_config_from_args_raises_for_parsed_but_clashing_flags():
+    """Called on its own, `config_from_args` raises a ValueError for --steps with --epochs."""
+    args = argparse.Namespace(preset="cpu", overrides=[], steps=5, epochs=1.0, batch_size=None,
+                              seed=None)
     with pytest.raises(ValueError, match="--steps and --epochs"):
-        _config("--steps", "5", "--epochs", "1")
+        config_from_args(PRESETS, args)
 
 
 def test_data_dir_defaults_to_the_environment(monkeypatch):

@@ -8,7 +8,28 @@ from keras_transformer.training.preset import Preset
 from keras_transformer.training.preset import apply_overrides
 
 
-def build_parser(presets: dict[str, Preset], description: str | None = None) -> argparse.ArgumentParser:
+class ChapterParser(argparse.ArgumentParser):
+    """An argument parser that also applies the settings, so that a bad one is a usage error.
+
+    `--set bogus=1`, `--steps 0` or `--steps` with `--epochs` end with the
+    usage line and the reason (exit status 2), as an unknown flag does,
+    instead of a traceback from the chapter's first line of work.
+    """
+
+    def __init__(self, presets: dict[str, Preset], **kwargs):
+        super().__init__(**kwargs)
+        self.presets = presets
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        try:
+            config_from_args(self.presets, parsed)
+        except ValueError as error:
+            self.error(str(error))
+        return parsed
+
+
+def build_parser(presets: dict[str, Preset], description: str | None = None) -> ChapterParser:
     """Returns the argument parser of a chapter script with these presets.
 
     Example:
@@ -19,7 +40,7 @@ def build_parser(presets: dict[str, Preset], description: str | None = None) -> 
     >>> parser.parse_args(["--preset", "smoke", "--set", "seed=3"]).overrides
     ['seed=3']
     """
-    parser = argparse.ArgumentParser(description=description)
+    parser = ChapterParser(presets, description=description)
     parser.add_argument(
         "--preset", choices=list(presets), default="cpu" if "cpu" in presets else next(iter(presets)),
         help="settings to start from (default: %(default)s)",
