@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from keras_transformer import training
-from keras_transformer.training import cluster
+from keras_transformer.training import cluster, launch
 from tests import test_training_runner as tiny
 
 SMOKE = ["--preset", "smoke"]
@@ -33,12 +33,13 @@ def test_two_processes_train_the_weights_of_one(tmp_path):
     tiny.run_script([*SMOKE, "--out", str(one)], env={"KERAS_BACKEND": "jax"})
     # The README's command, as a user types it.
     launched = subprocess.run(
-        [sys.executable, "-m", "keras_transformer.training.cluster", "--num-processes", "2",
+        [sys.executable, "-m", "keras_transformer.training.launch", "--num-processes", "2",
          tiny.__file__, *SMOKE, "--out", str(two)],
         cwd=tiny.ROOT, env={**os.environ, "PYTHONPATH": str(tiny.ROOT)},
         capture_output=True, text=True, timeout=300,
     )
     assert launched.returncode == 0, launched.stderr[-3000:]
+    assert "RuntimeWarning" not in launched.stderr  # `-m` runs a module nothing imported before
     config = json.loads((two / "config.json").read_text())
     assert (config["num_processes"], config["num_devices"]) == (2, 2)
     # Dropout is on, so a process fed whole batches (not its half) would differ.
@@ -63,7 +64,7 @@ def test_one_failed_process_stops_the_others(tmp_path, capsys):
         "time.sleep(120)\n"
     )
     started = time.monotonic()
-    assert cluster.launch(str(script), [], num_processes=3) == 1
+    assert launch.launch(str(script), [], num_processes=3) == 1
     assert time.monotonic() - started < 60
     assert "process 1 gives up" in capsys.readouterr().err
 
