@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["attention_heatmap", "bar_chart", "line_chart", "matrix_plot"]
+__all__ = ["attention_heatmap", "bar_chart", "line_chart", "matrix_plot", "save_figure"]
 
 
 def attention_heatmap(
@@ -105,7 +105,7 @@ def attention_heatmap(
     figure.colorbar(image, ax=list(axes[:heads]), shrink=0.8, label="weight")
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def matrix_plot(
@@ -148,7 +148,7 @@ def matrix_plot(
     image = ax.imshow(matrix, cmap=cmap, aspect="auto", interpolation="nearest", **limits)
     figure.colorbar(image, ax=ax, label=colorbar_label)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def bar_chart(
@@ -185,7 +185,7 @@ def bar_chart(
         ax.axhline(reference, color="tab:red", linestyle="--", label=reference_label)
         ax.legend()
     ax.set(title=title, ylabel=ylabel)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def line_chart(
@@ -212,7 +212,8 @@ def line_chart(
         title, xlabel, ylabel: text for the axes.
         reference: dashed horizontal line (e.g. chance).
         vline: dotted vertical line (e.g. the longest training length).
-        log_scale: logarithmic x and y axes (e.g. cost against length).
+        log_scale: logarithmic x and y axes (e.g. cost against length); an
+            axis with no positive value to show (every value NaN) stays linear.
 
     Raises:
         ValueError: an x is not 1-D and non-empty, `series` is empty, or a
@@ -250,11 +251,16 @@ def line_chart(
     if vline is not None:
         ax.axvline(vline, color="black", linestyle=":", label=vline_label)
     if log_scale:
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
+        # `minpos` is an axis's smallest positive value, inf if it has none: a log
+        # scale then has no range and matplotlib fails to save.
+        has_x, has_y = np.isfinite(ax.dataLim.minpos)
+        if has_x:
+            ax.set_xscale("log", base=2)
+        if has_y:
+            ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _labels(name, labels, size, axis, default=None):
@@ -268,8 +274,13 @@ def _labels(name, labels, size, axis, default=None):
     return labels
 
 
-def _save(figure: Figure, path) -> pathlib.Path:
+def save_figure(figure: Figure, path: str | os.PathLike) -> pathlib.Path:
+    """Writes `figure` to `path`, creating its folder, and returns `path`: the file written.
+
+    The format follows the suffix, PNG without one; naming it stops matplotlib
+    from writing "name" as "name.png".
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format=path.suffix[1:] or "png")
     return path

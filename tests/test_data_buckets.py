@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keras_transformer.data.buckets import LengthBuckets, buckets_up_to, parse_lengths
+from keras_transformer.training.preset import FineTuningPreset
 
 
 @given(
@@ -52,6 +53,32 @@ def test_bad_arguments_raise():
         LengthBuckets([3, 4], 0, 0, (8,))
     with pytest.raises(ValueError, match="step"):
         LengthBuckets([3, 4], 1, 0, (8,))(-1)
+
+
+@pytest.mark.parametrize("args, name", [
+    ((1, 0, "16"), "bucket_lengths"),  # a spec string: not the lengths (1, 6)
+    ((1, 0, 16), "bucket_lengths"),
+    ((1, 0, (16.5,)), "bucket_lengths"),
+    (((16,), 0, 1), "batch_size"),  # bucket lengths and batch size swapped
+    ((1.5, 0, (16,)), "batch_size"),
+    ((True, 0, (16,)), "batch_size"),
+    ((1, -1, (16,)), "seed"),
+    ((1, 0.5, (16,)), "seed"),
+    ((1, 0, (16,), 2.0), "chunk_batches"),
+])
+def test_misplaced_or_non_integer_arguments_raise_at_construction(args, name):
+    """A bucket spec where lengths go, or a float, bool or negative count, is a ValueError naming it."""
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        LengthBuckets([3, 4, 5, 10], *args)
+
+
+@pytest.mark.parametrize("max_length", [0, -4, 2.5])
+def test_max_length_below_one_raises(max_length):
+    """`buckets_up_to`, and so a `FineTuningPreset`, refuses a `max_length` that is not an integer >= 1."""
+    with pytest.raises(ValueError, match="`max_length`"):
+        buckets_up_to("16", max_length)
+    with pytest.raises(ValueError, match="`max_length`"):
+        FineTuningPreset(max_length=max_length)
 
 
 @given(st.sets(st.integers(1, 80), max_size=5), st.integers(1, 64))

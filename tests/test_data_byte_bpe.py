@@ -75,3 +75,15 @@ def test_a_tokenizer_rebuilt_from_its_plain_data_tokenizes_the_same(corpus, toke
     rebuilt = byte_level_bpe(vocabulary, merges)
     for text in corpus[1]:
         np.testing.assert_array_equal(rebuilt(text), tokenizer(text))
+
+
+@pytest.mark.parametrize("texts, kwargs, match", [
+    ([], {}, "holds no text"),
+    (["  ", ""], {}, "holds no text"),
+    ("the cat sat", {}, "`texts` must be the training corpus"),
+    (["the cat sat"] * 5, {"sequence_length": -1}, "`sequence_length` must be None"),
+])
+def test_bad_corpora_and_lengths_are_value_errors(texts, kwargs, match):
+    """An empty corpus, a lone string or a negative `sequence_length` is a ValueError naming it."""
+    with pytest.raises(ValueError, match=match):
+        train_byte_level_bpe(texts, 300, **kwargs)

@@ -53,6 +53,26 @@ def test_bad_arguments_name_themselves(kwargs, name):
         lm_batch(IDS, **args)
 
 
+@pytest.mark.parametrize("kwargs, name", [
+    ({"ids": np.linspace(0, 1, 100)}, "ids"), ({"block_size": True}, "block_size"),
+    ({"step": 2.0}, "step"), ({"seed": 1.0}, "seed"),
+])
+def test_float_ids_and_non_integer_counts_raise(kwargs, name):
+    """Float ids, or a float or bool where a count goes, are a ValueError naming the argument."""
+    args = {"ids": IDS, "step": 0, "batch_size": 2, "block_size": 5, "seed": 0, **kwargs}
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        lm_batch(**args)
+
+
+@pytest.mark.parametrize("ids, block_size, name", [
+    (IDS, 2.0, "block_size"), (IDS, True, "block_size"), (IDS.astype(float), 2, "ids"),
+])
+def test_eval_windows_refuse_float_ids_and_non_integer_block_size(ids, block_size, name):
+    """Float ids, or a float or bool block size, are a ValueError naming the argument."""
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        lm_eval_windows(ids, block_size)
+
+
 @given(length=st.integers(2, 300), block_size=st.integers(1, 40))
 def test_eval_windows_cover_the_split_once(length, block_size):
     """Eval windows predict every target but the last partial window's, each once, in order."""

@@ -90,3 +90,15 @@ def test_bad_inputs_are_value_errors():
         masked_lm(masker(slots=None), np.arange(2, 20)[None], seed=0)
     with pytest.raises(ValueError, match="rows, length"):
         MaskedLMData(np.arange(2, 20), masker())
+
+
+@pytest.mark.parametrize("token_ids, seed, match", [
+    (np.array([[2, 3, VOCAB, VOCAB + 10]]), 0, "`token_ids` must lie in"),
+    (np.array([[2.0, 3.5, 4.0, 5.0]]), 0, "non-empty int array"),
+    (np.zeros((0, 8), "int32"), 0, "non-empty int array"),
+    (np.array([[2, 3, 4, 5]]), -1, "`seed` must be an int >= 0"),
+])
+def test_bad_rows_and_seeds_are_value_errors(token_ids, seed, match):
+    """Ids outside the masker's vocabulary, float or empty rows and a negative seed are ValueErrors naming the argument."""
+    with pytest.raises(ValueError, match=match):
+        masked_lm(masker(), token_ids, seed)

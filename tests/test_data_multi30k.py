@@ -61,10 +61,11 @@ def test_missing_local_file_is_an_error_naming_file_and_origin(tmp_path):
     assert "raw.githubusercontent.com/multi30k/dataset" in str(error.value)
 
 
-def test_unknown_split_is_an_error_listing_the_splits():
-    """An unknown split name is a ValueError that lists the valid ones."""
+@pytest.mark.parametrize("split", ["test2017", ["val"], None])
+def test_unknown_split_is_an_error_listing_the_splits(split):
+    """An unknown split name, or a split that is not a string, is a ValueError listing the valid ones."""
     with pytest.raises(ValueError, match="test_2016_flickr"):
-        multi30k.load_multi30k("test2017")
+        multi30k.load_multi30k(split)
 
 
 # ---------------------------------------------------------------------------- tokens
@@ -108,6 +109,14 @@ def test_decode_stops_at_end_and_skips_padding_and_start():
     ids = [1, 4, 5, 6, 7, 2, 8, 0, 0]
     assert multi30k.decode(ids, vocabulary) == "a bushes."
     assert multi30k.decode([6, 4], vocabulary) == "##es a"  # a leading ## piece stays as it is
+
+
+@pytest.mark.parametrize("ids", [[-1, 5], [4, 9], [4.0, 5.0]])
+def test_decode_refuses_ids_outside_the_vocabulary(ids):
+    """A negative, too large or non-integer id is a ValueError naming `token_ids`, not some piece."""
+    vocabulary = list(multi30k.RESERVED_TOKENS) + ["a", "dog"]
+    with pytest.raises(ValueError, match="`token_ids`"):
+        multi30k.decode(ids, vocabulary)
 
 
 @needs_data
@@ -209,3 +218,11 @@ def test_pairs_longer_than_the_largest_bucket_are_left_out():
     batches = BucketedBatches(source, target, 1, seed=0, bucket_lengths=(6,))
     assert batches.num_dropped == 2 and sorted(batches.index) == [0, 3]
     assert {batches(step)[0].shape for step in range(6)} == {(1, 6)}
+
+
+@pytest.mark.parametrize("bucket_lengths", ["16", (1, 8)])
+def test_bucket_spec_string_or_length_below_two_raises(bucket_lengths):
+    """A "16" string (not the lengths (1, 6)) or a bucket below 2 is a ValueError naming it."""
+    source, target = random_pairs(0, 20)
+    with pytest.raises(ValueError, match="`bucket_lengths`"):
+        BucketedBatches(source, target, 2, seed=0, bucket_lengths=bucket_lengths)

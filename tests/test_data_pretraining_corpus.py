@@ -38,3 +38,11 @@ def test_bad_counts_are_value_errors(kwargs, named):
     """Fewer than two held-out articles, or a limit that leaves none to train on, is a ValueError naming the argument."""
     with pytest.raises(ValueError, match=named):
         pretraining_articles(**kwargs)
+
+
+@needs_data("squad_v1.1")
+@needs_data("wikitext2")
+def test_holding_out_every_article_is_a_value_error():
+    """`heldout_articles` at least the corpus's article count is a ValueError, not an empty training set."""
+    with pytest.raises(ValueError, match="heldout_articles .* must leave articles to train on"):
+        pretraining_articles(DATA_DIR, heldout_articles=500)

@@ -126,3 +126,20 @@ def test_split_sentences_drops_only_the_space_between_sentences(parts):
     sentences = [words + stop + closer for words, stop, closer, _ in parts]
     paragraph = "".join(sentence + space for sentence, (*_, space) in zip(sentences, parts))
     assert split_sentences(paragraph) == sentences
+
+
+@pytest.mark.parametrize("call", [
+    lambda: next_sentence_pairs([["One. Two.", "Three. Four."], ["Five. Six."]], 0),
+    lambda: sentence_order_pairs([["One. Two."]], 0),
+    lambda: next_sentence_pairs(["One. Two."], 0),
+])
+def test_paragraph_strings_are_not_taken_for_lists_of_sentences(call):
+    """Articles whose paragraphs are strings, not lists of sentences, raise a ValueError naming `articles` instead of pairing characters."""
+    with pytest.raises(ValueError, match="`articles` must be articles.*is a str"):
+        call()
+
+
+def test_join_sentences_refuses_a_lone_string():
+    """`join_sentences` of a paragraph string raises a ValueError instead of joining its letters."""
+    with pytest.raises(ValueError, match="`sentences` must be a list of sentences"):
+        join_sentences("One two. Three.", 3)

@@ -138,3 +138,11 @@ def test_answer_sentence_holds_the_answers_start_and_tiles_the_paragraph(splits)
         before = len("".join(example.context[:example.answer_starts[0]].split()))
         assert sum(visible[:gold]) <= before < sum(visible[:gold + 1])
     assert located >= 0.99 * len(splits["train"])
+
+
+def test_windows_of_no_examples_or_a_negative_question_length_raise(tokenizer, splits):
+    """No examples, or a `max_question_length` below 1 (it would cut the question's end), is a ValueError naming it."""
+    with pytest.raises(ValueError, match="`examples` is empty"):
+        squad.windows([], tokenizer)
+    with pytest.raises(ValueError, match="`max_question_length` must be >= 1"):
+        squad.windows(splits["eval"][:2], tokenizer, max_length=64, max_question_length=-5)

@@ -115,3 +115,9 @@ def test_bad_input_names_the_argument(vocab_file, tmp_path):
     (tmp_path / "vocab.txt").write_text("[UNK]\n[CLS]\n[SEP]\nthe\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"\[PAD\]"):
         sentence_rows(wordpiece_tokenizer(tmp_path / "vocab.txt"), ["the"], 8)
+
+
+def test_a_list_of_pieces_without_unk_is_a_value_error():
+    """Pieces without `[UNK]` are a ValueError that names the missing piece."""
+    with pytest.raises(ValueError, match=r"must hold '\[UNK\]'"):
+        wordpiece_tokenizer(["[PAD]", "[CLS]", "[SEP]", "the"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from keras_transformer.metrics import Bleu, corpus_bleu
+from keras_transformer.metrics import Bleu, classification_scores, corpus_bleu
 
 # sacrebleu's README example: one system, two reference streams; BLEU = 48.53.
 HYPOTHESES = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."]
@@ -47,3 +47,26 @@ def test_reference_count_must_match_the_hypotheses():
     """A reference stream of another length is a ValueError that says one reference per hypothesis."""
     with pytest.raises(ValueError, match="one reference per hypothesis"):
         corpus_bleu(["a b c", "d e f"], ["a b c"])
+
+
+@pytest.mark.parametrize("hypotheses, references, match", [
+    ("the cat sat on the mat", "the cat sat on the mat", "`hypotheses` must be"),
+    (["the cat"], "the cat", "`references` must be"),
+    ([], [[]], "`hypotheses` is empty"),
+    (["the cat"], [["the cat"], [None]], r"`references\[1\]\[0\]` is a NoneType"),
+])
+def test_bad_inputs_name_the_argument(hypotheses, references, match):
+    """A lone string for a list of sentences, an empty corpus or a non-string reference is a ValueError naming it, not a score."""
+    with pytest.raises(ValueError, match=match):
+        corpus_bleu(hypotheses, references)
+
+
+@pytest.mark.parametrize("labels, logits, match", [
+    ([0, -1], [[2.0, 0.0], [0.0, 2.0]], r"`labels` must be class ids in \[0, classes=2\)"),
+    ([0, 5], [[2.0, 0.0], [0.0, 2.0]], r"`labels` must be class ids in \[0, classes=2\)"),
+    ([0, 1], [[float("nan"), 0.0], [0.0, 2.0]], "`logits` must be finite"),
+])
+def test_classification_scores_refuse_impossible_labels_and_nan_logits(labels, logits, match):
+    """Labels outside the logits' classes or NaN logits raise a ValueError instead of scoring garbage."""
+    with pytest.raises(ValueError, match=match):
+        classification_scores(labels, logits)

@@ -113,6 +113,24 @@ def test_line_chart_takes_one_x_per_series(tmp_path):
     assert_png(tmp_path / "l.png")
 
 
+@pytest.mark.parametrize("series, lines", [
+    ({"a": [float("nan")] * 2}, {}),
+    ({"a": [0.0, -1.0]}, {}),  # nothing positive for a log axis either
+    ({"a": [float("nan")] * 2}, {"reference": 0.5, "vline": 2}),
+])
+def test_line_chart_on_log_axes_without_positive_values_still_writes(tmp_path, series, lines):
+    """A series with no positive value (all NaN: all gaps) on log axes still gives a PNG."""
+    assert_png(plots.line_chart([1, 2], series, tmp_path / "l.png", log_scale=True, **lines))
+
+
+@pytest.mark.parametrize("name", ["noext", "sub/chart.png"])
+def test_line_chart_returns_the_file_it_wrote(tmp_path, name):
+    """The returned path is the PNG written, with no suffix added, in a folder created if need be."""
+    path = plots.line_chart([1], {"a": [1.0]}, tmp_path / name)
+    assert path == tmp_path / name
+    assert_png(path)
+
+
 @pytest.mark.parametrize("x, series, name", [
     ([], {"a": []}, "x"),
     ([[1, 2]], {"a": [1, 2]}, "x"),

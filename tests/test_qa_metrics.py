@@ -54,3 +54,14 @@ def test_mismatched_lists_raise():
     """Predictions and gold lists of different lengths are a ValueError."""
     with pytest.raises(ValueError, match="predictions"):
         qa.squad_scores(["a"], [])
+
+
+@pytest.mark.parametrize("predictions, golds, match", [
+    (["D"], ["Denver"], r"`golds\[0\]` is a str"),
+    ([None], [("a",)], r"`predictions\[0\]` is a NoneType"),
+    ([""], [()], "needs at least one gold answer"),
+])
+def test_bad_answers_name_the_argument(predictions, golds, match):
+    """A gold given as a string (it would count each letter as an answer), a missing prediction or no gold answer is a ValueError."""
+    with pytest.raises(ValueError, match=match):
+        qa.squad_scores(predictions, golds)

@@ -68,3 +68,10 @@ def test_mismatched_model_is_a_value_error(tmp_path):
     save_checkpoint(tmp_path / "ckpt.npz", _trained_model(width=8), {"step": 1})
     with pytest.raises(ValueError, match="shape"):
         restore_checkpoint(tmp_path / "ckpt.npz", _trained_model(width=6))
+
+
+def test_an_uncompiled_model_is_a_value_error(tmp_path):
+    """A checkpoint holds the optimizer's state, so saving a model without an optimizer is a ValueError."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="must be compiled with an optimizer"):
+        save_checkpoint(tmp_path / "checkpoint.npz", model, {"step": 0})

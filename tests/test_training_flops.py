@@ -9,7 +9,7 @@ from keras_transformer.training import energy_wh
 from keras_transformer.training import gpt_flops_per_token
 from keras_transformer.training import measure_matmul_peak
 from keras_transformer.training import model_flops_utilization
-from keras_transformer.training.report import summary_line
+from keras_transformer.training.report import plot_history, summary_line
 
 
 def test_gpt_flops_is_nanogpt_formula():
@@ -72,6 +72,16 @@ def test_summary_line_has_every_figure():
     )
 
 
+@pytest.mark.parametrize("headline", ["acc", "val_loss"])
+def test_plot_history_leaves_gaps_and_creates_the_folder(tmp_path, headline):
+    """Metrics missing from some rows leave gaps, and a missing folder is created, not an error."""
+    history = [{"step": 1, "train_loss": 2.0, "extra_loss": 1.0},
+               {"step": 2, "train_loss": 1.0, "val_loss": 1.5, "acc": 0.5}]
+    path = tmp_path / "new" / "loss_curve.png"
+    plot_history(history, path, headline)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def _bert_classifier(**sizes):
     import numpy as np
 
@@ -102,3 +112,16 @@ def test_bert_flops_count_the_factorized_embedding_projection():
     factorized = _bert_classifier(num_layers=1, embedding_dim=E)
     full = _bert_classifier(num_layers=1)
     assert bert_flops_per_token(factorized, 16) - bert_flops_per_token(full, 16) == 6 * (E * H + H)
+
+
+def test_bad_arguments_are_value_errors():
+    """A matrix side below 1, or BERT FLOPs of a model without a BERT, is a ValueError naming the argument."""
+    import keras_transformer as kt
+    from keras_transformer.training.flops import bert_flops_per_token
+
+    with pytest.raises(ValueError, match="`size` must be a positive integer"):
+        measure_matmul_peak("float32", size=0)
+    gpt = kt.models.GPT(vocab_size=11, max_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+                        intermediate_dim=16)
+    with pytest.raises(ValueError, match="`task_model` must be a `BERT`.*gpt_model_flops_per_token"):
+        bert_flops_per_token(gpt, 8)

@@ -100,6 +100,25 @@ def test_bad_schedule_arguments():
         WarmupCosineDecay(1e-3, 1e-4, warmup_steps=10, decay_steps=5)
     with pytest.raises(ValueError, match="accumulation_steps must be >= 1, got 0"):
         WarmupCosineDecay(1e-3, 1e-4, warmup_steps=1, decay_steps=5, accumulation_steps=0)
+    for peak, floor in ((1e-4, 1e-3), (-1e-3, -1e-2), (math.inf, 1e-4)):
+        with pytest.raises(ValueError, match="0 <= min_learning_rate <= peak_learning_rate"):
+            WarmupCosineDecay(peak, floor, warmup_steps=1, decay_steps=5)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("learning_rate", -1.0), ("learning_rate", math.inf), ("learning_rate", math.nan),
+    ("weight_decay", math.nan), ("weight_decay", math.inf), ("grad_clip", math.nan),
+])
+def test_presets_refuse_rates_that_are_not_finite(field, value):
+    """A negative or non-finite learning rate, weight decay or clipping norm is a ValueError naming that field."""
+    with pytest.raises(ValueError, match=field):
+        Preset(**{field: value})
+
+
+def test_build_optimizer_needs_a_built_model():
+    """An unbuilt model has no variables to keep out of weight decay, so `build_optimizer` refuses it."""
+    with pytest.raises(ValueError, match="`model` must be built"):
+        build_optimizer(Preset(), keras.Sequential([keras.layers.Dense(2)]))
 
 
 def _toy_model():

@@ -52,3 +52,31 @@ def test_cola_preset_rejects_negative_sizes(field):
     """A negative `train_size` or `eval_size` is a ValueError naming both fields."""
     with pytest.raises(ValueError, match="train_size and eval_size"):
         FolderColaPreset(**{field: -1})
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"squad_doc_stride": -1}, "doc_stride must be an integer >= 1"),
+    ({"squad_max_length": 4}, "must leave room for a context piece"),
+])
+def test_bad_squad_fields_fail_before_pretraining(fields, named):
+    """`check_squad` raises at once for a window geometry that `squad.windows` would refuse only after pretraining."""
+    with pytest.raises(ValueError, match=named):
+        Pretraining(**fields).check_squad()
+
+
+@pytest.mark.parametrize("field, value", [
+    ("doc_stride", -5), ("max_question_length", -1), ("max_answer_length", 0),
+])
+def test_span_qa_preset_rejects_sizes_below_one(field, value):
+    """A span-QA preset with a stride, question or answer length below 1 is a ValueError naming the field."""
+    with pytest.raises(ValueError, match=f"{field} must be an integer >= 1"):
+        FolderSpanQAPreset(**{field: value})
+
+
+def test_an_unset_encoder_folder_is_not_the_working_directory():
+    """An empty `encoder_dir` is a ValueError, not a vocab.txt read from wherever the process runs."""
+    from keras_transformer.models.bert.folder import load_bert_backbone, vocabulary_file
+
+    for load in (vocabulary_file, load_bert_backbone):
+        with pytest.raises(ValueError, match="encoder folder is empty"):
+            load(FolderSpanQAPreset().encoder_dir)

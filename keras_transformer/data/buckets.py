@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+
+from keras_transformer.layers._checks import check_integer, is_integer
 
 
 class LengthBuckets:
@@ -39,12 +43,10 @@ class LengthBuckets:
 
     def __init__(self, lengths, batch_size: int, seed: int, bucket_lengths=(64,),
                  chunk_batches: int = 64):
+        check_integer("batch_size", batch_size, 1)
+        check_integer("seed", seed, 0)
+        check_integer("chunk_batches", chunk_batches, 1)
         bucket_lengths = sorted_buckets(bucket_lengths)
-        if batch_size < 1 or chunk_batches < 1:
-            raise ValueError(
-                f"`batch_size` and `chunk_batches` must be >= 1; got {batch_size} and "
-                f"{chunk_batches}."
-            )
         self.lengths = np.asarray(lengths, dtype="int64")
         self.index = np.flatnonzero((self.lengths > 0) & (self.lengths <= bucket_lengths[-1]))
         self.num_dropped = int(len(self.lengths) - len(self.index))
@@ -86,11 +88,20 @@ class LengthBuckets:
 
 
 def sorted_buckets(bucket_lengths) -> tuple[int, ...]:
-    """`bucket_lengths` as sorted ints; a ValueError unless there is one and all are >= 1."""
-    bucket_lengths = tuple(sorted(int(b) for b in bucket_lengths))
-    if not bucket_lengths or bucket_lengths[0] < 1:
-        raise ValueError(f"`bucket_lengths` must be lengths >= 1; got {bucket_lengths}.")
-    return bucket_lengths
+    """`bucket_lengths` as sorted ints; a ValueError unless there is one and all are integers >= 1.
+
+    A string is refused rather than read digit by digit ("16" is not (1, 6));
+    `parse_lengths` reads a "16,32" spec.
+    """
+    if isinstance(bucket_lengths, (str, bytes)) or not isinstance(bucket_lengths, Iterable):
+        raise ValueError(
+            f"`bucket_lengths` must be a sequence of integers >= 1 (`parse_lengths` reads a "
+            f"\"16,32\" string); got {bucket_lengths!r}."
+        )
+    lengths = tuple(bucket_lengths)
+    if not lengths or not all(is_integer(b) and b >= 1 for b in lengths):
+        raise ValueError(f"`bucket_lengths` must be one or more integers >= 1; got {lengths}.")
+    return tuple(sorted(int(b) for b in lengths))
 
 
 def smallest_bucket(length: int, bucket_lengths: tuple[int, ...]) -> int:
@@ -118,4 +129,5 @@ def parse_lengths(spec: str, name: str = "bucket_lengths") -> tuple[int, ...]:
 
 def buckets_up_to(spec: str, max_length: int) -> tuple[int, ...]:
     """The lengths of `spec` below `max_length`, then `max_length`: every example fits the last."""
+    check_integer("max_length", max_length, 1)
     return tuple(n for n in parse_lengths(spec) if n < max_length) + (max_length,)

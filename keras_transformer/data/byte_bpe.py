@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from keras_transformer.layers._checks import check_strings
+
 #: RoBERTa's special tokens, in RoBERTa's order: ids 0-4.
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 
@@ -57,6 +59,10 @@ def train_byte_level_bpe(
             f"`vocab_size` must be an integer >= {minimum} (the 256 byte symbols and "
             f"{len(special_tokens)} special tokens); got {vocab_size!r}."
         )
+    texts = texts if isinstance(texts, str) else list(texts)  # a lone string is refused below
+    check_strings("texts", texts, 1, "the training corpus, e.g. a list of paragraphs")
+    if not any(text.strip() for text in texts):
+        raise ValueError("`texts` holds no text to learn a vocabulary from.")
     trainer = ByteLevelBPETokenizer()
     trainer.train_from_iterator(
         texts, vocab_size=vocab_size, min_frequency=min_frequency,
@@ -87,6 +93,10 @@ def byte_level_bpe(
     """
     from keras_hub.tokenizers import BytePairTokenizer
 
+    if sequence_length is not None and (not isinstance(sequence_length, int) or sequence_length < 1):
+        raise ValueError(
+            f"`sequence_length` must be None (ragged output) or an int >= 1; got {sequence_length!r}."
+        )
     return BytePairTokenizer(
         vocabulary=vocabulary, merges=merges, sequence_length=sequence_length,
         unsplittable_tokens=list(special_tokens),

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_transformer.layers._checks import check_integer
+
 
 def lm_batch(
     ids: np.ndarray, step: int, batch_size: int, block_size: int, seed: int
@@ -33,15 +35,12 @@ def lm_batch(
     >>> x.shape, bool((y[:, :-1] == x[:, 1:]).all())
     ((2, 5), True)
     """
-    ids = np.asarray(ids)
-    if ids.ndim != 1:
-        raise ValueError(f"ids must be 1-D, got shape {ids.shape}.")
+    ids = _id_array(ids)
     for name, value, low in (
         ("step", step, 0), ("seed", seed, 0),
         ("batch_size", batch_size, 1), ("block_size", block_size, 1),
     ):
-        if int(value) != value or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        check_integer(name, value, low)
     if len(ids) <= block_size:
         raise ValueError(
             f"ids must be longer than block_size={block_size} to hold one "
@@ -83,11 +82,8 @@ def lm_eval_windows(
     >>> x.tolist(), y.tolist()
     ([[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]])
     """
-    ids = np.asarray(ids)
-    if ids.ndim != 1:
-        raise ValueError(f"ids must be 1-D, got shape {ids.shape}.")
-    if int(block_size) != block_size or block_size < 1:
-        raise ValueError(f"block_size must be an integer >= 1, got {block_size!r}.")
+    ids = _id_array(ids)
+    check_integer("block_size", block_size, 1)
     count = (len(ids) - 1) // block_size
     if count < 1:
         raise ValueError(
@@ -98,3 +94,13 @@ def lm_eval_windows(
     x = ids[:length].reshape(count, block_size)
     y = ids[1 : length + 1].reshape(count, block_size)
     return x.astype(np.int32), y.astype(np.int32)
+
+
+def _id_array(ids) -> np.ndarray:
+    """`ids` as a 1-D integer array; a ValueError otherwise (float ids would be cast silently)."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"`ids` must be 1-D; got shape {ids.shape}.")
+    if ids.size and ids.dtype.kind not in "iu":  # an empty list is float64; its length check speaks
+        raise ValueError(f"`ids` must be an integer array of token ids; got dtype {ids.dtype}.")
+    return ids

@@ -15,6 +15,8 @@ import random
 import keras
 import numpy as np
 
+from keras_transformer.layers._checks import check_token_ids
+
 
 def masked_lm(masker, token_ids: np.ndarray, seed) -> dict[str, np.ndarray]:
     """`masker(token_ids)` with its random draws fixed by `seed`, as NumPy arrays.
@@ -50,7 +52,17 @@ def masked_lm(masker, token_ids: np.ndarray, seed) -> dict[str, np.ndarray]:
             "`masker` must have `mask_selection_length` set (the number of prediction "
             "slots per row), so that every batch has the same shape."
         )
-    state = int(np.random.SeedSequence(np.atleast_1d(seed).tolist()).generate_state(1)[0])
+    token_ids = np.asarray(token_ids)
+    if token_ids.ndim != 2 or token_ids.shape[0] == 0 or not np.issubdtype(token_ids.dtype, np.integer):
+        raise ValueError(
+            f"`token_ids` must be a non-empty int array (batch, length); got shape "
+            f"{token_ids.shape} and dtype {token_ids.dtype}."
+        )
+    check_token_ids(token_ids, masker.vocabulary_size)
+    seeds = np.atleast_1d(seed)
+    if not np.issubdtype(seeds.dtype, np.integer) or seeds.min() < 0:
+        raise ValueError(f"`seed` must be an int >= 0 or a sequence of them; got {seed!r}.")
+    state = int(np.random.SeedSequence(seeds.tolist()).generate_state(1)[0])
     saved = random.getstate()
     try:
         random.seed(state)
@@ -58,7 +70,7 @@ def masked_lm(masker, token_ids: np.ndarray, seed) -> dict[str, np.ndarray]:
             import tensorflow as tf
 
             tf.random.set_seed(state)
-        out = masker(np.asarray(token_ids, "int32"))
+        out = masker(token_ids.astype("int32"))
     finally:
         random.setstate(saved)
     return {

@@ -53,7 +53,7 @@ import pathlib
 
 import numpy as np
 
-from keras_transformer.data.buckets import LengthBuckets
+from keras_transformer.data.buckets import LengthBuckets, sorted_buckets
 from keras_transformer.data.files import CACHE_DIR_ENV, resolve_data_file
 
 SPLITS = {"train": 29_000, "val": 1_014, "test_2016_flickr": 1_000}
@@ -99,7 +99,7 @@ def load_multi30k(split: str, data_dir: str | os.PathLike | None = None):
     >>> english[0]  # doctest: +SKIP
     'A man in an orange hat starring at something.'
     """
-    if split not in SPLITS:
+    if not isinstance(split, str) or split not in SPLITS:  # a list is unhashable: a TypeError
         raise ValueError(f"`split` must be one of {sorted(SPLITS)}; got {split!r}.")
     texts = []
     for language in LANGUAGES:
@@ -178,8 +178,10 @@ def decode(token_ids, vocabulary) -> str:
     `encode` for every sentence without unknown words:
     `decode(encode([s])[0]) == s` for a normalized `s`.
     """
+    token_ids = np.asarray(token_ids).ravel()
+    _check_token_ids(token_ids, len(vocabulary))
     words = []
-    for token_id in np.asarray(token_ids).ravel().tolist():
+    for token_id in token_ids.tolist():
         if token_id == END_ID:
             break
         if token_id in (PAD_ID, START_ID):
@@ -190,6 +192,19 @@ def decode(token_ids, vocabulary) -> str:
         else:
             words.append(piece)
     return " ".join(words)
+
+
+def _check_token_ids(token_ids: np.ndarray, vocab_size: int) -> None:
+    """Raise unless every id is an integer in `[0, vocab_size)`: `vocabulary[-1]` would be a real piece."""
+    if not token_ids.size:
+        return
+    if token_ids.dtype.kind not in "iu":
+        raise ValueError(f"`token_ids` must be integer ids; got dtype {token_ids.dtype}.")
+    if token_ids.min() < 0 or token_ids.max() >= vocab_size:
+        raise ValueError(
+            f"`token_ids` must lie in [0, len(vocabulary)) = [0, {vocab_size}); got values "
+            f"from {token_ids.min()} to {token_ids.max()}."
+        )
 
 
 @dataclasses.dataclass
@@ -349,7 +364,7 @@ class BucketedBatches:
                  bucket_lengths=(64,), chunk_batches: int = 64):
         if len(source) != len(target):
             raise ValueError(f"{len(source)} sources but {len(target)} targets.")
-        if min(bucket_lengths, default=0) < 2:
+        if sorted_buckets(bucket_lengths)[0] < 2:
             raise ValueError(f"`bucket_lengths` must be lengths >= 2; got {bucket_lengths}.")
         source_lengths = np.array([len(s) for s in source])
         target_lengths = np.array([len(t) for t in target])

@@ -46,4 +46,9 @@ def pretraining_articles(
     for split in ("valid", "test"):
         articles += load_wikitext2_articles(split, data_dir)
     articles = articles[:limit or None]
+    if heldout_articles >= len(articles):
+        raise ValueError(
+            f"heldout_articles ({heldout_articles}) must leave articles to train on: the "
+            f"corpus has {len(articles)}."
+        )
     return articles[:-heldout_articles], articles[-heldout_articles:]

@@ -4,6 +4,8 @@ import re
 
 import numpy as np
 
+from keras_transformer.layers._checks import check_strings
+
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket, which stays
 # with it) followed by a space and an upper-case letter, a digit or a quote:
 # good enough for Wikipedia. Only the space between two sentences is dropped.
@@ -40,6 +42,7 @@ def join_sentences(sentences: list[str], max_words: int) -> list[str]:
     """
     if max_words < 1:
         raise ValueError(f"max_words must be >= 1, got {max_words}.")
+    check_strings("sentences", sentences, 1, "a list of sentences (`split_sentences` makes one)")
     segments, words = [], 0
     for sentence in sentences:
         count = len(sentence.split())
@@ -80,6 +83,7 @@ def next_sentence_pairs(
     >>> len(first), int(labels.sum())
     (4, 2)
     """
+    _check_articles(articles)
     firsts, successors, owners = _consecutive_sentences(articles)
     pool, pool_owners = _sentence_pool(articles)
     if not firsts:
@@ -128,6 +132,7 @@ def sentence_order_pairs(
     >>> [(a, b) if label == 0 else (b, a) for a, b, label in zip(first, second, labels)]
     [('S1.', 'S2.'), ('S2.', 'S3.')]
     """
+    _check_articles(articles)
     firsts, successors, _ = _consecutive_sentences(articles)
     if not firsts:
         raise ValueError(
@@ -137,6 +142,12 @@ def sentence_order_pairs(
     labels = _balanced_labels(len(firsts), SWAPPED, np.random.default_rng(seed))
     pairs = [(b, a) if label == SWAPPED else (a, b) for a, b, label in zip(firsts, successors, labels)]
     return [a for a, _ in pairs], [b for _, b in pairs], labels
+
+
+def _check_articles(articles) -> None:
+    check_strings("articles", articles, 3,
+                  "articles, each a list of paragraphs, each a list of sentences; "
+                  "`split_sentences` splits a paragraph string")
 
 
 def _balanced_labels(n: int, negative: int, rng: np.random.Generator) -> np.ndarray:

@@ -184,6 +184,10 @@ def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
         special_tokens: the tokenizer's start, separator and padding tokens
             (RoBERTa's byte-level BPE: `("<s>", "</s>", "<pad>")`).
     """
+    if not examples:
+        raise ValueError("`examples` is empty: windows need at least one SQuAD example.")
+    if max_question_length < 1:
+        raise ValueError(f"`max_question_length` must be >= 1, got {max_question_length}.")
     context_room = max_length - min(max_question_length, max_length) - 3
     if context_room < 1 or doc_stride < 1:
         raise ValueError(

@@ -38,6 +38,8 @@ def wordpiece_tokenizer(vocab_file: str | os.PathLike | Sequence[str], lowercase
 
     if isinstance(vocab_file, (list, tuple)):
         vocabulary = {piece: index for index, piece in enumerate(vocab_file)}
+        if "[UNK]" not in vocabulary:  # the library raises a bare Exception
+            raise ValueError("vocab_file (a list of pieces) must hold '[UNK]', the unknown-word piece.")
         try:
             return BertWordPieceTokenizer(vocabulary, lowercase=lowercase)
         except TypeError as error:

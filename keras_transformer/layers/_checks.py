@@ -3,6 +3,7 @@ initializer cloning."""
 
 from __future__ import annotations
 
+import numbers
 import random
 
 import keras
@@ -76,6 +77,35 @@ def check_in_range(values, limit: int, name: str, limit_name: str, hint: str) ->
         )
 
 
+def check_strings(name: str, value, depth: int, meaning: str) -> None:
+    """Raise unless `value` is `depth` levels of lists (or tuples) around strings.
+
+    A lone string is a sequence of characters, so a function that wants a list
+    of sentences would otherwise cut one sentence into letters.
+
+    Example:
+    >>> check_strings("sentences", ["One.", "Two."], 1, "a list of sentences")
+    >>> check_strings("articles", [["One. Two."]], 3, "articles of paragraphs of sentences")
+    Traceback (most recent call last):
+    ...
+    ValueError: `articles` must be articles of paragraphs of sentences (3 levels of lists around strings); `articles[0][0]` is a str.
+    """
+    def first_wrong(item, level, path):  # (path, item) of the first misfit, or None
+        if level == 0:
+            return None if isinstance(item, str) else (path, item)
+        if isinstance(item, (str, bytes)) or not isinstance(item, (list, tuple)):
+            return path, item
+        return next((wrong for i, x in enumerate(item)
+                     if (wrong := first_wrong(x, level - 1, f"{path}[{i}]")) is not None), None)
+
+    wrong = first_wrong(value, depth, name)
+    if wrong is not None:
+        levels = "a list of strings" if depth == 1 else f"{depth} levels of lists around strings"
+        raise ValueError(
+            f"`{name}` must be {meaning} ({levels}); `{wrong[0]}` is a {type(wrong[1]).__name__}."
+        )
+
+
 def check_divisible(hidden_dim: int, num_heads: int) -> int:
     """Return the head width `hidden_dim // num_heads`, or raise if it is not whole."""
     if num_heads <= 0 or hidden_dim % num_heads:
@@ -86,8 +116,19 @@ def check_divisible(hidden_dim: int, num_heads: int) -> int:
     return hidden_dim // num_heads
 
 
+def is_integer(value) -> bool:
+    """Whether `value` is a Python or NumPy integer; a bool is a flag, not a count."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_integer(name: str, value, low: int) -> None:
+    """Raise unless `value` is an integer >= `low` (a float or a list is no count)."""
+    if not is_integer(value) or value < low:
+        raise ValueError(f"`{name}` must be an integer >= {low}; got {value!r}.")
+
+
 def check_positive(**values) -> None:
-    """Raise for any argument that is not a positive integer."""
+    """Raise for any argument that is not a positive Python integer (a layer's config must serialize)."""
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from keras_transformer.layers._checks import check_strings
+
 
 class Bleu(NamedTuple):
     """A corpus BLEU score in [0, 100] and the sacrebleu signature that defines it.
@@ -59,13 +61,14 @@ def corpus_bleu(
     """
     from sacrebleu.metrics import BLEU
 
-    hypotheses = [str(h) for h in hypotheses]
-    if len(references) and isinstance(references[0], str):
-        streams = [list(references)]
-    else:
-        streams = [list(stream) for stream in references]
-    if not streams:
-        raise ValueError("`references` is empty; give one reference per hypothesis.")
+    check_strings("hypotheses", hypotheses, 1, "one detokenized sentence per source")
+    if not hypotheses:
+        raise ValueError("`hypotheses` is empty; give one output sentence per source.")
+    several = isinstance(references, (list, tuple)) and references and not isinstance(
+        references[0], str)
+    check_strings("references", references, 2 if several else 1,
+                  "one reference per hypothesis, or a list of such reference streams")
+    streams = [list(stream) for stream in references] if several else [list(references)]
     for i, stream in enumerate(streams):
         if len(stream) != len(hypotheses):
             raise ValueError(

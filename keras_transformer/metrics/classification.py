@@ -95,8 +95,15 @@ def classification_scores(labels, logits) -> dict[str, float]:
             f"`logits` must be (n, classes) with n = len(labels) = {labels.shape[0]}; "
             f"got shape {logits.shape}."
         )
+    if not np.all(np.isfinite(logits)):
+        raise ValueError("`logits` must be finite; got NaN or inf (a diverged model?).")
     predicted = np.argmax(logits, axis=-1)
     labels, predicted = _labels_pair(labels, predicted)
+    if labels.min() < 0 or labels.max() >= logits.shape[1]:
+        raise ValueError(
+            f"`labels` must be class ids in [0, classes={logits.shape[1]}); got ids from "
+            f"{labels.min()} to {labels.max()}."
+        )
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return {

@@ -6,6 +6,8 @@ import collections
 import re
 import string
 
+from keras_transformer.layers._checks import check_strings
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
 
@@ -40,6 +42,10 @@ def squad_scores(predictions: list[str], golds: list[tuple[str, ...]]) -> dict[s
     >>> squad_scores(["the Denver Broncos", "1990"], [("Denver Broncos",), ("1991", "in 1990")])
     {'exact_match': 50.0, 'f1': 83.33333333333333}
     """
+    check_strings("predictions", predictions, 1, "one predicted answer per question")
+    check_strings("golds", golds, 2, "one tuple of gold answers per question")
+    if any(not answers for answers in golds):
+        raise ValueError("Every question of `golds` needs at least one gold answer; one has none.")
     if len(predictions) != len(golds) or not golds:
         raise ValueError(
             f"`predictions` and `golds` must be equally long and non-empty; got "

@@ -44,6 +44,11 @@ def save_checkpoint(path: str | os.PathLike, model: keras.Model, state: dict) ->
     >>> bool((keras.ops.convert_to_numpy(kernel) == saved).all())
     True
     """
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError(
+            f"`model` must be compiled with an optimizer: a checkpoint holds the optimizer's "
+            f"state too; {model.name} has none."
+        )
     path = pathlib.Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

@@ -5,6 +5,7 @@ import time
 import keras
 import numpy as np
 
+from keras_transformer.layers._checks import check_positive
 from keras_transformer.training.devices import accelerator
 
 _peaks: dict[tuple, float] = {}
@@ -82,7 +83,12 @@ def bert_flops_per_token(task_model: keras.Model, seq_len: int) -> float:
     """
     from keras_transformer.models.bert.backbone import BERT
 
-    backbone = task_model if isinstance(task_model, BERT) else task_model.backbone
+    backbone = task_model if isinstance(task_model, BERT) else getattr(task_model, "backbone", None)
+    if not isinstance(backbone, BERT):
+        raise ValueError(
+            f"`task_model` must be a `BERT` or a model with a `BERT` `.backbone`; got "
+            f"{type(task_model).__name__}. For a GPT use `gpt_model_flops_per_token`."
+        )
     embeddings = backbone.embeddings
     tables = [embeddings.token_embedding, embeddings.position_embedding, embeddings.segment_embedding]
     looked_up = sum(int(np.prod(w.shape)) for table in tables if table is not None for w in table.weights)
@@ -118,6 +124,7 @@ def measure_matmul_peak(
     """
     if size is None:
         size = 1024 if accelerator() == "cpu" else 4096
+    check_positive(size=size)
     key = (keras.backend.backend(), dtype, size)
     if key not in _peaks:
         matmul = _compiled_matmul()

@@ -35,6 +35,12 @@ def build_optimizer(config: Preset, model: keras.Model) -> keras.optimizers.Adam
     >>> optimizer.global_clipnorm
     1.0
     """
+    if not model.built:  # no variables yet: nothing would be excluded from weight decay
+        raise ValueError(
+            f"`model` must be built before `build_optimizer` (call it once on a batch, or "
+            f"`model.build(shape)`), so biases and norms can be kept out of weight decay; "
+            f"{model.name} is not."
+        )
     optimizer = keras.optimizers.AdamW(
         learning_rate=SCHEDULES[config.lr_decay](
             config.learning_rate,

@@ -1,6 +1,7 @@
 """The fields every chapter preset shares, and `key=value` overrides."""
 
 import dataclasses
+import math
 import types
 import typing
 
@@ -82,6 +83,8 @@ class Preset:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
+        if not 0 < self.learning_rate < math.inf:  # NaN fails every comparison
+            raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate!r}.")
         if not 0 < self.min_learning_rate <= self.learning_rate:
             raise ValueError(
                 f"min_learning_rate must be in (0, learning_rate="
@@ -92,9 +95,9 @@ class Preset:
                 raise ValueError(
                     f"{name} must be in [0, 1), got {getattr(self, name)!r}."
                 )
-        if self.weight_decay < 0 or self.grad_clip < 0:
+        if not (0 <= self.weight_decay < math.inf and 0 <= self.grad_clip < math.inf):
             raise ValueError(
-                f"weight_decay and grad_clip must be >= 0, got "
+                f"weight_decay and grad_clip must be finite and >= 0, got "
                 f"{self.weight_decay!r} and {self.grad_clip!r}."
             )
         if self.checkpoint_interval % self.eval_interval:

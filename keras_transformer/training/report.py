@@ -1,10 +1,13 @@
 """The run folder's human-facing outputs: metrics.json, loss curve, summary line."""
 
 import json
+import math
 import os
 import pathlib
 
 from matplotlib.figure import Figure
+
+from keras_transformer.plots import save_figure
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
@@ -19,22 +22,29 @@ def plot_history(history: list[dict], path: str | os.PathLike, headline: str) ->
     """Saves a PNG of the training loss and evaluation metrics against step.
 
     Loss-like metrics (names containing "loss") share the left panel; a
-    headline that is not a loss (accuracy, BLEU, ...) gets its own panel.
+    headline that is not a loss (accuracy, BLEU, ...) gets its own panel. A
+    metric missing from a row (evaluated at some steps only) leaves a gap. The
+    folder of `path` is created if need be.
     """
     steps = [record["step"] for record in history]
-    loss_keys = [k for k in history[0] if "loss" in k] if history else []
+    loss_keys = dict.fromkeys(k for record in history for k in record if "loss" in k)
     panels = 1 if "loss" in headline else 2
     # Figure without pyplot: no global backend switch, works headless.
     figure = Figure(figsize=(6 * panels, 4), layout="tight")
     axes = figure.subplots(1, panels, squeeze=False)[0]
     for key in loss_keys:
-        axes[0].plot(steps, [r[key] for r in history], marker=".", label=key)
+        axes[0].plot(steps, column(history, key), marker=".", label=key)
     axes[0].set(xlabel="step", ylabel="loss", title="loss")
     axes[0].legend()
     if panels == 2:
-        axes[1].plot(steps, [r.get(headline) for r in history], marker=".")
+        axes[1].plot(steps, column(history, headline), marker=".")
         axes[1].set(xlabel="step", ylabel=headline, title=headline)
-    figure.savefig(path, dpi=100)
+    save_figure(figure, path)
+
+
+def column(history: list[dict], key: str) -> list[float]:
+    """`key`'s value in every row of `history`, NaN (a gap in the plot) where a row lacks it."""
+    return [record.get(key, math.nan) for record in history]
 
 
 def summary_line(metrics: dict) -> str:

@@ -50,6 +50,11 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
                 f"warmup_steps and decay_steps need 0 <= warmup_steps <= "
                 f"decay_steps, got {warmup_steps} and {decay_steps}."
             )
+        if not 0 <= min_learning_rate <= peak_learning_rate < math.inf:
+            raise ValueError(
+                f"the learning rates need 0 <= min_learning_rate <= peak_learning_rate, both "
+                f"finite; got {min_learning_rate!r} and {peak_learning_rate!r}."
+            )
         self.peak_learning_rate = peak_learning_rate
         self.min_learning_rate = min_learning_rate
         self.warmup_steps = warmup_steps

@@ -19,7 +19,7 @@ import numpy as np
 from keras_transformer import metrics
 from keras_transformer.data import squad
 from keras_transformer.models import BertSpanQA
-from keras_transformer.models.bert.folder import load_bert_backbone
+from keras_transformer.models.bert.folder import load_bert_backbone, vocabulary_file
 from keras_transformer.training.flops import bert_flops_per_token
 from keras_transformer.training.preset import FineTuningPreset, probe_preset
 from keras_transformer.training.task import Task
@@ -36,6 +36,19 @@ class SpanQAPreset(FineTuningPreset):
     max_question_length: int = 48
     max_answer_length: int = 30  # word pieces
     bucket_lengths: str = "128"  # shorter padded lengths besides max_length
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("doc_stride", "max_question_length", "max_answer_length"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if self.max_length < self.max_question_length + 4:  # 3 special tokens + 1 context piece
+            raise ValueError(
+                f"max_length ({self.max_length}) must leave room for a context piece beside a "
+                f"question of max_question_length ({self.max_question_length}) and 3 special "
+                f"tokens: at least {self.max_question_length + 4}."
+            )
 
 
 @dataclasses.dataclass
@@ -179,7 +192,7 @@ class FolderSpanQATask(SpanQATask):
     """Span QA fine-tuning of a saved encoder (or its architecture from scratch) with its own WordPiece vocabulary."""
 
     def offsets_tokenizer(self):
-        return squad.offsets_tokenizer(pathlib.Path(self.config.encoder_dir) / "vocab.txt")
+        return squad.offsets_tokenizer(vocabulary_file(self.config.encoder_dir))
 
     def build_model(self) -> keras.Model:
         c = self.config

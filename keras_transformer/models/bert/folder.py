@@ -94,7 +94,7 @@ def load_bert_backbone(
     >>> load_bert_backbone(folder, dropout=0.1).dropout
     0.1
     """
-    folder = Path(folder)
+    folder = _named_folder(folder)
     missing = [f for f in FILES if not (folder / f).is_file()]
     if missing:
         raise FileNotFoundError(f"{folder} lacks {missing}: not a folder from `save_bert_folder`.")
@@ -113,6 +113,24 @@ def load_bert_backbone(
     return backbone
 
 
+def vocabulary_file(folder: str | os.PathLike) -> Path:
+    """The `vocab.txt` of a `save_bert_folder` folder; a FileNotFoundError if it has none."""
+    path = _named_folder(folder) / "vocab.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} lacks vocab.txt: not a folder from `save_bert_folder`.")
+    return path
+
+
+def _named_folder(folder: str | os.PathLike) -> Path:
+    """`folder` as a Path; an empty name would be the working directory, so it is a ValueError."""
+    if not str(folder):
+        raise ValueError(
+            "The encoder folder is empty (''): give the folder `save_bert_folder` wrote "
+            "(a preset's `encoder_dir`)."
+        )
+    return Path(folder)
+
+
 def load_bert_folder_tokenizer(folder: str | os.PathLike, lowercase: bool = True):
     """The `BertWordPieceTokenizer` of a `save_bert_folder` folder, without its weights.
 
@@ -124,9 +142,7 @@ def load_bert_folder_tokenizer(folder: str | os.PathLike, lowercase: bool = True
     >>> np.asarray(load_bert_folder_tokenizer(folder)("The cats")).tolist()
     [2, 3, 4]
     """
-    path = Path(folder) / "vocab.txt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{folder} lacks vocab.txt: not a folder from `save_bert_folder`.")
+    path = vocabulary_file(folder)
     # keras-hub (0.15 GB of TensorFlow text ops) loads only for the tokenizer:
     # a run that brings its own tokenizer, as SQuAD's does, never pays for it.
     from keras_transformer.data.bert_inputs import BertWordPieceTokenizer
