@@ -46,7 +46,7 @@ def test_buckets_must_hold_the_longest_row(classifier):
 
 @pytest.mark.parametrize("lengths, buckets, message", [
     ([3], (4, 8), r"lengths must give one length per row of inputs \(2 rows"),
-    ([3, 5], (), "`bucket_lengths` must be lengths >= 1"),
+    ([3, 5], (), "`bucket_lengths` must be one or more integers >= 1"),
 ])
 def test_lengths_and_buckets_are_checked(classifier, lengths, buckets, message):
     """Lengths that are not one per row, or no bucket, are a ValueError saying what is needed."""
