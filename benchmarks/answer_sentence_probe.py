@@ -26,6 +26,7 @@ one recovers.
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import re
 import statistics
@@ -108,13 +109,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=3e-4)
-    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--max-length", type=int,
+                        help="tokens per row (default and maximum: the encoder's max_length)")
     parser.add_argument("--eval-questions", type=int, default=0, help="0: every held-out question")
     parser.add_argument("--data-dir", default=None, help="default: $KT_DATA_DIR")
     args = parser.parse_args()
     if not (pathlib.Path(args.encoder_dir) / "backbone.json").is_file():
         raise SystemExit(f"--encoder-dir {args.encoder_dir!r} holds no saved encoder: run "
                          f"`python chapters/05_bert_pretraining.py --preset cpu` first.")
+    longest = json.loads((pathlib.Path(args.encoder_dir) / "backbone.json").read_text())["max_length"]
+    args.max_length = args.max_length or longest
+    if not 1 <= args.max_length <= longest:
+        parser.error(f"--max-length must be in [1, {longest}] (the encoder's max_length); "
+                     f"got {args.max_length}.")
 
     splits = squad.squad_splits(args.data_dir)
     tokenizer = load_bert_folder_tokenizer(args.encoder_dir)

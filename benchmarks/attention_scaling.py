@@ -16,10 +16,10 @@ backend can be any. The contenders:
 
 Ratios are `keras time / contender time` (above 1: faster than Keras). The
 slopes are least-squares fits of log(cost) on log(length) over the lengths
-from 1,024 up: 2 is quadratic, 1 linear.
+from 1,024 up (two of them at least, else "n/a"): 2 is quadratic, 1 linear.
 
     python benchmarks/attention_scaling.py                       # 512 .. 8192, writes runs/attention_scaling/
-    python benchmarks/attention_scaling.py --lengths 512 1024 --repeats 2
+    python benchmarks/attention_scaling.py --lengths 1024 2048 --repeats 2
 """
 
 from __future__ import annotations
@@ -120,11 +120,11 @@ def memory_in_jax(argv: list[str]) -> dict[str, dict[int, float]]:
             for name, values in json.loads(out).items()}
 
 
-def slope(values: dict[int, float], from_length: int = 1024) -> float:
-    """Least-squares slope of log(value) on log(length) over lengths >= from_length."""
+def slope(values: dict[int, float], from_length: int = 1024) -> float | None:
+    """Least-squares slope of log(value) on log(length) over lengths >= from_length; None below two."""
     points = [(n, v) for n, v in values.items() if n >= from_length]
-    if len(points) < 2:
-        return float("nan")
+    if len(points) < 2:  # no line to fit: `null` in the JSON, "n/a" in the table
+        return None
     n, v = np.log(np.array(points, dtype=np.float64)).T
     return float(np.polyfit(n, v, 1)[0])
 
@@ -136,7 +136,8 @@ def table(title: str, values: dict, unit: str, scale: float, ratios: bool) -> st
         cells = "".join(
             f"{by_length[n] * scale:>10.3g}" if n in by_length else f"{'-':>10s}" for n in lengths
         )
-        rows.append(f"{name:14s}{cells}   {slope(by_length):.2f}   ({unit})")
+        fitted = slope(by_length)
+        rows.append(f"{name:14s}{cells}   {'n/a' if fitted is None else f'{fitted:.2f}'}   ({unit})")
         if ratios and name != "keras" and "keras" in values:
             cells = "".join(
                 f"{values['keras'][n] / by_length[n]:>9.2f}x"

@@ -18,11 +18,16 @@ deviation over the seeds and our ratios to `transformers`.
 
     python benchmarks/cola_finetuning.py --seeds 0 1 2
     python benchmarks/cola_finetuning.py --seeds 0 --epochs 1   # a quick look
+
+The `transformers` side needs `torch` and `transformers`, which the package
+does not install (tox's torch environment has both): on a machine without a
+GPU, install a CPU build of torch first, then `pip install transformers`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -114,7 +119,8 @@ def timed(command: list[str]) -> tuple[dict, float, float]:
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
-        raise RuntimeError(f"{' '.join(command)} failed (status {status}).")
+        raise RuntimeError(
+            f"{' '.join(command)} failed (exit status {os.waitstatus_to_exitcode(status)}).")
     return json.loads(output.strip().splitlines()[-1]), time.perf_counter() - start, usage.ru_maxrss / 1024
 
 
@@ -153,6 +159,10 @@ def main() -> None:
         print(json.dumps(keras_transformer_run(args.seed, args.epochs, args.out)))
         return
 
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        parser.error(f"the transformers side needs {' and '.join(missing)}: install a CPU build "
+                     f"of torch, then `pip install transformers` (see this script's docstring).")
     results = {engine: [] for engine in ENGINES}
     with tempfile.TemporaryDirectory() as scratch:
         data_file = pathlib.Path(scratch) / "cola.json"
