@@ -69,6 +69,20 @@ def test_one_failed_process_stops_the_others(tmp_path, capsys):
     assert "process 1 gives up" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not pathlib.Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
+def test_the_launcher_holds_no_framework_beside_its_workers(tmp_path):
+    """`python -m keras_transformer.training.launch` waits beside the workers without TensorFlow loaded."""
+    script = tmp_path / "worker.py"
+    script.write_text("import os\n"
+                      "print('tensorflow' in open(f'/proc/{os.getppid()}/maps').read())\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_transformer.training.launch", "--num-processes", "1",
+         str(script)], cwd=tiny.ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "False"
+
+
 def test_processes_need_the_jax_backend(monkeypatch):
     """Joining a multi-process cluster on another backend is a ValueError that names the fix."""
     monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
