@@ -242,14 +242,23 @@ def test_epochs_need_steps_per_epoch(tmp_path):
         training.main(PRESETS, NoEpochs, ["--epochs", "2", "--out", str(tmp_path)])
 
 
-def test_resume_with_a_different_preset_is_refused(tmp_path):
-    """--resume with changed settings raises ValueError naming the changed field."""
+def test_resume_with_a_different_preset_is_refused(tmp_path, capsys):
+    """--resume with changed settings is a usage error naming the changed field, and `train` raises before preparing data."""
     training.main(PRESETS, TinyTask, ["--steps", "10", "--out", str(tmp_path)])
-    with pytest.raises(ValueError, match="learning_rate"):
+    with pytest.raises(SystemExit) as stopped:
         training.main(
             PRESETS, TinyTask,
             ["--steps", "10", "--set", "learning_rate=0.02", "--resume", "--out", str(tmp_path)],
         )
+    assert stopped.value.code == 2 and "learning_rate (checkpoint 0.01, now 0.02)" in capsys.readouterr().err
+
+    class NeverBuilt(TinyTask):
+        def __init__(self, *args):
+            raise AssertionError("the data were prepared before the settings were checked")
+
+    changed = dataclasses.replace(PRESETS["cpu"], steps=10, learning_rate=0.02)
+    with pytest.raises(ValueError, match="learning_rate"):
+        training.train(changed, NeverBuilt, tmp_path, resume=True)
 
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):

@@ -130,6 +130,12 @@ def restore_checkpoint(path: str | os.PathLike, model: keras.Model) -> dict:
         return json.loads(str(stored["state"]))
 
 
+def checkpoint_state(path: str | os.PathLike) -> dict:
+    """The `state` dict stored with a checkpoint, read without a model or its variables."""
+    with np.load(path) as stored:
+        return json.loads(str(stored["state"]))
+
+
 def _variable_groups(model: keras.Model) -> dict:
     return {"model": model.variables, "optimizer": model.optimizer.variables}
 

@@ -19,6 +19,7 @@ from keras_transformer._tensorflow_import import keep_tensorflow_out
 from keras_transformer._tensorflow_import import tensorflow_kept_out
 from keras_transformer.training import devices
 from keras_transformer.training import report
+from keras_transformer.training.checkpoint import checkpoint_state
 from keras_transformer.training.checkpoint import global_rng_state
 from keras_transformer.training.checkpoint import restore_checkpoint
 from keras_transformer.training.cluster import Cluster
@@ -73,14 +74,22 @@ def main(
     """
     startup = seconds_since_process_start()  # Python and the imports, before any work
     chapter = chapter or pathlib.Path(sys.argv[0]).stem
-    args = build_parser(presets, task_class.__doc__).parse_args(argv)
+    parser = build_parser(presets, task_class.__doc__)
+    args = parser.parse_args(argv)
+    config = config_from_args(presets, args)
+    run_dir = pathlib.Path(args.out or f"runs/{chapter}-{args.preset}")
+    if args.resume:
+        try:  # a usage error, before the data or the model cost anything
+            check_resumable(run_dir, config, args.epochs)
+        except ValueError as error:
+            parser.error(str(error))
     if not task_class.needs_tensorflow and process_started_for(task_class):
         keep_tensorflow_out()  # for good: not in a notebook's kernel (%run) or a test's process
     join(Cluster(args.num_processes, args.process_id, args.coordinator))
     return train(
-        config_from_args(presets, args),
+        config,
         task_class,
-        pathlib.Path(args.out or f"runs/{chapter}-{args.preset}"),
+        run_dir,
         data_dir=args.data_dir,
         epochs=args.epochs,
         resume=args.resume,
@@ -145,6 +154,8 @@ def train(
     _check_split(config, ranks)  # before the data and the model cost anything
     distribute = distribute or ranks > 1
     run_dir = pathlib.Path(run_dir) / (f"process-{rank}" if rank else "")
+    if resume:
+        check_resumable(run_dir, config, epochs)  # before the data and the model cost anything
     run_dir.mkdir(parents=True, exist_ok=True)
     devices.seed_everything(config.seed, config.deterministic)
     keras.config.set_dtype_policy(config.dtype_policy or "float32")
@@ -401,20 +412,36 @@ def _steps_for_epochs(epochs: float, task: Task) -> int:
     return steps
 
 
+def check_resumable(run_dir: str | os.PathLike, config: Preset, epochs: float | None = None) -> None:
+    """Raises a ValueError if `run_dir` holds a checkpoint trained with other settings than `config`.
+
+    With `epochs`, `config.steps` is not known yet (the task sets it) and is
+    not compared; `train` compares it once it is.
+    """
+    path = pathlib.Path(run_dir) / CHECKPOINT
+    if path.exists():
+        _check_same_settings(run_dir, checkpoint_state(path)["config"], config,
+                             ignore=("steps",) if epochs is not None else ())
+
+
+def _check_same_settings(run_dir, saved: dict, config: Preset, ignore=()) -> None:
+    current = json.loads(json.dumps(dataclasses.asdict(config)))
+    changed = sorted(k for k in current if k not in ignore and current[k] != saved.get(k))
+    if changed:
+        raise ValueError(
+            f"--resume needs the preset the checkpoint in {run_dir} was "
+            f"trained with; these fields differ: "
+            + ", ".join(f"{k} (checkpoint {saved.get(k)!r}, now {current[k]!r})" for k in changed)
+        )
+
+
 def _resume_state(run_dir: pathlib.Path, model: keras.Model, config: Preset) -> dict | None:
     path = run_dir / CHECKPOINT
     if not path.exists():
         print(f"No checkpoint in {run_dir}: starting from step 0.")
         return None
     state = restore_checkpoint(path, model)
-    current = json.loads(json.dumps(dataclasses.asdict(config)))
-    changed = sorted(k for k in current if current[k] != state["config"].get(k))
-    if changed:
-        raise ValueError(
-            f"--resume needs the preset the checkpoint in {run_dir} was "
-            f"trained with; these fields differ: "
-            + ", ".join(f"{k} (checkpoint {state['config'].get(k)!r}, now {current[k]!r})" for k in changed)
-        )
+    _check_same_settings(run_dir, state["config"], config)
     print(f"Resuming {run_dir} at step {state['step']}.")
     return state
 
