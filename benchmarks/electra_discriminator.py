@@ -18,9 +18,7 @@ ELECTRA's task), so the discriminator's side of the model is tested alone.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import pathlib
-import sys
 import time
 
 import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
@@ -30,17 +28,9 @@ import numpy as np
 
 from keras_transformer.training.optimizer import build_optimizer
 from keras_transformer.training.preset import apply_overrides
+from keras_transformer.training.script_module import load_script
 
 CHAPTER = pathlib.Path(__file__).resolve().parents[1] / "chapters" / "06_bert_family.py"
-
-
-def load_chapter():
-    """The chapter 06 script as a module (its name starts with a digit)."""
-    spec = importlib.util.spec_from_file_location("bert_family", CHAPTER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 class UniformReplacements(kt.models.ElectraPretrainer):
@@ -97,7 +87,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a field of chapter 06's cpu preset")
     args = parser.parse_args()
-    chapter = load_chapter()
+    chapter = load_script(CHAPTER)
     config = apply_overrides(chapter.CPU, ["objectives=electra", f"steps={args.steps}", *args.set])
     corpus = chapter.Corpus(config, None)
     kinds = ("generator", "uniform") if args.replacements == "both" else (args.replacements,)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -13,6 +12,8 @@ import threading
 import time
 
 import numpy as np
+
+from keras_transformer.training.script_module import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # A chapter must fit a student's laptop (8 GB, beside a browser and an editor).
@@ -171,10 +172,4 @@ def metrics(run_dir: pathlib.Path) -> dict:
 
 def load_chapter(script: str):
     """Import `chapters/<script>` as a module (its presets and classes), without running it."""
-    path = ROOT / "chapters" / script
-    # Named after the whole file: the two chapter-05 scripts must not share a module.
-    spec = importlib.util.spec_from_file_location(f"chapter_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "chapters" / script)
