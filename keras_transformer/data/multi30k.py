@@ -55,6 +55,7 @@ import numpy as np
 
 from keras_transformer.data.buckets import LengthBuckets, sorted_buckets
 from keras_transformer.data.files import CACHE_DIR_ENV, resolve_data_file
+from keras_transformer.layers._checks import check_in_range
 
 SPLITS = {"train": 29_000, "val": 1_014, "test_2016_flickr": 1_000}
 LANGUAGES = ("de", "en")
@@ -196,15 +197,10 @@ def decode(token_ids, vocabulary) -> str:
 
 def _check_token_ids(token_ids: np.ndarray, vocab_size: int) -> None:
     """Raise unless every id is an integer in `[0, vocab_size)`: `vocabulary[-1]` would be a real piece."""
-    if not token_ids.size:
-        return
-    if token_ids.dtype.kind not in "iu":
+    if token_ids.size and token_ids.dtype.kind not in "iu":
         raise ValueError(f"`token_ids` must be integer ids; got dtype {token_ids.dtype}.")
-    if token_ids.min() < 0 or token_ids.max() >= vocab_size:
-        raise ValueError(
-            f"`token_ids` must lie in [0, len(vocabulary)) = [0, {vocab_size}); got values "
-            f"from {token_ids.min()} to {token_ids.max()}."
-        )
+    check_in_range(token_ids, vocab_size, "token_ids", "len(vocabulary)",
+                   "Ids index the vocabulary the data were encoded with.")
 
 
 @dataclasses.dataclass

@@ -39,6 +39,14 @@ def _labels_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return y_true.astype("int64"), y_pred.astype("int64")
 
 
+def _check_class_ids(name: str, y: np.ndarray, limit_name: str, num_classes: int) -> None:
+    if y.min() < 0 or y.max() >= num_classes:
+        raise ValueError(
+            f"`{name}` must be class ids in [0, {limit_name}={num_classes}); got ids from "
+            f"{y.min()} to {y.max()}."
+        )
+
+
 def matthews_corrcoef(y_true, y_pred) -> float:
     """Matthews correlation coefficient of class-id predictions, in [-1, 1].
 
@@ -66,11 +74,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int = 2) -> np.ndarray:
     """
     y_true, y_pred = _labels_pair(y_true, y_pred)
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
-        if y.min() < 0 or y.max() >= num_classes:
-            raise ValueError(
-                f"`{name}` holds class ids in [{y.min()}, {y.max()}], outside "
-                f"[0, num_classes={num_classes})."
-            )
+        _check_class_ids(name, y, "num_classes", num_classes)
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2)
     return counts.reshape(num_classes, num_classes)
 
@@ -99,11 +103,7 @@ def classification_scores(labels, logits) -> dict[str, float]:
         raise ValueError("`logits` must be finite; got NaN or inf (a diverged model?).")
     predicted = np.argmax(logits, axis=-1)
     labels, predicted = _labels_pair(labels, predicted)
-    if labels.min() < 0 or labels.max() >= logits.shape[1]:
-        raise ValueError(
-            f"`labels` must be class ids in [0, classes={logits.shape[1]}); got ids from "
-            f"{labels.min()} to {labels.max()}."
-        )
+    _check_class_ids("labels", labels, "classes", logits.shape[1])
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return {
