@@ -74,7 +74,7 @@ from keras_transformer.data import cola
 from keras_transformer.data.wordpiece import wordpiece_tokenizer
 from keras_transformer.models.bert.folder import load_bert_folder
 from keras_transformer.models.bert.checkpoint import read_hf_bert_config
-from keras_transformer.training.cli import build_parser, config_from_args
+from keras_transformer.training.cli import build_parser
 from keras_transformer.training.preset import FineTuningPreset
 
 DEV_SETS = {"in_domain": "in_domain_dev", "out_of_domain": "out_of_domain_dev"}
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Fine-tunes each initialization in turn, then writes the comparison; returns its metrics."""
     presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
     args = build_parser(presets, __doc__).parse_args(argv)
-    config = config_from_args(presets, args)
+    config = args.config
     run = pathlib.Path(args.out or f"runs/05_bert_cola-{args.preset}")
     # Each initialization trains in a fresh process of its own: what one run's
     # framework kept (compiled programs) never adds to the next one's peak.

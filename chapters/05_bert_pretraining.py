@@ -72,7 +72,7 @@ from keras_transformer.data import (
 from keras_transformer.data.wordpiece import sentence_rows, wordpiece_tokenizer
 from keras_transformer.models.bert.folder import save_bert_folder
 from keras_transformer.training import report
-from keras_transformer.training.cli import build_parser, config_from_args
+from keras_transformer.training.cli import build_parser
 from keras_transformer.training.span_qa import FolderSpanQAPreset, FolderSpanQATask, SquadProbe
 
 RESERVED = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Pretrains, then (with `squad_steps`) probes the backbone on SQuAD; returns the run's metrics."""
     presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
     args = build_parser(presets, __doc__).parse_args(argv)
-    config = config_from_args(presets, args)
+    config = args.config
     run = pathlib.Path(args.out or f"runs/05_bert_pretraining-{args.preset}")
     common = dict(data_dir=args.data_dir, resume=args.resume, distribute=args.distribute,
                   power_watts=args.power_watts)

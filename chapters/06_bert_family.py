@@ -69,7 +69,7 @@ from keras_transformer.data import (
 from keras_transformer.data.bert_inputs import BertWordPieceTokenizer
 from keras_transformer.data.wordpiece import sentence_rows
 from keras_transformer.models.bert.folder import load_bert_backbone, save_bert_folder
-from keras_transformer.training.cli import build_parser, config_from_args
+from keras_transformer.training.cli import build_parser
 from keras_transformer.training.cola_probe import ColaProbe, FolderColaTask
 from keras_transformer.training.span_qa import SpanQATask, SquadProbe
 
@@ -529,7 +529,7 @@ def run_phase(phase: str, objective: str, config: FamilyConfig, corpus: Corpus,
 def main(argv: list[str] | None = None) -> dict:
     presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
     args = build_parser(presets, __doc__).parse_args(argv)
-    config = config_from_args(presets, args)
+    config = args.config
     run = pathlib.Path(args.out or f"runs/06_bert_family-{args.preset}")
     started = training.main_began()  # in the first of its processes
     # The corpus and every run are made in fresh processes: TensorFlow keeps

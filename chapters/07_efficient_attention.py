@@ -53,7 +53,7 @@ from scipy.special import log_softmax
 from keras_transformer import data, plots, training
 from keras_transformer.data.masked_chars import mask_windows, masked_char_batch
 from keras_transformer.layers.block_base import ATTENTION_KINDS
-from keras_transformer.training.cli import build_parser, config_from_args
+from keras_transformer.training.cli import build_parser
 from keras_transformer.training.report import plot_history
 from keras_transformer.training.step_cost import time_forward_backward
 
@@ -274,7 +274,7 @@ def draw(metrics: dict, kinds: list[str], config: EfficientAttentionConfig,
 def main(argv: list[str] | None = None) -> dict:
     presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
     args = build_parser(presets, __doc__).parse_args(argv)
-    config = config_from_args(presets, args)
+    config = args.config
     run = pathlib.Path(args.out or f"runs/07_efficient_attention-{args.preset}")
     run.mkdir(parents=True, exist_ok=True)
     started = training.main_began()  # in the first of its processes

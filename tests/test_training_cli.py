@@ -30,7 +30,7 @@ PRESETS = {
 
 def _config(*argv):
     args = build_parser(PRESETS).parse_args(list(argv))
-    return config_from_args(PRESETS, args), args
+    return args.config, args
 
 
 def test_default_preset_is_cpu():

@@ -11,9 +11,11 @@ from keras_transformer.training.preset import apply_overrides
 class ChapterParser(argparse.ArgumentParser):
     """An argument parser that also applies the settings, so that a bad one is a usage error.
 
-    `--set bogus=1`, `--steps 0` or `--steps` with `--epochs` end with the
-    usage line and the reason (exit status 2), as an unknown flag does,
-    instead of a traceback from the chapter's first line of work.
+    The parsed namespace carries the settings as `config` (the chosen preset
+    with the command line's overrides). `--set bogus=1`, `--steps 0` or
+    `--steps` with `--epochs` end with the usage line and the reason (exit
+    status 2), as an unknown flag does, instead of a traceback from the
+    chapter's first line of work.
     """
 
     def __init__(self, presets: dict[str, Preset], **kwargs):
@@ -23,7 +25,7 @@ class ChapterParser(argparse.ArgumentParser):
     def parse_args(self, args=None, namespace=None):
         parsed = super().parse_args(args, namespace)
         try:
-            config_from_args(self.presets, parsed)
+            parsed.config = config_from_args(self.presets, parsed)
         except ValueError as error:
             self.error(str(error))
         return parsed
@@ -37,8 +39,9 @@ def build_parser(presets: dict[str, Preset], description: str | None = None) -> 
     >>> from keras_transformer.training.cli import build_parser
     >>> from keras_transformer.training.preset import Preset
     >>> parser = build_parser({"smoke": Preset(steps=10), "cpu": Preset()})
-    >>> parser.parse_args(["--preset", "smoke", "--set", "seed=3"]).overrides
-    ['seed=3']
+    >>> args = parser.parse_args(["--preset", "smoke", "--set", "seed=3"])
+    >>> args.overrides, args.config.steps, args.config.seed
+    (['seed=3'], 10, 3)
     """
     parser = ChapterParser(presets, description=description)
     parser.add_argument(

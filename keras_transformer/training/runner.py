@@ -26,7 +26,6 @@ from keras_transformer.training.cluster import Cluster
 from keras_transformer.training.cluster import join
 from keras_transformer.training.cluster import process_rank
 from keras_transformer.training.cli import build_parser
-from keras_transformer.training.cli import config_from_args
 from keras_transformer.training.energy import assumed_power_watts
 from keras_transformer.training.flops import measure_matmul_peak
 from keras_transformer.training.fresh_process import process_started_for
@@ -76,7 +75,7 @@ def main(
     chapter = chapter or pathlib.Path(sys.argv[0]).stem
     parser = build_parser(presets, task_class.__doc__)
     args = parser.parse_args(argv)
-    config = config_from_args(presets, args)
+    config = args.config
     run_dir = pathlib.Path(args.out or f"runs/{chapter}-{args.preset}")
     if args.resume:
         try:  # a usage error, before the data or the model cost anything
