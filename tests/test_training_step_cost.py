@@ -38,6 +38,18 @@ def test_timing_is_positive_and_checks_its_arguments():
         time_forward_backward(dense, x, repeats=0)
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's tracing counter")
+def test_one_step_per_layer_is_not_taken_for_retracing(caplog):
+    """Measuring many layers compiles a step for each without TensorFlow warning of excessive retracing."""
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for length in range(2, 9):
+            x = np.ones((1, length, 2), "float32")
+            dense = keras.layers.Dense(2)
+            dense(x)
+            time_forward_backward(dense, x, repeats=1)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
 @pytest.mark.skipif(BACKEND != "jax", reason="XLA's memory analysis is read through JAX")
 def test_memory_covers_the_gradients_and_grows_with_length():
     """The working memory holds at least the gradients, and a 4x longer input needs more of it."""
