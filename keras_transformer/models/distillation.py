@@ -17,6 +17,7 @@ from keras_transformer import losses
 from keras_transformer.layers._checks import check_no_sample_weight
 from keras_transformer.models.bert.backbone import BERT
 from keras_transformer.models.bert.tasks import _BertTask
+from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
 
 
 def student_layers(teacher_layers: int, num_layers: int | None = None) -> list[int]:
@@ -96,7 +97,7 @@ def distil_student(teacher: BERT, layers: Sequence[int] | None = None) -> BERT:
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class Distiller(keras.Model):
+class Distiller(LeavesIdleWeightsOut, keras.Model):
     """Train a student task model on a frozen teacher's soft targets, the true labels and its hidden states.
 
     `loss = soft_weight · T² CE(teacher/T, student/T) + hard_weight · CE(labels, student)
@@ -178,6 +179,9 @@ class Distiller(keras.Model):
         self.soft_weight = float(soft_weight)
         self.hard_weight = float(hard_weight)
         self.cosine_weight = float(cosine_weight)
+
+    def idle_weights(self) -> list[keras.Variable]:
+        return self.student.idle_weights()  # the teacher's are all frozen
 
     def build(self, inputs_shape):
         for model in (self.student, self.teacher):

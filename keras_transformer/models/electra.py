@@ -25,6 +25,7 @@ from keras_transformer.layers._checks import (
 )
 from keras_transformer.models.bert.backbone import BERT, INPUT_KEYS
 from keras_transformer.models.bert.heads import BertMaskedLMHead
+from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
 
 #: The masked-LM inputs, as keras-hub's `MaskedLMMaskGenerator` returns them.
 MASK_KEYS = ("mask_positions", "mask_ids", "mask_weights")
@@ -122,7 +123,7 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class ElectraPretrainer(keras.Model):
+class ElectraPretrainer(LeavesIdleWeightsOut, keras.Model):
     """Replaced-token detection: a generator `BERT` corrupts the input, a discriminator `BERT` finds the corruptions.
 
     The generator (the paper uses one a quarter to a half as wide) and the
@@ -134,7 +135,7 @@ class ElectraPretrainer(keras.Model):
     weights exist). The model defines its own loss (`compute_loss`), so
     compile it with an optimizer alone and fit it on the inputs, without
     targets. Neither pooler takes part in replaced-token detection, so
-    Keras warns that they get no gradient.
+    both stay out of its training (`idle_weights`).
 
     Args:
         generator: the masked-LM `BERT`.
@@ -212,6 +213,9 @@ class ElectraPretrainer(keras.Model):
             dtype=self.dtype_policy, name="discriminator_head",
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def idle_weights(self) -> list[keras.Variable]:
+        return [*self.generator.pooler.weights, *self.discriminator.pooler.weights]
 
     def _split(self, inputs):
         if not isinstance(inputs, Mapping) or any(k not in inputs for k in MASK_KEYS):

@@ -18,12 +18,15 @@ from keras_transformer.models.bert.heads import (
     BertNextSentenceHead,
     BertSpanHead,
 )
+from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
 
 
-class _BertTask(keras.Model):
+class _BertTask(LeavesIdleWeightsOut, keras.Model):
     """What the task models share: the backbone, its inputs and the config round trip."""
 
     extra_inputs: tuple = ()
+    #: Whether the head reads the pooled `[CLS]` vector; if not, the pooler is left out of training.
+    reads_pooled_output: bool = True
 
     def __init__(self, backbone, **kwargs):
         super().__init__(**kwargs)
@@ -43,6 +46,9 @@ class _BertTask(keras.Model):
             )
         backbone = {k: v for k, v in inputs.items() if k not in self.extra_inputs}
         return backbone, {k: inputs[k] for k in self.extra_inputs}
+
+    def idle_weights(self) -> list[keras.Variable]:
+        return [] if self.reads_pooled_output else list(self.backbone.pooler.weights)
 
     def call(self, inputs, training=None):
         return self.call_with_hidden(inputs, training=training)[0]
@@ -195,6 +201,7 @@ class BertMaskedLM(_BertTask):
     """
 
     extra_inputs = ("mask_positions",)
+    reads_pooled_output = False
 
     def __init__(self, backbone, **kwargs):
         super().__init__(backbone, **kwargs)
@@ -303,6 +310,8 @@ class BertSpanQA(_BertTask):
     >>> out["start_logits"].shape, float(out["end_logits"][0, 3])  # position 3 is padding
     ((1, 4), -1000000000.0)
     """
+
+    reads_pooled_output = False
 
     def __init__(self, backbone, **kwargs):
         super().__init__(backbone, **kwargs)
