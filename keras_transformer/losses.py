@@ -1,8 +1,11 @@
 """Sequence losses: cross-entropy over real tokens with label smoothing, and the distillation losses."""
 
+from __future__ import annotations
+
 import keras
 from keras import ops
 
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_in_range
 
 
@@ -58,7 +61,7 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
                 "pad_id": self.pad_id}
 
 
-def soft_targets(logits, temperature: float = 1.0):
+def soft_targets(logits: Tensor, temperature: float = 1.0) -> Tensor:
     """A teacher's softened distribution `softmax(logits / T)` over the last axis (float32).
 
     Larger `T` spreads the probability: as `T` grows the targets approach
@@ -73,7 +76,8 @@ def soft_targets(logits, temperature: float = 1.0):
     return ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
 
 
-def distillation_loss(student_logits, teacher_logits, temperature: float = 2.0, weights=None):
+def distillation_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 2.0,
+                      weights: Tensor | None = None) -> Tensor:
     """Soft-target cross-entropy `T² · CE(softmax(t/T), log_softmax(s/T))`, averaged over positions.
 
     Hinton et al. (2015): the `T²` factor keeps the gradient's size about the
@@ -99,7 +103,8 @@ def distillation_loss(student_logits, teacher_logits, temperature: float = 2.0, 
     return _weighted_mean(per_position, weights)
 
 
-def hidden_cosine_loss(student_hidden, teacher_hidden, padding_mask=None):
+def hidden_cosine_loss(student_hidden: Tensor, teacher_hidden: Tensor,
+                       padding_mask: Tensor | None = None) -> Tensor:
     """`1 - cos(student, teacher)` between hidden vectors, averaged over real tokens.
 
     DistilBERT's third loss: it aligns the directions of the student's and

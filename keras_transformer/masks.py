@@ -10,12 +10,15 @@ Notation: `B` batch, `T` query length, `S` key length.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import keras
 from keras import ops
 
+from keras_transformer._typing import Tensor
 
-def padding_mask(token_ids, pad_id: int = 0):
+
+def padding_mask(token_ids: Tensor, pad_id: int = 0) -> Tensor:
     """Return a `(B, S)` boolean mask that is `True` at real (non-pad) tokens.
 
     Example:
@@ -34,7 +37,8 @@ def padding_mask(token_ids, pad_id: int = 0):
     return ops.not_equal(token_ids, ops.cast(pad_id, token_ids.dtype))
 
 
-def causal_mask(query_length, key_length=None, offset=0):
+def causal_mask(query_length: int | Tensor, key_length: int | Tensor | None = None,
+                offset: int | Tensor = 0) -> Tensor:
     """Return a `(T, S)` boolean mask where query `i` may see key `j` iff `i + offset >= j`.
 
     `offset` is the absolute position of the first query. It is what makes the
@@ -60,14 +64,14 @@ def causal_mask(query_length, key_length=None, offset=0):
 
 
 def attention_mask(
-    query_mask=None,
-    key_mask=None,
+    query_mask: Tensor | None = None,
+    key_mask: Tensor | None = None,
     causal: bool = False,
-    mask=None,
-    query_length=None,
-    key_length=None,
-    offset=0,
-):
+    mask: Tensor | None = None,
+    query_length: int | Tensor | None = None,
+    key_length: int | Tensor | None = None,
+    offset: int | Tensor = 0,
+) -> Tensor | None:
     """AND-combine the given masks into one `(B, T, S)` (or `(1, T, S)`) boolean mask.
 
     Args:
@@ -130,7 +134,7 @@ def _dim(tensor, axis):
     return ops.shape(tensor)[axis] if static is None else static
 
 
-def check_padding_mask(name: str, mask, length=None, hint: str = "") -> None:
+def check_padding_mask(name: str, mask: Tensor, length: int | None = None, hint: str = "") -> None:
     """Raise unless `mask` is `(batch, length)`; a static `length` must match exactly.
 
     A padding mask never broadcasts along its length: a `(B, 1)` mask against
@@ -154,7 +158,8 @@ def check_padding_mask(name: str, mask, length=None, hint: str = "") -> None:
         )
 
 
-def resolve_padding_mask(name: str, padding_mask, *keras_masks, length=None):
+def resolve_padding_mask(name: str, padding_mask: Tensor | None, *keras_masks: Tensor | None,
+                         length: int | None = None) -> Tensor | None:
     """The explicit padding mask `name`, checked against `length`, or else the first Keras mask given.
 
     Layers take a padding mask as an argument and, failing that, the implicit
@@ -171,7 +176,8 @@ def resolve_padding_mask(name: str, padding_mask, *keras_masks, length=None):
     return padding_mask
 
 
-def check_attention_mask(mask, query_shape, key_shape) -> None:
+def check_attention_mask(mask: Tensor, query_shape: Sequence[int | None],
+                         key_shape: Sequence[int | None]) -> None:
     """Raise unless `mask` is boolean/0-1 and broadcasts to `(B, N, T, S)`.
 
     `query_shape` is `(B, T, N, H)` or `(B, T, d)`; `key_shape` likewise with `S`.
@@ -201,7 +207,7 @@ def check_attention_mask(mask, query_shape, key_shape) -> None:
         )
 
 
-def expand_to_rank4(mask):
+def expand_to_rank4(mask: Tensor) -> Tensor:
     """Cast to bool and add the missing axes: `(T, S)` -> `(1, 1, T, S)`, `(B, T, S)` -> `(B, 1, T, S)`."""
     mask = ops.cast(mask, "bool")
     if len(mask.shape) == 2:

@@ -14,19 +14,20 @@ import keras
 from keras import ops
 
 from keras_transformer import masks as masks_lib
+from keras_transformer._typing import Tensor
 
 
 def scaled_dot_product_attention(
-    query,
-    key,
-    value,
-    mask=None,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None = None,
     is_causal: bool = False,
     dropout_rate: float = 0.0,
     training: bool = False,
     return_weights: bool = False,
-    seed=None,
-):
+    seed: keras.random.SeedGenerator | int | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Compute `softmax(Q Kᵀ / √H) V` over the keys each query may attend to.
 
     A query row whose keys are all masked returns zeros (and zero weights),
@@ -76,8 +77,10 @@ def scaled_dot_product_attention(
     return attend(query, key, value, mask, is_causal, dropout_rate, training, return_weights, seed)
 
 
-def attend(query, key, value, mask=None, is_causal: bool = False, dropout_rate: float = 0.0,
-           training: bool = False, return_weights: bool = False, seed=None):
+def attend(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None,
+           is_causal: bool = False, dropout_rate: float = 0.0, training: bool = False,
+           return_weights: bool = False,
+           seed: keras.random.SeedGenerator | int | None = None) -> Tensor | tuple[Tensor, Tensor]:
     """`scaled_dot_product_attention` without its input checks.
 
     For callers that have validated their tensors and mask already (the
@@ -111,7 +114,7 @@ def attend(query, key, value, mask=None, is_causal: bool = False, dropout_rate: 
     return (output, weights) if return_weights else output
 
 
-def attention_weights(query, key, mask=None):
+def attention_weights(query: Tensor, key: Tensor, mask: Tensor | None = None) -> Tensor:
     """Return the `(B, N, T, S)` float32 softmax weights; fully masked rows are zero."""
     scale = 1.0 / math.sqrt(query.shape[-1])
     logits = ops.einsum(
@@ -126,7 +129,7 @@ def attention_weights(query, key, mask=None):
     return ops.where(mask, weights, ops.zeros_like(weights))
 
 
-def softmax_over_keys(logits):
+def softmax_over_keys(logits: Tensor) -> Tensor:
     """Softmax over the last axis; over a single key, the weight 1 without `keras.ops.softmax`'s warning.
 
     Keras warns that a softmax over an axis of size 1 is "likely not what you
@@ -142,7 +145,7 @@ def softmax_over_keys(logits):
     return ops.softmax(logits, axis=-1)
 
 
-def large_negative(dtype) -> float:
+def large_negative(dtype: str) -> float:
     """A finite fill for masked logits: far below any real logit, safe in `dtype`."""
     dtype = keras.backend.standardize_dtype(dtype)
     return -0.7 * {"float16": 65504.0, "bfloat16": 3.38e38}.get(dtype, 3.4e38)

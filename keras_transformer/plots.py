@@ -32,14 +32,19 @@ import os
 import pathlib
 from collections.abc import Mapping, Sequence
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["attention_heatmap", "bar_chart", "line_chart", "matrix_plot", "save_figure"]
 
 
 def attention_heatmap(
-    weights,
+    weights: ArrayLike,
     x_labels: Sequence[str] | None,
     y_labels: Sequence[str] | None,
     path: str | os.PathLike,
@@ -109,7 +114,7 @@ def attention_heatmap(
 
 
 def matrix_plot(
-    matrix,
+    matrix: ArrayLike,
     path: str | os.PathLike,
     title: str | None = None,
     xlabel: str | None = None,
@@ -189,7 +194,7 @@ def bar_chart(
 
 
 def line_chart(
-    x,
+    x: Sequence[float] | np.ndarray | Mapping[str, Sequence[float] | np.ndarray],
     series: Mapping[str, Sequence[float]],
     path: str | os.PathLike,
     title: str | None = None,

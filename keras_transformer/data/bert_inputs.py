@@ -7,11 +7,15 @@ packed arrays can be made once and fed to a model on any backend.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import keras
 import keras_hub
 import numpy as np
+
+from keras_transformer._typing import Tensor
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -40,7 +44,7 @@ class BertWordPieceTokenizer(keras_hub.tokenizers.WordPieceTokenizer):
         super().__init__(vocabulary=vocabulary, lowercase=False, **kwargs)
         self.lowercase_first = lowercase
 
-    def tokenize(self, inputs):
+    def tokenize(self, inputs: str | Sequence[str] | Tensor) -> Tensor:
         if self.lowercase_first:
             inputs = _lower(inputs, self._use_tf_workflow())
         return super().tokenize(inputs)
@@ -64,7 +68,9 @@ def _lower(inputs, use_tf: bool):
     return tf.strings.lower(tf.convert_to_tensor(inputs), encoding="utf-8")
 
 
-def load_hf_tokenizer(folder, sequence_length: int | None = None):
+def load_hf_tokenizer(
+    folder: str | os.PathLike, sequence_length: int | None = None
+) -> BertWordPieceTokenizer:
     """A WordPiece tokenizer (`BertWordPieceTokenizer`) for a Hugging Face BERT folder.
 
     Reads `vocab.txt` and, when present, `tokenizer_config.json`:
@@ -109,9 +115,9 @@ def load_hf_tokenizer(folder, sequence_length: int | None = None):
 
 
 def bert_inputs(
-    tokenizer,
-    texts_a,
-    texts_b=None,
+    tokenizer: keras_hub.tokenizers.Tokenizer,
+    texts_a: str | Iterable[str],
+    texts_b: str | Iterable[str] | None = None,
     max_length: int = 128,
     cls_token: str = "[CLS]",
     sep_token: str = "[SEP]",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -41,8 +41,8 @@ class LengthBuckets:
     (3, True)
     """
 
-    def __init__(self, lengths, batch_size: int, seed: int, bucket_lengths=(64,),
-                 chunk_batches: int = 64):
+    def __init__(self, lengths: Sequence[int] | np.ndarray, batch_size: int, seed: int,
+                 bucket_lengths: Iterable[int] = (64,), chunk_batches: int = 64) -> None:
         check_integer("batch_size", batch_size, 1)
         check_integer("seed", seed, 0)
         check_integer("chunk_batches", chunk_batches, 1)
@@ -87,7 +87,7 @@ class LengthBuckets:
         return rows, smallest_bucket(int(self.lengths[rows].max()), self.bucket_lengths)
 
 
-def sorted_buckets(bucket_lengths) -> tuple[int, ...]:
+def sorted_buckets(bucket_lengths: Iterable[int]) -> tuple[int, ...]:
     """`bucket_lengths` as sorted ints; a ValueError unless there is one and all are integers >= 1.
 
     A string is refused rather than read digit by digit ("16" is not (1, 6));

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from keras_transformer.layers._checks import check_strings
+
+if TYPE_CHECKING:
+    import keras_hub
 
 #: RoBERTa's special tokens, in RoBERTa's order: ids 0-4.
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
@@ -24,7 +28,7 @@ def train_byte_level_bpe(
     special_tokens: tuple[str, ...] = SPECIAL_TOKENS,
     min_frequency: int = 2,
     sequence_length: int | None = None,
-):
+) -> keras_hub.tokenizers.BytePairTokenizer:
     """Learn a byte-level BPE vocabulary of `vocab_size` tokens on `texts`; return a keras-hub tokenizer.
 
     The special tokens take the first ids, in the order given, and are never
@@ -78,7 +82,7 @@ def byte_level_bpe(
     merges: list[str],
     special_tokens: tuple[str, ...] = SPECIAL_TOKENS,
     sequence_length: int | None = None,
-):
+) -> keras_hub.tokenizers.BytePairTokenizer:
     """The keras-hub tokenizer of a learned byte-level BPE: its `vocabulary` and `merges` (`"a b"` each).
 
     A tokenizer is rebuilt this way from the plain data a trained one holds

@@ -1,6 +1,7 @@
 """A character-level corpus: a vocabulary, encode/decode, and a train/val split."""
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class CharCorpus:
             )
         return ids.astype(np.int32)
 
-    def decode(self, ids) -> str:
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """Returns the text of a 1-D sequence of ids.
 
         Raises:

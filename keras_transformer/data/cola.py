@@ -17,10 +17,16 @@ import csv
 import dataclasses
 import io
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_transformer.data.files import resolve_data_file
+
+if TYPE_CHECKING:
+    import keras_hub
+    import tokenizers
 
 #: The commit of `nyu-mll/CoLA-baselines` the files are pinned to.
 COMMIT = "dd095d3646ed05a315280aaa8ed4ec84ba435b3e"
@@ -97,7 +103,7 @@ def load_cola(data_dir: str | os.PathLike | None = None) -> dict[str, CoLASplit]
     return {split: load_cola_split(split, data_dir) for split in SPLITS}
 
 
-def cola_tokenizer():
+def cola_tokenizer() -> tokenizers.BertWordPieceTokenizer:
     """The MiniLM checkpoint's uncased WordPiece tokenizer (`wordpiece_tokenizer` of its vocab.txt)."""
     from keras_transformer.data.checkpoint_folders import minilm_checkpoint_dir
     from keras_transformer.data.wordpiece import wordpiece_tokenizer
@@ -106,7 +112,9 @@ def cola_tokenizer():
 
 
 def cola_inputs(
-    sentences, tokenizer=None, max_length: int = MAX_LENGTH
+    sentences: Sequence[str],
+    tokenizer: tokenizers.BertWordPieceTokenizer | keras_hub.tokenizers.WordPieceTokenizer | None = None,
+    max_length: int = MAX_LENGTH,
 ) -> dict[str, np.ndarray]:
     """Packs sentences as `[CLS] sentence [SEP] [PAD]...` into BERT's input arrays.
 
@@ -126,7 +134,10 @@ def cola_inputs(
     return sentence_rows(tokenizer or cola_tokenizer(), sentences, max_length)
 
 
-def wordpiece_lengths(sentences, tokenizer=None) -> np.ndarray:
+def wordpiece_lengths(
+    sentences: Sequence[str],
+    tokenizer: tokenizers.BertWordPieceTokenizer | keras_hub.tokenizers.WordPieceTokenizer | None = None,
+) -> np.ndarray:
     """Word pieces per sentence, without `[CLS]`/`[SEP]`: int `(n,)`.
 
     A sentence fits in `max_length` untruncated iff its length is `<= max_length - 2`.

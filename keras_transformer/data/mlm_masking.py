@@ -11,14 +11,21 @@ so a resumed run sees the batches an uninterrupted one would.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from keras_transformer.layers._checks import check_token_ids
 
+if TYPE_CHECKING:
+    import keras_hub
 
-def masked_lm(masker, token_ids: np.ndarray, seed) -> dict[str, np.ndarray]:
+
+def masked_lm(
+    masker: keras_hub.layers.MaskedLMMaskGenerator, token_ids: np.ndarray, seed: int | Sequence[int]
+) -> dict[str, np.ndarray]:
     """`masker(token_ids)` with its random draws fixed by `seed`, as NumPy arrays.
 
     keras-hub's masker draws from Python's `random` module (its default,
@@ -103,7 +110,8 @@ class MaskedLMData:
     (True, False)
     """
 
-    def __init__(self, token_ids: np.ndarray, masker, dynamic: bool = True, seed: int = 0):
+    def __init__(self, token_ids: np.ndarray, masker: keras_hub.layers.MaskedLMMaskGenerator,
+                 dynamic: bool = True, seed: int = 0) -> None:
         token_ids = np.asarray(token_ids)
         if token_ids.ndim != 2:
             raise ValueError(
@@ -115,7 +123,7 @@ class MaskedLMData:
         self.seed = seed
         self._static = None if dynamic else masked_lm(masker, token_ids, (seed, 0))
 
-    def batch(self, rows, step: int) -> dict[str, np.ndarray]:
+    def batch(self, rows: Sequence[int] | np.ndarray, step: int) -> dict[str, np.ndarray]:
         """The masked-LM inputs of `rows` as fed at `step`: the same every call with these arguments."""
         rows = np.asarray(rows)
         if self._static is not None:

@@ -50,6 +50,7 @@ import hashlib
 import json
 import os
 import pathlib
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -86,7 +87,7 @@ CACHE_VERSION = 1
 # ----------------------------------------------------------------------------- text
 
 
-def load_multi30k(split: str, data_dir: str | os.PathLike | None = None):
+def load_multi30k(split: str, data_dir: str | os.PathLike | None = None) -> tuple[list[str], list[str]]:
     """Returns `(german, english)`: the raw, parallel lines of one split.
 
     Args:
@@ -128,7 +129,7 @@ def normalize(text: str, lowercase: bool = True) -> str:
 # --------------------------------------------------------------------------- tokens
 
 
-def learn_vocabulary(sentences, vocab_size: int) -> list[str]:
+def learn_vocabulary(sentences: Iterable[str], vocab_size: int) -> list[str]:
     """A WordPiece vocabulary of at most `vocab_size` pieces from (normalized) sentences.
 
     keras-hub's `compute_word_piece_vocabulary` on whitespace-split words
@@ -149,7 +150,7 @@ def learn_vocabulary(sentences, vocab_size: int) -> list[str]:
     return [str(piece) for piece in vocabulary]
 
 
-def encode(sentences, vocabulary) -> list[np.ndarray]:
+def encode(sentences: Iterable[str], vocabulary: Sequence[str]) -> list[np.ndarray]:
     """Token ids (int32, no start/end tokens) of (normalized) sentences; needs TensorFlow.
 
     Uses keras-hub's `WordPieceTokenizer` on whitespace-split words; a word that
@@ -172,7 +173,7 @@ def encode(sentences, vocabulary) -> list[np.ndarray]:
     return [np.asarray(row, np.int32).ravel() for row in ids]
 
 
-def decode(token_ids, vocabulary) -> str:
+def decode(token_ids: Sequence[int] | np.ndarray, vocabulary: Sequence[str]) -> str:
     """Text of token ids, in plain Python: pieces joined, `##` pieces glued to the word before.
 
     Stops at the first `END_ID`; skips `PAD_ID` and `START_ID`. The inverse of
@@ -227,7 +228,7 @@ class TokenizedMulti30k:
     def vocab_size(self) -> int:
         return len(self.vocabulary)
 
-    def decode(self, token_ids) -> str:
+    def decode(self, token_ids: Sequence[int] | np.ndarray) -> str:
         """Text of one row of ids (see `decode`)."""
         return decode(token_ids, self.vocabulary)
 
@@ -324,7 +325,7 @@ def _from_arrays(f, references, lowercase, path) -> TokenizedMulti30k:
 # -------------------------------------------------------------------------- batches
 
 
-def pad_rows(rows, length: int, pad_id: int = PAD_ID) -> np.ndarray:
+def pad_rows(rows: Sequence[Sequence[int] | np.ndarray], length: int, pad_id: int = PAD_ID) -> np.ndarray:
     """Right-pad int rows to `(len(rows), length)`; a row longer than `length` is an error."""
     out = np.full((len(rows), length), pad_id, np.int32)
     for i, row in enumerate(rows):
@@ -356,8 +357,9 @@ class BucketedBatches:
     (2, 1, True)
     """
 
-    def __init__(self, source, target, batch_size: int, seed: int,
-                 bucket_lengths=(64,), chunk_batches: int = 64):
+    def __init__(self, source: Sequence[Sequence[int] | np.ndarray],
+                 target: Sequence[Sequence[int] | np.ndarray], batch_size: int, seed: int,
+                 bucket_lengths: Sequence[int] = (64,), chunk_batches: int = 64) -> None:
         if len(source) != len(target):
             raise ValueError(f"{len(source)} sources but {len(target)} targets.")
         if sorted_buckets(bucket_lengths)[0] < 2:
@@ -382,7 +384,7 @@ class BucketedBatches:
                 pad_rows([self.target[i] for i in rows], length - 1))
 
 
-def length_summary(lengths) -> dict:
+def length_summary(lengths: Sequence[int] | np.ndarray) -> dict:
     """Mean, median, 99th percentile and maximum of token counts."""
     lengths = np.asarray(lengths)
     return {"mean": float(lengths.mean()), "median": float(np.median(lengths)),

@@ -20,11 +20,16 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_transformer.data.files import resolve_data_file
 from keras_transformer.data.sentence_pairs import split_sentences
+
+if TYPE_CHECKING:
+    import tokenizers
+    import tokenizers.implementations
 
 ORIGIN = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
 SHA256 = {"dev": "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"}
@@ -122,7 +127,9 @@ def answer_sentence(example: SquadExample) -> tuple[list[str], int | None]:
     return sentences, None
 
 
-def offsets_tokenizer(vocab_file: str | os.PathLike, lowercase: bool = True):
+def offsets_tokenizer(
+    vocab_file: str | os.PathLike, lowercase: bool = True
+) -> tokenizers.BertWordPieceTokenizer:
     """A WordPiece tokenizer that reports character offsets (the `tokenizers` library).
 
     It reads the same `vocab.txt` as the model's keras-hub tokenizer and
@@ -161,8 +168,8 @@ class SquadWindows:
         return len(self.example_index)
 
 
-def windows(examples: list[SquadExample], tokenizer, max_length: int = 192,
-            doc_stride: int = 128, max_question_length: int = 64,
+def windows(examples: list[SquadExample], tokenizer: tokenizers.implementations.BaseTokenizer,
+            max_length: int = 192, doc_stride: int = 128, max_question_length: int = 64,
             special_tokens: tuple[str, str, str] = ("[CLS]", "[SEP]", "[PAD]")) -> SquadWindows:
     """Cut every example into windows over its context (BERT's SQuAD recipe).
 

@@ -17,7 +17,7 @@ def step_rng(seed: int, step: int, stream: int = 0) -> np.random.Generator:
 
 
 def recall_examples(rng: np.random.Generator, batch_size: int, num_pairs: int,
-                    num_keys: int, num_values: int):
+                    num_keys: int, num_values: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draws associative-recall examples.
 
     Token ids: 0 is unused (padding elsewhere in the package), keys are
@@ -51,7 +51,8 @@ def recall_examples(rng: np.random.Generator, batch_size: int, num_pairs: int,
 
 
 def reversal_examples(rng: np.random.Generator, batch_size: int, vocab_size: int,
-                      min_length: int, max_length: int, width: int | None = None):
+                      min_length: int, max_length: int,
+                      width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draws sequences to reverse, padded with 0 to `width` (default `max_length`).
 
     Returns:
@@ -86,7 +87,7 @@ def reversal_examples(rng: np.random.Generator, batch_size: int, vocab_size: int
 
 def topic_pair_examples(rng: np.random.Generator, batch_size: int, num_topics: int,
                         topic_words: int, shared_words: int, segment_length: int,
-                        topical_rate: float):
+                        topical_rate: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Draws next-sentence pairs whose label is decided by topic alone.
 
     Each topic owns `topic_words` words of its own; `shared_words` words

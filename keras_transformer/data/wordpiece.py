@@ -12,12 +12,18 @@ and chapter 06 packs its sentence pairs here.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import keras_hub
+    import tokenizers
 
-def wordpiece_tokenizer(vocab_file: str | os.PathLike | Sequence[str], lowercase: bool = True):
+
+def wordpiece_tokenizer(
+    vocab_file: str | os.PathLike | Sequence[str], lowercase: bool = True
+) -> tokenizers.BertWordPieceTokenizer:
     """A `tokenizers.BertWordPieceTokenizer` for `vocab_file`, normalizing as BERT does.
 
     `vocab_file` is a `vocab.txt` path, or the list of pieces itself (id =
@@ -75,12 +81,16 @@ def _piece_ids(tokenizer, sentences: Sequence[str], name: str = "sentences",
     )
 
 
-def wordpiece_counts(tokenizer, sentences: Sequence[str]) -> np.ndarray:
+def wordpiece_counts(
+    tokenizer: tokenizers.BertWordPieceTokenizer | keras_hub.tokenizers.WordPieceTokenizer,
+    sentences: Sequence[str],
+) -> np.ndarray:
     """Word pieces per sentence, `[CLS]` and `[SEP]` not counted: int64 `(n,)`."""
     return np.asarray([len(ids) for ids in _piece_ids(tokenizer, sentences)], dtype="int64")
 
 
-def sentence_rows(tokenizer, sentences: Sequence[str], max_length: int,
+def sentence_rows(tokenizer: tokenizers.BertWordPieceTokenizer | keras_hub.tokenizers.WordPieceTokenizer,
+                  sentences: Sequence[str], max_length: int,
                   second: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """Packs each sentence as `[CLS] pieces [SEP] [PAD]...`, or with `second` as
     `[CLS] A [SEP] B [SEP] [PAD]...`: `max_length` ids a row.

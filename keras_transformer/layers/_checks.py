@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import numbers
 import random
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import ops
 
+from keras_transformer._typing import Tensor
 
-def check_rank(name: str, shape, rank: int, meaning: str) -> None:
+
+def check_rank(name: str, shape: Sequence[int | None], rank: int, meaning: str) -> None:
     """Raise if `shape` is not of `rank`; `meaning` names the axes, e.g. "(batch, length)"."""
     if len(shape) != rank:
         raise ValueError(
@@ -19,7 +22,8 @@ def check_rank(name: str, shape, rank: int, meaning: str) -> None:
         )
 
 
-def check_length(length, max_length: int, name: str = "inputs", start_index=0) -> None:
+def check_length(length: int | None, max_length: int, name: str = "inputs",
+                 start_index: int | Tensor = 0) -> None:
     """Raise if a static sequence length (plus a static `start_index`) exceeds `max_length`."""
     if not isinstance(length, int) or not isinstance(start_index, int):
         return  # unknown until run time (None, or a symbolic JAX dimension)
@@ -32,7 +36,7 @@ def check_length(length, max_length: int, name: str = "inputs", start_index=0) -
         )
 
 
-def check_token_ids(token_ids, vocab_size: int, name: str = "token_ids") -> None:
+def check_token_ids(token_ids: Tensor, vocab_size: int, name: str = "token_ids") -> None:
     """Raise if concrete ids fall outside `[0, vocab_size)`.
 
     Only eager values can be checked; inside a compiled function (`jit_compile`,
@@ -43,7 +47,7 @@ def check_token_ids(token_ids, vocab_size: int, name: str = "token_ids") -> None
                    "Check the tokenizer's vocabulary against the model's `vocab_size`.")
 
 
-def check_pad_id(pad_id, vocab_size: int) -> None:
+def check_pad_id(pad_id: int | np.integer | None, vocab_size: int) -> None:
     """Raise unless `pad_id` is `None` or an id of the vocabulary."""
     if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, (int, np.integer))
                                or not 0 <= pad_id < vocab_size):
@@ -53,7 +57,7 @@ def check_pad_id(pad_id, vocab_size: int) -> None:
         )
 
 
-def check_positions(positions, length, name: str = "mask_positions") -> None:
+def check_positions(positions: Tensor, length: int | None, name: str = "mask_positions") -> None:
     """Raise if concrete positions fall outside `[0, length)` of the sequences they index.
 
     As for `check_token_ids`, only eager values and a static `length` can be
@@ -64,7 +68,7 @@ def check_positions(positions, length, name: str = "mask_positions") -> None:
                        "Positions index the tokens of each input sequence.")
 
 
-def check_in_range(values, limit: int, name: str, limit_name: str, hint: str) -> None:
+def check_in_range(values: Tensor, limit: int, name: str, limit_name: str, hint: str) -> None:
     """Raise if concrete `values` fall outside `[0, limit)`; `limit_name` and `hint` go into the message."""
     try:
         values = ops.convert_to_numpy(values)
@@ -77,7 +81,7 @@ def check_in_range(values, limit: int, name: str, limit_name: str, hint: str) ->
         )
 
 
-def check_strings(name: str, value, depth: int, meaning: str) -> None:
+def check_strings(name: str, value: object, depth: int, meaning: str) -> None:
     """Raise unless `value` is `depth` levels of lists (or tuples) around strings.
 
     A lone string is a sequence of characters, so a function that wants a list
@@ -116,25 +120,25 @@ def check_divisible(hidden_dim: int, num_heads: int) -> int:
     return hidden_dim // num_heads
 
 
-def is_integer(value) -> bool:
+def is_integer(value: object) -> bool:
     """Whether `value` is a Python or NumPy integer; a bool is a flag, not a count."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_integer(name: str, value, low: int) -> None:
+def check_integer(name: str, value: int, low: int) -> None:
     """Raise unless `value` is an integer >= `low` (a float or a list is no count)."""
     if not is_integer(value) or value < low:
         raise ValueError(f"`{name}` must be an integer >= {low}; got {value!r}.")
 
 
-def check_positive(**values) -> None:
+def check_positive(**values: int) -> None:
     """Raise for any argument that is not a positive Python integer (a layer's config must serialize)."""
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
 
 
-def check_self_attention(layer: str, query, **others) -> None:
+def check_self_attention(layer: str, query: Tensor, **others: Tensor | None) -> None:
     """Raise for each of `others` (e.g. `value=`, `key=`) that is given and is not `query`."""
     for name, tensor in others.items():
         if tensor is not None and tensor is not query:
@@ -145,7 +149,7 @@ def check_self_attention(layer: str, query, **others) -> None:
             )
 
 
-def check_seed(seed) -> None:
+def check_seed(seed: int) -> None:
     """Raise unless `seed` is a non-negative integer."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"`seed` must be None or a non-negative integer; got {seed!r}.")
@@ -168,13 +172,15 @@ def check_rate(name: str, value: float) -> None:
         raise ValueError(f"`{name}` must be in [0, 1); got {value!r}.")
 
 
-def clone_initializer(initializer):
+def clone_initializer(
+    initializer: str | dict | keras.initializers.Initializer,
+) -> keras.initializers.Initializer:
     """A fresh initializer per weight, so no two weights share one seeded instance."""
     initializer = keras.initializers.get(initializer)
     return initializer.__class__.from_config(initializer.get_config())
 
 
-def check_no_sample_weight(sample_weight) -> None:
+def check_no_sample_weight(sample_weight: Tensor | None) -> None:
     """Raise if a model that computes its own loss is given a `sample_weight`."""
     if sample_weight is not None:
         raise ValueError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_positive, check_rank, clone_initializer
 from keras_transformer.ops import large_negative
 
@@ -82,7 +83,7 @@ class AdditiveAttention(keras.layers.Layer):
         self.score_dense.build((*values_shape[:-1], self.units))
         self.built = True
 
-    def project_keys(self, values):
+    def project_keys(self, values: Tensor) -> Tensor:
         """`U h_j` for every source position: `(batch, S, units)`, computed once per source."""
         check_rank("values", values.shape, 3, "(batch, source_length, value_dim)")
         return self.key_dense(values)

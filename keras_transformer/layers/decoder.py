@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_divisible, check_positive
 from keras_transformer.layers.decoder_block import DecoderBlock
 from keras_transformer.layers.stack_base import StackBase
@@ -90,8 +91,8 @@ class Decoder(StackBase):
             return x, ops.stack(scores, axis=1)
         return x if cache is None else (x, ops.stack(new_caches, axis=1))
 
-    def init_cache(self, batch_size: int, max_length: int, dtype=None,
-                   hidden_dim: int | None = None):
+    def init_cache(self, batch_size: int, max_length: int, dtype: str | None = None,
+                   hidden_dim: int | None = None) -> Tensor:
         """An all-zero self-attention cache for `batch_size` sequences of up to `max_length`.
 
         A stack that was never called does not know its width yet: pass its
@@ -126,7 +127,7 @@ class Decoder(StackBase):
             )
         return head_dim
 
-    def compute_cross_attention_cache(self, encoder_sequence):
+    def compute_cross_attention_cache(self, encoder_sequence: Tensor) -> Tensor:
         """Every layer's cross-attention keys and values, computed once per source."""
         return ops.stack(
             [block.compute_cross_attention_cache(encoder_sequence) for block in self.layer_blocks()],

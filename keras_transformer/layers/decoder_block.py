@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from keras_transformer import masks
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_rank
 from keras_transformer.layers.block_base import BlockBase
 from keras_transformer.layers.residual import residual
@@ -184,6 +185,6 @@ class DecoderBlock(BlockBase):
             training,
         )
 
-    def compute_cross_attention_cache(self, encoder_sequence):
+    def compute_cross_attention_cache(self, encoder_sequence: Tensor) -> Tensor:
         """Encoder keys and values for `cross_attention_cache`, computed once per source."""
         return self.cross_attention.compute_key_value(encoder_sequence)

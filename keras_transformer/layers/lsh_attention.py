@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from keras_transformer import masks
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import (
     check_positive,
     check_rank,
@@ -243,8 +244,10 @@ class LSHAttention(keras.layers.Layer):
         output = self.output_dense(attended)
         return (output, weights) if return_attention_scores else output
 
-    def dense_attention(self, query, query_mask=None, key_mask=None, attention_mask=None,
-                        use_causal_mask=False, return_attention_scores=False):
+    def dense_attention(self, query: Tensor, query_mask: Tensor | None = None,
+                        key_mask: Tensor | None = None, attention_mask: Tensor | None = None,
+                        use_causal_mask: bool = False,
+                        return_attention_scores: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """The same attention over all `T` keys, without hashing: the oracle of the hashed path.
 
         Computes the `(batch, num_heads, T, T)` logits `q·k/√key_dim` with the
@@ -273,7 +276,8 @@ class LSHAttention(keras.layers.Layer):
         output = self.output_dense(ops.transpose(attended, (0, 2, 1, 3)))
         return (output, weights) if return_attention_scores else output
 
-    def hash_buckets(self, query, query_mask=None, key_mask=None):
+    def hash_buckets(self, query: Tensor, query_mask: Tensor | None = None,
+                     key_mask: Tensor | None = None) -> Tensor:
         """The `(batch, num_heads, num_hashes, T)` int32 bucket of every token in every round.
 
         Padded tokens get the extra bucket `num_buckets`, which sorts them

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_transformer import masks
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import (
     check_positive,
     check_rank,
@@ -226,7 +227,7 @@ class MultiHeadAttention(keras.layers.Layer):
         cache = ops.slice_update(cache, (0, 0, cache_update_index, 0, 0), new)
         return q, cache[:, 0], cache[:, 1], cache
 
-    def compute_key_value(self, value, key=None):
+    def compute_key_value(self, value: Tensor, key: Tensor | None = None) -> Tensor:
         """Project encoder outputs once into a `(batch, 2, S, num_heads, key_dim)` cache.
 
         Cross-attention then reads it (`cache=...`, no index) at every decoding step.

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-def residual(x, sublayer, norm, dropout, norm_first: bool, training=None):
+from keras_transformer._typing import Tensor
+
+if TYPE_CHECKING:
+    import keras
+
+
+def residual(
+    x: Tensor,
+    sublayer: Callable[[Tensor], Tensor | tuple[Tensor, ...]],
+    norm: keras.layers.Layer,
+    dropout: keras.layers.Layer,
+    norm_first: bool,
+    training: bool | None = None,
+) -> Tensor | tuple[Tensor, ...]:
     """Apply `sublayer` with a residual connection and layer normalization.
 
     Post-LN (the paper, BERT): `norm(x + dropout(sublayer(x)))`.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 from keras import ops
 
 from keras_transformer import masks
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_rank, clone_initializer
 from keras_transformer.layers.block_base import BlockBase
 from keras_transformer.layers.feed_forward import FeedForward
@@ -121,14 +124,16 @@ class ReversibleBlock(BlockBase):
             training=training, recompute=self.recompute_gradients,
         )
 
-    def inverse(self, y1, y2, padding_mask=None, attention_mask=None):
+    def inverse(self, y1: Tensor, y2: Tensor, padding_mask: Tensor | None = None,
+                attention_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The inputs `(x1, x2)` that give outputs `(y1, y2)` (without dropout, as at inference)."""
         y1, y2 = ops.convert_to_tensor(y1), ops.convert_to_tensor(y2)  # NumPy inputs too
         x2 = y2 - self._branch(1, y1, padding_mask, attention_mask)
         x1 = y1 - self._branch(0, x2, padding_mask, attention_mask)
         return x1, x2
 
-    def branches(self, x2, y1, padding_mask=None, attention_mask=None):
+    def branches(self, x2: Tensor, y1: Tensor, padding_mask: Tensor | None = None,
+                 attention_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """`(F(x2), G(y1))` without dropout: the two residual branches, for inspection."""
         return (self._branch(0, x2, padding_mask, attention_mask),
                 self._branch(1, y1, padding_mask, attention_mask))
@@ -190,8 +195,10 @@ class ReversibleBlock(BlockBase):
         return {**super().hyperparameters(), "seed": self.seed}
 
 
-def reversible_sequence(blocks, x1, x2, padding_mask=None, attention_mask=None, training=None,
-                        recompute: bool = True):
+def reversible_sequence(blocks: Sequence[ReversibleBlock], x1: Tensor, x2: Tensor,
+                        padding_mask: Tensor | None = None, attention_mask: Tensor | None = None,
+                        training: bool | None = None,
+                        recompute: bool = True) -> tuple[Tensor, Tensor]:
     """Apply `ReversibleBlock`s in order to the streams `(x1, x2)`; return `(y1, y2)`.
 
     With `recompute` (on TensorFlow, JAX and PyTorch) the whole sequence is

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_transformer.layers._checks import check_positive
+
+if TYPE_CHECKING:
+    from keras_transformer.layers.block_base import BlockBase
 
 
 class StackBase(keras.layers.Layer):
@@ -45,7 +50,7 @@ class StackBase(keras.layers.Layer):
             )
         self.supports_masking = True
 
-    def layer_blocks(self):
+    def layer_blocks(self) -> list[BlockBase]:
         """The block applied at each depth: the same object `num_layers` times when shared."""
         return [self.blocks[0 if self.share_weights else i] for i in range(self.num_layers)]
 

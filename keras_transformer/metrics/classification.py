@@ -18,7 +18,12 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["classification_scores", "confusion_matrix", "matthews_corrcoef"]
 
@@ -47,7 +52,7 @@ def _check_class_ids(name: str, y: np.ndarray, limit_name: str, num_classes: int
         )
 
 
-def matthews_corrcoef(y_true, y_pred) -> float:
+def matthews_corrcoef(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Matthews correlation coefficient of class-id predictions, in [-1, 1].
 
     `(TP·TN − FP·FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))` for two classes
@@ -63,7 +68,7 @@ def matthews_corrcoef(y_true, y_pred) -> float:
     return float(sklearn_mcc(y_true, y_pred))
 
 
-def confusion_matrix(y_true, y_pred, num_classes: int = 2) -> np.ndarray:
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int = 2) -> np.ndarray:
     """Counts `(num_classes, num_classes)`: row = true class, column = predicted class.
 
     For two classes: `[[TN, FP], [FN, TP]]` with class 1 as the positive.
@@ -79,7 +84,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int = 2) -> np.ndarray:
     return counts.reshape(num_classes, num_classes)
 
 
-def classification_scores(labels, logits) -> dict[str, float]:
+def classification_scores(labels: ArrayLike, logits: ArrayLike) -> dict[str, float]:
     """`{"mcc", "accuracy", "loss"}` of `(n, classes)` logits against `(n,)` labels.
 
     `loss` is the mean softmax cross-entropy of the logits (computed in

@@ -20,12 +20,19 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["replaced_token_scores"]
 
 
-def replaced_token_scores(logits, labels, real=None) -> dict[str, float]:
+def replaced_token_scores(
+    logits: ArrayLike, labels: ArrayLike, real: ArrayLike | None = None
+) -> dict[str, float]:
     """`rtd_accuracy`, `rtd_baseline_accuracy` (every token called original) and `rtd_auc` over the real tokens.
 
     Args:

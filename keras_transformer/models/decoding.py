@@ -9,13 +9,26 @@ the rest (checks, beams, `sample_decode` or `beam_search`) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 from keras import ops
 
 from keras_transformer import masks
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_positive, check_rank, check_token_ids
 from keras_transformer.ops import large_negative
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import keras_hub
+    from numpy.typing import ArrayLike
+
+    # `step(tokens, state, index) -> (logits, state)`: one decoding step (see `sample_decode`).
+    _Step: TypeAlias = Callable[[Tensor, Tensor, int | Tensor], tuple[Tensor, Tensor]]
 
 # The keys of an encoder–decoder model's dict input.
 INPUT_KEYS = ("encoder_token_ids", "decoder_token_ids")
@@ -40,7 +53,7 @@ def _unpack_shapes(inputs_shape):
     return source_shape, target_shape
 
 
-def ensure_built(model) -> None:
+def ensure_built(model: keras.Model) -> None:
     """Build an encoder–decoder `model` that was never called (no weight depends on input shapes).
 
     Example:
@@ -57,7 +70,7 @@ def ensure_built(model) -> None:
 # ------------------------------------------------------------------ teacher forcing
 
 
-def shift_right(token_ids, start_id: int):
+def shift_right(token_ids: ArrayLike, start_id: int) -> np.ndarray:
     """Prepend `start_id` and drop the last token: the decoder inputs for teacher forcing.
 
     `shift_right(labels)[:, t + 1] == labels[:, t]`, so the decoder reads the
@@ -74,7 +87,9 @@ def shift_right(token_ids, start_id: int):
     return np.concatenate([start, token_ids[:, :-1]], axis=1)
 
 
-def teacher_forcing_batch(target_ids, start_id: int, end_id: int, pad_id: int = 0):
+def teacher_forcing_batch(
+    target_ids: ArrayLike, start_id: int, end_id: int, pad_id: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """`(decoder_inputs, labels)` from right-padded target sentences without special tokens.
 
     `labels` is each target followed by `end_id`, then `pad_id`;
@@ -117,7 +132,7 @@ def teacher_forcing_batch(target_ids, start_id: int, end_id: int, pad_id: int = 
 # ------------------------------------------------------------------------ decoding
 
 
-def length_penalty(length, alpha: float):
+def length_penalty(length: ArrayLike, alpha: float) -> np.ndarray | np.float64:
     """GNMT's length penalty `((5 + length) / 6) ** alpha` (Wu et al., 2016).
 
     Beam search ranks a hypothesis by `log p(y | x) / length_penalty(|y|, alpha)`;
@@ -130,7 +145,7 @@ def length_penalty(length, alpha: float):
     return ((5.0 + np.asarray(length, np.float64)) / 6.0) ** alpha
 
 
-def pad_after_end(token_ids, end_id: int, pad_id: int = 0):
+def pad_after_end(token_ids: ArrayLike, end_id: int, pad_id: int = 0) -> np.ndarray:
     """Replace every token after a row's first `end_id` with `pad_id` (the end stays).
 
     Example:
@@ -145,7 +160,7 @@ def pad_after_end(token_ids, end_id: int, pad_id: int = 0):
     return token_ids
 
 
-def hypothesis_lengths(token_ids, end_id: int):
+def hypothesis_lengths(token_ids: ArrayLike, end_id: int) -> np.ndarray:
     """Generated length of each row: up to and including the first `end_id`, else all.
 
     Example:
@@ -159,7 +174,7 @@ def hypothesis_lengths(token_ids, end_id: int):
     return first
 
 
-def forbid_token(logits, token_id: int):
+def forbid_token(logits: Tensor, token_id: int) -> Tensor:
     """`(batch, vocab)` logits with `token_id` made impossible (decoders never emit padding).
 
     Example:
@@ -188,8 +203,10 @@ def _check_decoding_ids(start_id, end_id, pad_id, vocab_size):
             )
 
 
-def sample_decode(step, state, batch_size, max_length, start_id, end_id, pad_id,
-                  sampler="greedy", model=None):
+def sample_decode(step: _Step, state: Tensor, batch_size: int, max_length: int, start_id: int,
+                  end_id: int, pad_id: int,
+                  sampler: str | dict | keras_hub.samplers.Sampler = "greedy",
+                  model: keras.Model | None = None) -> np.ndarray:
     """Decode `max_length` tokens with a keras-hub sampler, one `step` per token.
 
     Args:
@@ -249,7 +266,7 @@ def sample_decode(step, state, batch_size, max_length, start_id, end_id, pad_id,
 SAMPLER_NAMES = ("greedy", "top_k", "top_p", "random", "beam")
 
 
-def resolve_sampler(sampler):
+def resolve_sampler(sampler: str | dict | keras_hub.samplers.Sampler) -> keras_hub.samplers.Sampler:
     """A keras-hub sampler from a sampler, its name or its config; anything else raises a ValueError.
 
     keras-hub's own `samplers.get` hands an unknown name back unchanged, which
@@ -301,8 +318,9 @@ def _top_k_indices(scores, k):
     return cols[first[:, None] + np.arange(k)[None]]
 
 
-def beam_search(step, state, batch_size, max_length, start_id, end_id, pad_id,
-                beam_size, alpha=0.6):
+def beam_search(step: _Step, state: Tensor, batch_size: int, max_length: int, start_id: int,
+                end_id: int, pad_id: int, beam_size: int,
+                alpha: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
     """Beam search with GNMT's length penalty and end tokens.
 
     Each of the `beam_size` hypotheses per source is extended by every token
@@ -374,7 +392,8 @@ def beam_search(step, state, batch_size, max_length, start_id, end_id, pad_id,
     return tokens[:, 0], scores[:, 0]
 
 
-def sequence_scores(log_probs, target_ids, end_id, alpha=0.0):
+def sequence_scores(log_probs: ArrayLike, target_ids: ArrayLike, end_id: int,
+                    alpha: float = 0.0) -> np.ndarray:
     """Length-penalized log-probability of each target row from `(B, L, vocab)` log-probs.
 
     Tokens count up to and including the first `end_id` (all `L` without one);
@@ -393,7 +412,8 @@ def sequence_scores(log_probs, target_ids, end_id, alpha=0.0):
     return (picked * counted).sum(axis=1) / length_penalty(lengths, alpha)
 
 
-def score_targets(model, source_ids, target_ids, start_id, end_id, alpha=0.0):
+def score_targets(model: keras.Model, source_ids: ArrayLike, target_ids: ArrayLike, start_id: int,
+                  end_id: int, alpha: float = 0.0) -> np.ndarray:
     """`sequence_scores` of `target_ids` under a seq2seq `model`'s teacher-forced logits.
 
     Example:
@@ -416,7 +436,7 @@ def score_targets(model, source_ids, target_ids, start_id, end_id, alpha=0.0):
     return sequence_scores(log_probs, target_ids, end_id, alpha)
 
 
-def tile_beams(x, beam_size):
+def tile_beams(x: Tensor, beam_size: int) -> Tensor:
     """Repeat every batch row `beam_size` times (row `b` -> rows `b*K .. b*K+K-1`).
 
     Example:
@@ -439,9 +459,13 @@ def _check_max_length(max_length, longest):
         )
 
 
-def translate_sources(model, source_ids, start, max_length, start_id, end_id,
-                      sampler="greedy", beam_size=None, length_penalty=0.6,
-                      return_scores=False, longest=None):
+def translate_sources(model: keras.Model, source_ids: ArrayLike,
+                      start: Callable[[Tensor, int, int], tuple[_Step, Tensor]],
+                      max_length: int | None, start_id: int, end_id: int,
+                      sampler: str | dict | keras_hub.samplers.Sampler = "greedy",
+                      beam_size: int | None = None, length_penalty: float = 0.6,
+                      return_scores: bool = False,
+                      longest: int | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Translate padded sources with `model`, by a keras-hub sampler or by beam search.
 
     The part of `translate` that encoder–decoder models share: check the
@@ -520,21 +544,21 @@ class EncoderDecoderDecoding:
     def _decoding_limit(self):
         return None
 
-    def padding_mask(self, token_ids):
+    def padding_mask(self, token_ids: Tensor) -> Tensor:
         """`(batch, length)`, True at real (non-`pad_id`) tokens."""
         return masks.padding_mask(token_ids, self.pad_id)
 
     def translate(
         self,
-        source_ids,
+        source_ids: ArrayLike,
         max_length: int | None = None,
         start_id: int = 1,
         end_id: int = 2,
-        sampler="greedy",
+        sampler: str | dict | keras_hub.samplers.Sampler = "greedy",
         beam_size: int | None = None,
         length_penalty: float = 0.6,
         return_scores: bool = False,
-    ):
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Translate a batch of (padded) sources, one decoder step per token.
 
         The source is encoded once; padding is never generated.
@@ -564,8 +588,8 @@ class EncoderDecoderDecoding:
             sampler, beam_size, length_penalty, return_scores, longest=longest,
         )
 
-    def score(self, source_ids, target_ids, start_id: int = 1, end_id: int = 2,
-              length_penalty: float = 0.0):
+    def score(self, source_ids: ArrayLike, target_ids: ArrayLike, start_id: int = 1, end_id: int = 2,
+              length_penalty: float = 0.0) -> np.ndarray:
         """Length-penalized log p(target | source) by one teacher-forced forward pass.
 
         `target_ids` are tokens as `translate` returns them (no start token;

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import keras
 
 from keras_transformer import losses
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_no_sample_weight
 from keras_transformer.models.bert.backbone import BERT
 from keras_transformer.models.bert.tasks import _BertTask
@@ -215,14 +216,22 @@ class Distiller(LeavesIdleWeightsOut, keras.Model):
             for key, logits in outputs.items()
         )
 
-    def loss_terms(self, inputs, labels=None, training: bool = False) -> dict:
+    def loss_terms(self, inputs: dict[str, Tensor],
+                   labels: Tensor | Mapping[str, Tensor] | None = None, training: bool = False) -> dict:
         """The three losses, unweighted: `"soft"`, `"hard"` (0 without labels) and `"cosine"`."""
         outputs, hidden = self.student.call_with_hidden(inputs, training=training)
         terms = self._teacher_terms(inputs, outputs, hidden)
         terms["hard"] = 0.0 if labels is None else self._hard(labels, outputs)
         return terms
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self,
+        x: dict[str, Tensor] | None = None,
+        y: Tensor | Mapping[str, Tensor] | None = None,
+        y_pred: Tensor | Mapping[str, Tensor] | None = None,
+        sample_weight: Tensor | None = None,
+        training: bool = True,
+    ) -> Tensor | float:
         """The hard-label loss on `y`, plus the soft and cosine losses the training call added."""
         check_no_sample_weight(sample_weight)
         total = keras.ops.sum(keras.ops.stack(self.losses)) if self.losses else 0.0

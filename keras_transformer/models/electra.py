@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import keras
 from keras import ops
 
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import (
     check_no_sample_weight,
     check_positive,
@@ -31,7 +32,7 @@ from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
 MASK_KEYS = ("mask_positions", "mask_ids", "mask_weights")
 
 
-def put_at_positions(token_ids, positions, values, weights):
+def put_at_positions(token_ids: Tensor, positions: Tensor, values: Tensor, weights: Tensor) -> Tensor:
     """`token_ids` with `values[b, p]` written at `positions[b, p]` wherever `weights[b, p] > 0`.
 
     Positions within a row must be distinct where their weight is positive
@@ -53,7 +54,7 @@ def put_at_positions(token_ids, positions, values, weights):
     return ops.where(ops.sum(hits, axis=1) > 0, written, token_ids)
 
 
-def replaced_token_labels(original_ids, corrupted_ids):
+def replaced_token_labels(original_ids: Tensor, corrupted_ids: Tensor) -> Tensor:
     """The discriminator's targets: int32 1 where the corrupted token differs from the original, else 0.
 
     A sampled token that happens to equal the original counts as original (0),
@@ -270,7 +271,7 @@ class ElectraPretrainer(LeavesIdleWeightsOut, keras.Model):
         draws = keras.random.categorical(flat, 1, seed=self.seed_generator, dtype="int32")
         return ops.reshape(draws, (batch, slots))
 
-    def loss_terms(self, inputs, outputs) -> dict:
+    def loss_terms(self, inputs: Mapping[str, Tensor], outputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """The two losses: `"generator"` (MLM cross-entropy over the used slots) and `"discriminator"`.
 
         The discriminator's is the binary cross-entropy averaged over every
@@ -290,7 +291,9 @@ class ElectraPretrainer(LeavesIdleWeightsOut, keras.Model):
         discriminator = ops.sum(bce * real) / ops.maximum(ops.sum(real), 1.0)
         return {"generator": generator, "discriminator": discriminator}
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(self, x: Mapping[str, Tensor] | None = None, y: Tensor | None = None,
+                     y_pred: Mapping[str, Tensor] | None = None, sample_weight: Tensor | None = None,
+                     training: bool = True) -> Tensor:
         check_no_sample_weight(sample_weight)
         terms = self.loss_terms(x, y_pred)
         total = terms["generator"] + self.discriminator_weight * terms["discriminator"]

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 from keras import ops
 
 from keras_transformer import masks
+from keras_transformer._typing import Tensor
 from keras_transformer.layers import Decoder, TokenAndPositionEmbedding
 from keras_transformer.layers._checks import check_pad_id, check_rank, check_rate, check_token_ids
 from keras_transformer.models.decoding import forbid_token, resolve_sampler
+
+if TYPE_CHECKING:
+    import keras_hub
+    from numpy.typing import ArrayLike
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -116,7 +124,9 @@ class GPT(keras.Model):
         x = self.decoder(x, decoder_padding_mask=self._padding_mask(token_ids), training=training)
         return self._logits(x)
 
-    def call_with_cache(self, token_ids, cache, cache_update_index):
+    def call_with_cache(
+        self, token_ids: Tensor, cache: Tensor, cache_update_index: int | Tensor
+    ) -> tuple[Tensor, Tensor]:
         """Run `token_ids` placed at `cache_update_index`; return `(logits, cache)`.
 
         `cache` comes from `init_cache`. Right-padded prompts need no padding
@@ -128,7 +138,7 @@ class GPT(keras.Model):
         x, cache = self.decoder(x, cache=cache, cache_update_index=cache_update_index)
         return self._logits(x), cache
 
-    def init_cache(self, batch_size: int, length: int | None = None):
+    def init_cache(self, batch_size: int, length: int | None = None) -> Tensor:
         """An all-zero KV cache for `batch_size` sequences of up to `length` tokens."""
         return self.decoder.init_cache(
             batch_size, length or self.max_length, hidden_dim=self.hidden_dim
@@ -146,12 +156,12 @@ class GPT(keras.Model):
 
     def generate(
         self,
-        prompt_ids,
+        prompt_ids: ArrayLike,
         max_new_tokens: int,
-        sampler="greedy",
-        stop_token_ids=None,
+        sampler: str | keras_hub.samplers.Sampler = "greedy",
+        stop_token_ids: Sequence[int] | None = None,
         jit_compile: bool = True,
-    ):
+    ) -> np.ndarray:
         """Extend each prompt by `max_new_tokens` tokens, using the KV cache.
 
         Args:
@@ -204,8 +214,9 @@ class GPT(keras.Model):
         )
         return ops.convert_to_numpy(out)
 
-    def generate_long(self, prompt_ids, max_new_tokens: int, sampler="greedy", context=None,
-                      jit_compile: bool = True):
+    def generate_long(self, prompt_ids: ArrayLike, max_new_tokens: int,
+                      sampler: str | keras_hub.samplers.Sampler = "greedy", context: int | None = None,
+                      jit_compile: bool = True) -> np.ndarray:
         """Generate any number of tokens, `max_length` positions at a time.
 
         Positions past `max_length` have no embedding, so long text is written

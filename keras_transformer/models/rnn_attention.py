@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import (
     check_positive,
     check_rank,
@@ -128,7 +129,7 @@ class RNNAttentionSeq2Seq(EncoderDecoderDecoding, keras.Model):
 
     # ------------------------------------------------------------------ forward
 
-    def encode(self, source_ids, training=None):
+    def encode(self, source_ids: Tensor, training: bool | None = None) -> tuple[Tensor, Tensor]:
         """`(annotations (batch, S, 2*hidden_dim), initial decoder state (batch, hidden_dim))`."""
         ensure_built(self)  # Every path into the model encodes first.
         source_ids = ops.convert_to_tensor(source_ids)
@@ -183,7 +184,7 @@ class RNNAttentionSeq2Seq(EncoderDecoderDecoding, keras.Model):
         source_ids, target_ids = _unpack(inputs)
         return self._decode(source_ids, target_ids, training=training)[0]
 
-    def alignments(self, source_ids, decoder_token_ids):
+    def alignments(self, source_ids: Tensor, decoder_token_ids: Tensor) -> Tensor:
         """Attention weights `(batch, T, S)`: row `t` is the alignment used to predict token `t`.
 
         `decoder_token_ids` are the target shifted right, as in `call`. Each row

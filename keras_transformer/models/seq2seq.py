@@ -7,6 +7,7 @@ import math
 import keras
 from keras import ops
 
+from keras_transformer._typing import Tensor
 from keras_transformer.layers import (
     Decoder,
     Encoder,
@@ -194,14 +195,14 @@ class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
             target_ids, encoder_outputs, self.padding_mask(source_ids), training=training
         )
 
-    def embed_source(self, source_ids):
+    def embed_source(self, source_ids: Tensor) -> Tensor:
         """Scaled source token embeddings plus positions, `(batch, S, hidden_dim)`."""
         return self._embed(
             source_ids, self.source_embedding, self.source_position,
             self.source_vocab_size, "encoder_token_ids",
         )
 
-    def embed_target(self, target_ids, start_index=0):
+    def embed_target(self, target_ids: Tensor, start_index: int | Tensor = 0) -> Tensor:
         """Scaled target token embeddings plus positions from `start_index`, `(batch, T, hidden_dim)`."""
         return self._embed(
             target_ids, self.target_embedding, self.target_position,
@@ -216,14 +217,14 @@ class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
         x = table(ids) * ops.cast(math.sqrt(self.hidden_dim), self.compute_dtype)
         return x + position(x, start_index=start_index)
 
-    def encode(self, source_ids, training=None):
+    def encode(self, source_ids: Tensor, training: bool | None = None) -> Tensor:
         """Encoder outputs `(batch, S, hidden_dim)`; outputs at padded positions are unspecified."""
         source_ids = ops.convert_to_tensor(source_ids)
         x = self.embeddings_dropout(self.embed_source(source_ids), training=training)
         return self.encoder(x, padding_mask=self.padding_mask(source_ids), training=training)
 
-    def decode(self, decoder_token_ids, encoder_outputs, encoder_padding_mask=None,
-               training=None):
+    def decode(self, decoder_token_ids: Tensor, encoder_outputs: Tensor,
+               encoder_padding_mask: Tensor | None = None, training: bool | None = None) -> Tensor:
         """Logits `(batch, T, target_vocab_size)` for teacher-forced decoder tokens."""
         decoder_token_ids = ops.convert_to_tensor(decoder_token_ids)
         return self.decode_embeddings(
@@ -234,8 +235,10 @@ class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
             training=training,
         )
 
-    def decode_embeddings(self, target_embeddings, encoder_outputs, encoder_padding_mask=None,
-                          decoder_padding_mask=None, training=None):
+    def decode_embeddings(self, target_embeddings: Tensor, encoder_outputs: Tensor,
+                          encoder_padding_mask: Tensor | None = None,
+                          decoder_padding_mask: Tensor | None = None,
+                          training: bool | None = None) -> Tensor:
         """Logits from already embedded decoder inputs (what `decode` does after `embed_target`)."""
         ensure_built(self)
         x = self.embeddings_dropout(target_embeddings, training=training)
@@ -248,7 +251,7 @@ class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
         )
         return self._logits(x)
 
-    def cross_attention_scores(self, source_ids, decoder_token_ids):
+    def cross_attention_scores(self, source_ids: Tensor, decoder_token_ids: Tensor) -> Tensor:
         """Every decoder layer's cross-attention weights, `(batch, layers, heads, T, S)`.
 
         Runs the model at inference (no dropout) on teacher-forced decoder
@@ -277,8 +280,9 @@ class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
     # ----------------------------------------------------------------- decoding
     # `translate` and `score` come from `EncoderDecoderDecoding`.
 
-    def call_with_cache(self, token_ids, cache, cache_update_index, cross_attention_cache,
-                        encoder_padding_mask=None):
+    def call_with_cache(self, token_ids: Tensor, cache: Tensor, cache_update_index: int | Tensor,
+                        cross_attention_cache: Tensor,
+                        encoder_padding_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Decode `token_ids` placed at `cache_update_index`; return `(logits, cache)`.
 
         `cache` comes from `self.decoder.init_cache`, `cross_attention_cache` from

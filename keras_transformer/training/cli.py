@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import os
+from collections.abc import Sequence
 
 from keras_transformer.training.preset import Preset
 from keras_transformer.training.preset import apply_overrides
@@ -22,7 +23,8 @@ class ChapterParser(argparse.ArgumentParser):
         super().__init__(**kwargs)
         self.presets = presets
 
-    def parse_args(self, args=None, namespace=None):
+    def parse_args(self, args: Sequence[str] | None = None,
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         parsed = super().parse_args(args, namespace)
         try:
             parsed.config = config_from_args(self.presets, parsed)

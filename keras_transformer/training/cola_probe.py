@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -23,6 +24,9 @@ from keras_transformer.training.flops import bert_flops_per_token
 from keras_transformer.training.predict_by_length import predict_by_length
 from keras_transformer.training.preset import FineTuningPreset, probe_preset
 from keras_transformer.training.task import Task
+
+if TYPE_CHECKING:
+    import keras_hub
 
 
 @dataclasses.dataclass
@@ -46,7 +50,7 @@ class ColaProbe:
     cola_train_size: int = 0
     cola_eval_size: int = 0
 
-    def cola(self, **fields) -> FolderColaPreset:
+    def cola(self, **fields: Any) -> FolderColaPreset:
         """The fine-tuning preset: one evaluation at the end, 10% warm-up, `fields` added."""
         return probe_preset(
             FolderColaPreset, self, self.cola_steps, self.cola_batch_size,
@@ -68,7 +72,7 @@ class FolderColaTask(Task):
     headline_mode = "max"
     special_tokens: tuple[str, str, str] = ("[CLS]", "[SEP]", "[PAD]")
 
-    def __init__(self, config: FolderColaPreset, data_dir: str | None = None):
+    def __init__(self, config: FolderColaPreset, data_dir: str | None = None) -> None:
         super().__init__(config, data_dir)
         c = config
         splits = cola.load_cola(data_dir)
@@ -88,7 +92,7 @@ class FolderColaTask(Task):
         self.batches = c.length_buckets(self.lengths)
         self.steps_per_epoch = self.batches.steps_per_epoch
 
-    def tokenizer(self):
+    def tokenizer(self) -> keras_hub.tokenizers.Tokenizer:
         """The encoder's tokenizer: the folder's WordPiece vocabulary, uncased."""
         return load_bert_folder_tokenizer(self.config.encoder_dir)
 
@@ -99,10 +103,10 @@ class FolderColaTask(Task):
     def build_model(self) -> keras.Model:
         return BertClassifier(self.encoder(), num_classes=2, name="cola")
 
-    def loss(self):
+    def loss(self) -> keras.losses.Loss:
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    def train_batch(self, step: int):
+    def train_batch(self, step: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Batch `step` (see `LengthBuckets`): sentences of similar length, cut to their bucket."""
         rows, length = self.batches(step)
         return {k: v[rows, :length] for k, v in self.train_x.items()}, self.train_y[rows]

@@ -39,7 +39,7 @@ class PhaseClock:
     True
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.start_peak_mb = peak_rss_mb()
         self.peak_rise_mb: dict[str, float] = {}

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 
 from keras_transformer.data.buckets import smallest_bucket, sorted_buckets
 
 
-def predict_by_length(model: keras.Model, inputs, lengths, batch_size: int,
-                      bucket_lengths: tuple[int, ...]):
+def predict_by_length(
+    model: keras.Model,
+    inputs: np.ndarray | dict[str, np.ndarray] | list[np.ndarray],
+    lengths: Sequence[int] | np.ndarray,
+    batch_size: int,
+    bucket_lengths: tuple[int, ...],
+) -> np.ndarray | dict[str, np.ndarray] | list[np.ndarray] | tuple[np.ndarray, ...]:
     """`model.predict(inputs)`, computed on batches of similar length cut to a bucket.
 
     `inputs` holds arrays padded to one length (a dict, list or array, the

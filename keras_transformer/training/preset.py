@@ -4,6 +4,9 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Sequence
+
+import numpy as np
 
 from keras_transformer.data.buckets import LengthBuckets, buckets_up_to
 from keras_transformer.training.schedule import SCHEDULES
@@ -150,14 +153,14 @@ class FineTuningPreset(Preset):
         """Padded lengths of training batches: `bucket_lengths` below `max_length`, then it."""
         return buckets_up_to(self.bucket_lengths, self.max_length)
 
-    def length_buckets(self, lengths) -> LengthBuckets:
+    def length_buckets(self, lengths: Sequence[int] | np.ndarray) -> LengthBuckets:
         """The training batches of examples needing `lengths` positions: this preset's batch size,
         seed, `buckets()` and `chunk_batches`."""
         return LengthBuckets(lengths, self.batch_size, self.seed, self.buckets(), self.chunk_batches)
 
 
 def probe_preset(preset_class: type[Preset], parent: Preset, steps: int, batch_size: int,
-                 learning_rate: float, **fields) -> Preset:
+                 learning_rate: float, **fields: typing.Any) -> Preset:
     """A short fine-tuning run's preset, with the seed and precision of the `parent` run.
 
     The recipe every probe of a pretrained encoder shares: AdamW with weight
@@ -207,7 +210,7 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
     return dataclasses.replace(preset, **changes)
 
 
-def parse_value(text: str, annotation, name: str = "value"):
+def parse_value(text: str, annotation: typing.Any, name: str = "value") -> bool | int | float | str | None:
     """Parses `text` as a value of the type `annotation`."""
     args = typing.get_args(annotation)
     is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)

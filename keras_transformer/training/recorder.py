@@ -54,7 +54,7 @@ class RunRecorder(keras.callbacks.Callback):
         self, task: Task, run_dir: pathlib.Path, info: dict,
         state: dict | None, started: float, clock: PhaseClock,
         rng_state: dict | None = None,
-    ):
+    ) -> None:
         super().__init__()
         self.task = task
         self.run_dir = run_dir

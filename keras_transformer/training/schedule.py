@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_transformer._typing import Tensor
+
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
 class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -42,7 +44,7 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         warmup_steps: int,
         decay_steps: int,
         accumulation_steps: int = 1,
-    ):
+    ) -> None:
         if accumulation_steps < 1:
             raise ValueError(f"accumulation_steps must be >= 1, got {accumulation_steps}.")
         if warmup_steps < 0 or decay_steps < warmup_steps:
@@ -72,7 +74,7 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < self.warmup_steps, warmup, decayed)
 
     @staticmethod
-    def remaining(progress):
+    def remaining(progress: Tensor) -> Tensor:
         """The share of `peak - min` left at `progress` in [0, 1] through the decay: a half cosine."""
         return 0.5 * (1.0 + ops.cos(math.pi * progress))
 
@@ -103,7 +105,7 @@ class WarmupLinearDecay(WarmupCosineDecay):
     """
 
     @staticmethod
-    def remaining(progress):
+    def remaining(progress: Tensor) -> Tensor:
         return 1.0 - progress
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -23,6 +24,10 @@ from keras_transformer.models.bert.folder import load_bert_backbone, vocabulary_
 from keras_transformer.training.flops import bert_flops_per_token
 from keras_transformer.training.preset import FineTuningPreset, probe_preset
 from keras_transformer.training.task import Task
+
+if TYPE_CHECKING:
+    import tokenizers
+    import tokenizers.implementations
 
 OUTPUTS = ("start_logits", "end_logits")
 
@@ -82,7 +87,7 @@ class SquadProbe:
             except ValueError as error:
                 raise ValueError(f"the SQuAD probe's preset (the squad_* fields): {error}") from error
 
-    def squad(self, preset_class: type[SpanQAPreset] | None = None, **fields) -> SpanQAPreset:
+    def squad(self, preset_class: type[SpanQAPreset] | None = None, **fields: Any) -> SpanQAPreset:
         """The fine-tuning preset: one evaluation at the end (or every `squad_eval_interval` steps), 10% warm-up, `fields` added."""
         if self.squad_jit_compile is not None:  # else `probe_preset` takes the pretraining's
             fields = {"jit_compile": self.squad_jit_compile, **fields}
@@ -115,7 +120,7 @@ class SpanQATask(Task):
     headline_mode = "max"
     special_tokens: tuple[str, str, str] = ("[CLS]", "[SEP]", "[PAD]")
 
-    def __init__(self, config: SpanQAPreset, data_dir: str | None = None):
+    def __init__(self, config: SpanQAPreset, data_dir: str | None = None) -> None:
         super().__init__(config, data_dir)
         c = config
         splits = squad.squad_splits(data_dir)
@@ -136,15 +141,15 @@ class SpanQATask(Task):
             f"{len(self.eval_examples)} evaluation questions in {len(self.eval)} windows."
         )
 
-    def offsets_tokenizer(self):
+    def offsets_tokenizer(self) -> tokenizers.implementations.BaseTokenizer:
         """A `tokenizers` tokenizer that reports character offsets, with the model's vocabulary."""
         raise NotImplementedError(f"{type(self).__name__} must define offsets_tokenizer().")
 
-    def loss(self):
+    def loss(self) -> dict[str, keras.losses.Loss]:
         return {name: keras.losses.SparseCategoricalCrossentropy(from_logits=True, name=name)
                 for name in OUTPUTS}
 
-    def train_batch(self, step: int):
+    def train_batch(self, step: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Batch `step` (see `LengthBuckets`): windows of similar length, cut to their bucket."""
         rows, length = self.batches(step)
         x = {k: v[rows, :length] for k, v in self.train.inputs.items()}
@@ -191,7 +196,7 @@ class FolderSpanQAPreset(SpanQAPreset):
 class FolderSpanQATask(SpanQATask):
     """Span QA fine-tuning of a saved encoder (or its architecture from scratch) with its own WordPiece vocabulary."""
 
-    def offsets_tokenizer(self):
+    def offsets_tokenizer(self) -> tokenizers.BertWordPieceTokenizer:
         return squad.offsets_tokenizer(vocabulary_file(self.config.encoder_dir))
 
     def build_model(self) -> keras.Model:

@@ -11,8 +11,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_transformer._typing import Tensor
 
-def forward_backward(layer: keras.layers.Layer, inputs) -> Callable[[], object]:
+
+def forward_backward(layer: keras.layers.Layer, inputs: Tensor) -> Callable[[], object]:
     """Returns a compiled function that runs `layer(inputs)` and returns its gradients.
 
     The loss is the sum of the (first) output; the function returns the
@@ -76,7 +78,7 @@ def _jax_gradient(layer):
 
 
 def time_forward_backward(
-    layer: keras.layers.Layer, inputs, repeats: int = 5, warmup: int = 1
+    layer: keras.layers.Layer, inputs: Tensor, repeats: int = 5, warmup: int = 1
 ) -> float:
     """Returns the median seconds of `repeats` forward + backward passes after `warmup`.
 
@@ -105,7 +107,7 @@ def time_forward_backward(
     return statistics.median(seconds)
 
 
-def forward_backward_memory(layer: keras.layers.Layer, inputs) -> int:
+def forward_backward_memory(layer: keras.layers.Layer, inputs: Tensor) -> int:
     """Returns the bytes XLA allocates for a forward + backward pass beyond its arguments.
 
     Read from JAX's compiled-program memory analysis (temporaries plus

@@ -60,7 +60,7 @@ class Task:
     steps_per_epoch: int | None = None
     needs_tensorflow: bool = True
 
-    def __init__(self, config: Preset, data_dir: str | None = None):
+    def __init__(self, config: Preset, data_dir: str | None = None) -> None:
         self.config = config
         self.data_dir = data_dir
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from typing import Any
 
 import keras
 from keras import ops
 
 from keras_transformer import masks
+from keras_transformer._typing import Tensor
 from keras_transformer.layers import Encoder, TokenAndPositionEmbedding
 from keras_transformer.layers._checks import check_pad_id, check_positive, check_rate
 
@@ -195,7 +198,7 @@ class BERT(keras.Model):
         x = self.encoder(x, padding_mask=self.padding_mask(inputs), training=training)
         return {"sequence_output": x, "pooled_output": self.pooler(x[:, 0, :])}
 
-    def padding_mask(self, inputs):
+    def padding_mask(self, inputs: Mapping[str, Tensor]) -> Tensor | None:
         """The bool `(batch, length)` mask the model uses: the given one, or `token_ids != pad_id`.
 
         `None` when neither is available (`pad_id=None` and no mask given).
@@ -270,7 +273,8 @@ class BERT(keras.Model):
         }
 
     @classmethod
-    def from_hf_checkpoint(cls, folder, dtype=None, strict: bool = True, **kwargs):
+    def from_hf_checkpoint(cls, folder: str | os.PathLike, dtype: str | keras.DTypePolicy | None = None,
+                           strict: bool = True, **kwargs: Any) -> BERT:
         """Build a `BERT` from a Hugging Face BERT folder and load its weights.
 
         The folder holds `config.json` and `model.safetensors` (read with the

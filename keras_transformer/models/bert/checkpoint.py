@@ -13,11 +13,19 @@ transposed, split into heads and stacked along axis 1.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import keras
 import numpy as np
+
+if TYPE_CHECKING:
+    from keras_transformer.models.bert.backbone import BERT
+
+_BertT = TypeVar("_BertT", bound="BERT")
+_TaskT = TypeVar("_TaskT", bound=keras.Model)
 
 #: Weights of heads: loaded by the task model that holds the head
 #: (`BertPretrainer`, `BertClassifier`, `BertSpanQA`), otherwise skipped with a warning.
@@ -38,7 +46,7 @@ ACTIVATIONS = {
     "relu": "relu",
 }
 
-def read_hf_config(folder) -> dict:
+def read_hf_config(folder: str | os.PathLike) -> dict:
     """The raw `config.json` of a Hugging Face model folder.
 
     Example:
@@ -54,7 +62,7 @@ def read_hf_config(folder) -> dict:
     return json.loads(path.read_text())
 
 
-def read_hf_bert_config(folder) -> dict:
+def read_hf_bert_config(folder: str | os.PathLike) -> dict:
     """`BERT` constructor arguments from a Hugging Face BERT `config.json`.
 
     Example:
@@ -108,7 +116,7 @@ def read_hf_bert_config(folder) -> dict:
     }
 
 
-def read_safetensors(folder) -> dict[str, np.ndarray]:
+def read_safetensors(folder: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of `model.safetensors` in `folder`, names normalized (see `normalize_name`).
 
     A tied MLM decoder stored under its own names only (`TIED`) also fills
@@ -163,7 +171,7 @@ def _transpose(w):
     return w.T
 
 
-def bert_weight_map(model) -> list:
+def bert_weight_map(model: BERT) -> list:
     """`[(variable, [hf names], combine)]`: how each of `model`'s weights is made from HF arrays.
 
     Example:
@@ -219,7 +227,7 @@ def _norm(layer, name):
     return [(layer.gamma, [name + ".weight"], _same), (layer.beta, [name + ".bias"], _same)]
 
 
-def load_bert_weights(model, arrays: dict, strict: bool = True) -> list[str]:
+def load_bert_weights(model: BERT, arrays: dict, strict: bool = True) -> list[str]:
     """Assign HF arrays (normalized names) to a built `BERT`; return the skipped head weights.
 
     Raises a `ValueError` listing every unknown weight, every missing one
@@ -296,7 +304,9 @@ def _assign_weights(targets: list, arrays: dict, strict: bool = True,
     return skipped
 
 
-def load_bert_checkpoint(cls, folder, dtype=None, strict: bool = True, **overrides):
+def load_bert_checkpoint(cls: type[_BertT], folder: str | os.PathLike,
+                         dtype: str | keras.DTypePolicy | None = None, strict: bool = True,
+                         **overrides: Any) -> _BertT:
     """Build `cls` (a `BERT`) from `folder`'s config.json and load its model.safetensors.
 
     Example:
@@ -405,8 +415,9 @@ def _check_decoder_tied(config: dict, arrays: dict) -> None:
         )
 
 
-def load_task_checkpoint(cls, folder, dtype=None, strict: bool = True,
-                         task_arguments: dict | None = None, **overrides):
+def load_task_checkpoint(cls: type[_TaskT], folder: str | os.PathLike,
+                         dtype: str | keras.DTypePolicy | None = None, strict: bool = True,
+                         task_arguments: dict | None = None, **overrides: Any) -> _TaskT:
     """Build task model `cls` on a `BERT` from `folder` and load the backbone's and the head's weights.
 
     `task_arguments` go to `cls` (`None` values are filled from the

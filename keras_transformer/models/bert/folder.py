@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_transformer.models.bert.backbone import BERT
+
+if TYPE_CHECKING:
+    from keras_transformer.data.bert_inputs import BertWordPieceTokenizer
 
 FILES = ("backbone.json", "backbone.weights.h5", "vocab.txt")
 
@@ -43,7 +47,9 @@ def save_bert_folder(folder: str | os.PathLike, backbone: BERT, vocabulary: list
     (folder / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
 
 
-def load_bert_folder(folder: str | os.PathLike, name: str | None = None, lowercase: bool = True):
+def load_bert_folder(
+    folder: str | os.PathLike, name: str | None = None, lowercase: bool = True
+) -> tuple[BERT, BertWordPieceTokenizer]:
     """`(BERT backbone, BertWordPieceTokenizer)` from a folder written by `save_bert_folder`.
 
     Args:
@@ -131,7 +137,9 @@ def _named_folder(folder: str | os.PathLike) -> Path:
     return Path(folder)
 
 
-def load_bert_folder_tokenizer(folder: str | os.PathLike, lowercase: bool = True):
+def load_bert_folder_tokenizer(
+    folder: str | os.PathLike, lowercase: bool = True
+) -> BertWordPieceTokenizer:
     """The `BertWordPieceTokenizer` of a `save_bert_folder` folder, without its weights.
 
     Example:

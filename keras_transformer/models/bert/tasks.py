@@ -7,7 +7,9 @@ pretrainer, the tie between the MLM output weights and the token embedding).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from typing import Any
 
 import keras
 
@@ -74,7 +76,8 @@ class _BertTask(LeavesIdleWeightsOut, keras.Model):
         self.built = True
 
     @classmethod
-    def from_hf_checkpoint(cls, folder, dtype=None, strict: bool = True, **kwargs):
+    def from_hf_checkpoint(cls, folder: str | os.PathLike, dtype: str | keras.DTypePolicy | None = None,
+                           strict: bool = True, **kwargs: Any) -> _BertTask:
         """Build this task model from a Hugging Face BERT task checkpoint: backbone and head.
 
         The folder holds `config.json` and `model.safetensors` of the matching
@@ -250,8 +253,10 @@ class BertClassifier(_BertTask):
         )
 
     @classmethod
-    def from_hf_checkpoint(cls, folder, num_classes: int | None = None, dropout: float | None = None,
-                           dtype=None, strict: bool = True, **kwargs):
+    def from_hf_checkpoint(cls, folder: str | os.PathLike, num_classes: int | None = None,
+                           dropout: float | None = None,
+                           dtype: str | keras.DTypePolicy | None = None, strict: bool = True,
+                           **kwargs: Any) -> BertClassifier:
         """Build a classifier from a Hugging Face `BertForSequenceClassification` checkpoint.
 
         `num_classes` defaults to the rows of `classifier.weight` (a different
