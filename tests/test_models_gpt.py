@@ -237,9 +237,10 @@ def test_bad_generation_requests_raise(padded_gpt, prompt, steps, match):
     (lambda m: m.generate_long(np.array([[1, 2, 3]]), 0), "`max_new_tokens` must be an int >= 1"),
     (lambda m: m.generate(np.array([[1, 2]]), 3, sampler="nucleus"), "`sampler` must be.*'top_p'"),
     (lambda m: m.generate(np.array([[1, 2]]), 3, sampler="Greedy"), "`sampler` must be"),
+    (lambda m: m.generate(np.array([[1, 2]]), 3, sampler="contrastive"), "hidden states.*'greedy'"),
 ])
 def test_bad_generation_arguments_raise(gpt, call, match):
-    """A non-positive length for `generate_long` or an unknown sampler name is a ValueError naming the argument."""
+    """A non-positive length for `generate_long`, an unknown sampler name or one these models cannot feed is a ValueError naming the argument."""
     with pytest.raises(ValueError, match=match):
         call(gpt)
 

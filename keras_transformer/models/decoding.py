@@ -291,6 +291,11 @@ def resolve_sampler(sampler: str | dict | keras_hub.samplers.Sampler) -> keras_h
             f"`sampler` must be a keras-hub sampler or one of the names {SAMPLER_NAMES}; "
             f"got {sampler!r}."
         )
+    if isinstance(resolved, keras_hub.samplers.ContrastiveSampler):
+        raise ValueError(
+            f"`sampler` {sampler!r}: keras-hub's ContrastiveSampler needs every step's hidden "
+            f"states, which these models' decoding does not pass; use one of {SAMPLER_NAMES}."
+        )
     return resolved
 
 
