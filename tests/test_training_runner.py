@@ -261,6 +261,18 @@ def test_resume_with_a_different_preset_is_refused(tmp_path, capsys):
         training.train(changed, NeverBuilt, tmp_path, resume=True)
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--num-processes", "2", "--coordinator", "127.0.0.1:1"], "needs the jax backend"),
+    (["--num-processes", "2", "--process-id", "2", "--coordinator", "h:1"], "process_id must be in 0..1"),
+])
+def test_a_cluster_that_cannot_form_is_a_usage_error(tmp_path, capsys, monkeypatch, argv, message):
+    """Process settings this backend cannot join, or that name no process of the cluster, end with the usage line (exit 2)."""
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(SystemExit) as stopped:
+        training.main(PRESETS, TinyTask, argv + ["--out", str(tmp_path)])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
     """Killing a run after its first checkpoint and resuming gives the uninterrupted run's history."""
     args = ["--preset", "smoke", "--set", "steps=40"]

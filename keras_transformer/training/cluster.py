@@ -56,20 +56,32 @@ class Cluster:
             )
 
 
+def check_backend(cluster: Cluster) -> None:
+    """Raise unless this Keras backend can join `cluster`: more than one process needs JAX."""
+    backend = keras.backend.backend()
+    if cluster.num_processes > 1 and backend != "jax":
+        raise ValueError(
+            f"num_processes={cluster.num_processes} needs the jax backend "
+            f"(KERAS_BACKEND=jax); got {backend!r}."
+        )
+
+
 def join(cluster: Cluster) -> None:
     """Connects this process to the others; call it before the backend computes anything.
 
     A single-process cluster is a no-op. Multi-process training needs the
     JAX backend (`KERAS_BACKEND=jax`): TensorFlow and PyTorch raise.
+
+    Example (alone, there is nothing to join; two processes are what `training.launch` starts):
+
+    >>> from keras_transformer.training.cluster import Cluster, join, process_rank
+    >>> join(Cluster(num_processes=1))
+    >>> process_rank()
+    (0, 1)
     """
     if cluster.num_processes == 1:
         return
-    backend = keras.backend.backend()
-    if backend != "jax":
-        raise ValueError(
-            f"num_processes={cluster.num_processes} needs the jax backend "
-            f"(KERAS_BACKEND=jax); got {backend!r}."
-        )
+    check_backend(cluster)
     import jax
 
     # CPU devices of different processes talk through Gloo; GPUs use NCCL either way.
@@ -78,7 +90,15 @@ def join(cluster: Cluster) -> None:
 
 
 def process_rank() -> tuple[int, int]:
-    """Returns `(process index, process count)` of the backend's runtime: `(0, 1)` alone."""
+    """Returns `(process index, process count)` of the backend's runtime: `(0, 1)` alone.
+
+    Example:
+
+    >>> from keras_transformer.training.cluster import process_rank
+    >>> index, count = process_rank()  # a process started on its own
+    >>> index, count
+    (0, 1)
+    """
     if keras.backend.backend() != "jax":
         return 0, 1
     import jax

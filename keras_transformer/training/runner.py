@@ -23,6 +23,7 @@ from keras_transformer.training.checkpoint import checkpoint_state
 from keras_transformer.training.checkpoint import global_rng_state
 from keras_transformer.training.checkpoint import restore_checkpoint
 from keras_transformer.training.cluster import Cluster
+from keras_transformer.training.cluster import check_backend
 from keras_transformer.training.cluster import join
 from keras_transformer.training.cluster import process_rank
 from keras_transformer.training.cli import build_parser
@@ -84,7 +85,12 @@ def main(
             parser.error(str(error))
     if not task_class.needs_tensorflow and process_started_for(task_class):
         keep_tensorflow_out()  # for good: not in a notebook's kernel (%run) or a test's process
-    join(Cluster(args.num_processes, args.process_id, args.coordinator))
+    try:  # a usage error too: a process count this backend cannot join
+        cluster = Cluster(args.num_processes, args.process_id, args.coordinator)
+        check_backend(cluster)
+    except ValueError as error:
+        parser.error(str(error))
+    join(cluster)
     return train(
         config,
         task_class,
