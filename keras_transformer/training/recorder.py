@@ -63,6 +63,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.step = state.get("step", 0)
         self.history = state.get("history", [])
         self.wall_before = state.get("wall_time_s", 0.0)
+        self.peak_before = state.get("peak_rss_mb", 0.0)  # a resumed run's earlier processes
         self.timed_steps = state.get("timed_steps", 0)
         self.timed_seconds = state.get("timed_seconds", 0.0)
         self.started = started
@@ -130,8 +131,13 @@ class RunRecorder(keras.callbacks.Callback):
             "timed_steps": self.timed_steps,
             "timed_seconds": self.timed_seconds,
             "phase_seconds": self.clock.seconds,
+            "peak_rss_mb": self.peak_rss(),
             "config": dataclasses.asdict(self.task.config),
         }
+
+    def peak_rss(self) -> float:
+        """Peak resident MiB over all run segments so far (a resumed run keeps the larger)."""
+        return max(self.peak_before, peak_rss_mb())
 
     def wall_time(self) -> float:
         """Seconds of all run segments so far (resumed runs add up)."""
@@ -163,7 +169,7 @@ class RunRecorder(keras.callbacks.Callback):
             "energy_wh": energy_wh(power, wall),
             "phase_seconds": self.clock.breakdown(wall),
             "phase_peak_rise_mb": self.clock.memory_breakdown(),
-            "peak_rss_mb": peak_rss_mb(),
+            "peak_rss_mb": self.peak_rss(),
             "device_peak_mb": device_peak_mb(),
             **self.info,
         }
