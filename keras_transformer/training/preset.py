@@ -63,7 +63,7 @@ class Preset:
     eval_interval: int = 250
     checkpoint_interval: int = 250
     dtype_policy: str | None = None  # None = float32
-    jit_compile: bool = True  # XLA on TensorFlow and JAX; PyTorch always runs eagerly
+    jit_compile: bool = True  # XLA on TensorFlow (else graph mode); JAX always jits, PyTorch runs eagerly
     # TensorFlow op determinism, for bit-exact GPU runs; Keras then turns XLA
     # off. CPU runs (all backends) repeat exactly without it.
     deterministic: bool = False

@@ -389,17 +389,23 @@ def _stream(batches: list):
 
 
 def _jit_compile(config: Preset, distribute: bool) -> bool:
-    """`config.jit_compile` where XLA compiles the step: TensorFlow and JAX.
+    """Whether XLA compiles the step: as `config.jit_compile` says on TensorFlow, always on JAX.
 
-    PyTorch runs eagerly, as Keras does there by default: `torch.compile`
-    recompiles for each layer of these models (chapter 04's smoke preset:
-    44 s to the first step, then 17 times slower). XLA cannot compile a step
-    whose replicas' variables live on several logical CPU devices, so
-    TensorFlow's data parallelism on CPU runs unjitted too.
+    `jit_compile=False` picks TensorFlow's graph mode, which some presets
+    find lighter or no slower. JAX has no such mode: unjitted, it dispatches
+    op by op (chapter 03's smoke steps 88 times slower, chapters 03 and 05
+    peaking over 3 GB), so it compiles whatever the preset says. PyTorch runs
+    eagerly, as Keras does there by default: `torch.compile` recompiles for
+    each layer of these models (chapter 04's smoke preset: 44 s to the first
+    step, then 17 times slower). XLA cannot compile a step whose replicas'
+    variables live on several logical CPU devices, so TensorFlow's data
+    parallelism on CPU runs unjitted too.
     """
     backend = keras.backend.backend()
-    tf_mirrored_on_cpu = distribute and backend == "tensorflow" and devices.accelerator() == "cpu"
-    return config.jit_compile and backend != "torch" and not tf_mirrored_on_cpu
+    if backend != "tensorflow":
+        return backend == "jax"
+    mirrored_on_cpu = distribute and devices.accelerator() == "cpu"
+    return config.jit_compile and not mirrored_on_cpu
 
 
 def _steps_for_epochs(epochs: float, task: Task) -> int:
