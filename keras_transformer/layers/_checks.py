@@ -40,8 +40,11 @@ def check_token_ids(token_ids: Tensor, vocab_size: int, name: str = "token_ids")
     """Raise if concrete ids fall outside `[0, vocab_size)`.
 
     Only eager values can be checked; inside a compiled function (`jit_compile`,
-    `tf.function`, `jax.jit`) the values are unknown, the check is skipped, and
-    an out-of-range id is clamped or zeroed by the backend's gather.
+    `tf.function`, `jax.jit`, so `fit` and `predict`) the values are unknown and
+    the check is skipped. The backend's gather then decides: TensorFlow on a
+    CPU raises InvalidArgumentError, JAX returns NaN rows (the loss turns NaN),
+    and a GPU may clamp or zero the id. Check a dataset's ids once before
+    training, as `data.mlm_masking` does for the rows it masks.
     """
     check_in_range(token_ids, vocab_size, name, "vocab_size",
                    "Check the tokenizer's vocabulary against the model's `vocab_size`.")
@@ -61,7 +64,8 @@ def check_positions(positions: Tensor, length: int | None, name: str = "mask_pos
     """Raise if concrete positions fall outside `[0, length)` of the sequences they index.
 
     As for `check_token_ids`, only eager values and a static `length` can be
-    checked; a compiled gather clamps or zeroes an out-of-range position.
+    checked; in compiled code the backend's gather decides (an error, NaN,
+    or a clamped or zeroed position).
     """
     if isinstance(length, int):
         check_in_range(positions, length, name, "sequence length",
