@@ -181,6 +181,15 @@ def check_attention_mask(mask: Tensor, query_shape: Sequence[int | None],
     """Raise unless `mask` is boolean/0-1 and broadcasts to `(B, N, T, S)`.
 
     `query_shape` is `(B, T, N, H)` or `(B, T, d)`; `key_shape` likewise with `S`.
+
+    Example:
+    >>> import numpy as np
+    >>> query_shape, key_shape = (2, 3, 4, 8), (2, 5, 4, 8)  # T = 3 queries, S = 5 keys
+    >>> check_attention_mask(np.ones((2, 1, 3, 5), bool), query_shape, key_shape)  # (B, 1, T, S)
+    >>> check_attention_mask(np.ones((5, 3), bool), query_shape, key_shape)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The attention mask must broadcast to ... = (2, 4, 3, 5): ...got shape (5, 3).
     """
     b, t = query_shape[0], query_shape[1]
     n = query_shape[2] if len(query_shape) == 4 else None
@@ -208,7 +217,16 @@ def check_attention_mask(mask: Tensor, query_shape: Sequence[int | None],
 
 
 def expand_to_rank4(mask: Tensor) -> Tensor:
-    """Cast to bool and add the missing axes: `(T, S)` -> `(1, 1, T, S)`, `(B, T, S)` -> `(B, 1, T, S)`."""
+    """Cast to bool and add the missing axes: `(T, S)` -> `(1, 1, T, S)`, `(B, T, S)` -> `(B, 1, T, S)`.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> keras.ops.convert_to_numpy(expand_to_rank4(np.array([[1, 0], [1, 1]]))).tolist()
+    [[[[True, False], [True, True]]]]
+    >>> tuple(expand_to_rank4(np.ones((2, 3, 5), bool)).shape)
+    (2, 1, 3, 5)
+    """
     mask = ops.cast(mask, "bool")
     if len(mask.shape) == 2:
         return mask[None, None]

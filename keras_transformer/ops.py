@@ -115,7 +115,16 @@ def attend(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None
 
 
 def attention_weights(query: Tensor, key: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Return the `(B, N, T, S)` float32 softmax weights; fully masked rows are zero."""
+    """Return the `(B, N, T, S)` float32 softmax weights; fully masked rows are zero.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> q = k = np.ones((1, 2, 1, 4), "float32")  # (B, T, N, H): every logit equal
+    >>> mask = np.array([[[[True, False], [True, True]]]])  # (B, N, T, S): causal
+    >>> keras.ops.convert_to_numpy(attention_weights(q, k, mask)).tolist()
+    [[[[1.0, 0.0], [0.5, 0.5]]]]
+    """
     scale = 1.0 / math.sqrt(query.shape[-1])
     logits = ops.einsum(
         "btnh,bsnh->bnts", ops.cast(query, "float32"), ops.cast(key, "float32")
@@ -146,7 +155,15 @@ def softmax_over_keys(logits: Tensor) -> Tensor:
 
 
 def large_negative(dtype: str) -> float:
-    """A finite fill for masked logits: far below any real logit, safe in `dtype`."""
+    """A finite fill for masked logits: far below any real logit, safe in `dtype`.
+
+    Example (70% of the dtype's largest finite value; float16's is 65504):
+    >>> import numpy as np
+    >>> round(large_negative("float16"), 1), bool(np.isfinite(np.float16(large_negative("float16"))))
+    (-45852.8, True)
+    >>> large_negative("float32") < -1e38
+    True
+    """
     dtype = keras.backend.standardize_dtype(dtype)
     return -0.7 * {"float16": 65504.0, "bfloat16": 3.38e38}.get(dtype, 3.4e38)
 

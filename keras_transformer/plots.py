@@ -71,6 +71,17 @@ def attention_heatmap(
     Raises:
         ValueError: `weights` is not rank 2 or 3 or is empty, or a label list
             does not match its axis.
+
+    Example (one head, then two heads side by side: the PNG doubles in width):
+
+    >>> import pathlib, struct, tempfile
+    >>> import numpy as np
+    >>> from keras_transformer import plots
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> one = plots.attention_heatmap(np.eye(3), list("abc"), list("xyz"), folder / "one.png")
+    >>> two = plots.attention_heatmap(np.stack([np.eye(3)] * 2), None, None, folder / "two.png")
+    >>> [struct.unpack(">II", p.read_bytes()[16:24]) for p in (one, two)]  # PNG (width, height)
+    [(300, 255), (600, 255)]
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim == 2:
@@ -136,6 +147,20 @@ def matrix_plot(
 
     Raises:
         ValueError: `matrix` is not 2-D, is empty, or holds NaN/inf.
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from keras_transformer import plots
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = plots.matrix_plot(np.eye(3) - 0.5, folder / "matrix.png", xlabel="column")
+    >>> path.name, path.read_bytes()[1:4]
+    ('matrix.png', b'PNG')
+    >>> plots.matrix_plot(np.ones(3), folder / "vector.png")
+    Traceback (most recent call last):
+    ...
+    ValueError: `matrix` must be 2-D (rows, columns) and non-empty; got shape (3,).
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or 0 in matrix.shape:
@@ -175,6 +200,16 @@ def bar_chart(
 
     Raises:
         ValueError: `values` is empty or holds a non-finite value.
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> from keras_transformer import plots
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = plots.bar_chart({"model": 0.82, "majority": 0.69}, folder / "accuracy.png",
+    ...                        ylabel="accuracy", reference=0.5)
+    >>> path.exists(), path.suffix
+    (True, '.png')
     """
     if not values:
         raise ValueError("`values` must hold at least one {name: value} pair.")
@@ -284,6 +319,16 @@ def save_figure(figure: Figure, path: str | os.PathLike) -> pathlib.Path:
 
     The format follows the suffix, PNG without one; naming it stops matplotlib
     from writing "name" as "name.png".
+
+    Example (the missing folder is created; a path without suffix stays as given):
+
+    >>> import pathlib, tempfile
+    >>> from matplotlib.figure import Figure
+    >>> from keras_transformer import plots
+    >>> figure = Figure(figsize=(2, 1))
+    >>> path = plots.save_figure(figure, pathlib.Path(tempfile.mkdtemp()) / "new" / "figure")
+    >>> path.name, path.read_bytes()[1:4], path.with_suffix(".png").exists()
+    ('figure', b'PNG', False)
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -92,6 +92,16 @@ def sorted_buckets(bucket_lengths: Iterable[int]) -> tuple[int, ...]:
 
     A string is refused rather than read digit by digit ("16" is not (1, 6));
     `parse_lengths` reads a "16,32" spec.
+
+    Example:
+
+    >>> from keras_transformer.data.buckets import sorted_buckets
+    >>> sorted_buckets([32, 8, 16])
+    (8, 16, 32)
+    >>> sorted_buckets([8, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: `bucket_lengths` must be one or more integers >= 1; got (8, 0).
     """
     if isinstance(bucket_lengths, (str, bytes)) or not isinstance(bucket_lengths, Iterable):
         raise ValueError(
@@ -117,7 +127,14 @@ def smallest_bucket(length: int, bucket_lengths: tuple[int, ...]) -> int:
 
 
 def parse_lengths(spec: str, name: str = "bucket_lengths") -> tuple[int, ...]:
-    """Sorted distinct positive integers from a comma-separated `spec` ("16,24,32")."""
+    """Sorted distinct positive integers from a comma-separated `spec` ("16,24,32").
+
+    Example (duplicates and spaces do not matter):
+
+    >>> from keras_transformer.data.buckets import parse_lengths
+    >>> parse_lengths("32,16, 16,")
+    (16, 32)
+    """
     try:
         lengths = {int(x) for x in spec.split(",") if x.strip()}
     except ValueError:
@@ -128,6 +145,13 @@ def parse_lengths(spec: str, name: str = "bucket_lengths") -> tuple[int, ...]:
 
 
 def buckets_up_to(spec: str, max_length: int) -> tuple[int, ...]:
-    """The lengths of `spec` below `max_length`, then `max_length`: every example fits the last."""
+    """The lengths of `spec` below `max_length`, then `max_length`: every example fits the last.
+
+    Example:
+
+    >>> from keras_transformer.data.buckets import buckets_up_to
+    >>> buckets_up_to("16,32,64", max_length=40)
+    (16, 32, 40)
+    """
     check_integer("max_length", max_length, 1)
     return tuple(n for n in parse_lengths(spec) if n < max_length) + (max_length,)

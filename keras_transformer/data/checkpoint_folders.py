@@ -18,6 +18,13 @@ def minilm_checkpoint_dir() -> Path:
     Raises:
         ModuleNotFoundError: the package is not installed.
         FileNotFoundError: it is installed but the checkpoint files are not there.
+
+    Example:
+
+    >>> from keras_transformer.data.checkpoint_folders import minilm_checkpoint_dir
+    >>> vocab = minilm_checkpoint_dir() / "vocab.txt"
+    >>> len(vocab.read_text(encoding="utf-8").splitlines())  # the WordPiece vocabulary
+    30522
     """
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:

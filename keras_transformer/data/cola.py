@@ -52,6 +52,14 @@ class CoLASplit:
         sentences: the sentences, original casing and punctuation.
         labels: int32 `(n,)`, 1 = acceptable, 0 = unacceptable.
         sources: the publication code of each sentence (e.g. `"gj04"`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_transformer.data.cola import CoLASplit
+    >>> split = CoLASplit(["The cat sat.", "Cat the sat."], np.array([1, 0], "int32"), ["gj04"] * 2)
+    >>> len(split), split.labels.tolist()  # 1 = acceptable
+    (2, [1, 0])
     """
 
     sentences: list[str]
@@ -70,6 +78,14 @@ def load_cola_split(split: str, data_dir: str | os.PathLike | None = None) -> Co
 
     Raises:
         ValueError: an unknown split, or a row that is not 4 columns with a 0/1 label.
+
+    Example (from the shared data folder; 365 of the 527 sentences are acceptable):
+
+    >>> import os
+    >>> from keras_transformer.data.cola import load_cola_split
+    >>> dev = load_cola_split("in_domain_dev", os.environ["KT_DATA_DIR"])
+    >>> len(dev), int(dev.labels.sum()), dev.sources[0], dev.sentences[0]
+    (527, 365, 'gj04', 'The sailors rode the breeze clear of the rocks.')
     """
     if split not in SPLITS:
         raise ValueError(f"Unknown CoLA split {split!r}; the splits are {list(SPLITS)}.")
@@ -104,7 +120,14 @@ def load_cola(data_dir: str | os.PathLike | None = None) -> dict[str, CoLASplit]
 
 
 def cola_tokenizer() -> tokenizers.BertWordPieceTokenizer:
-    """The MiniLM checkpoint's uncased WordPiece tokenizer (`wordpiece_tokenizer` of its vocab.txt)."""
+    """The MiniLM checkpoint's uncased WordPiece tokenizer (`wordpiece_tokenizer` of its vocab.txt).
+
+    Example (lower-cased; a rare word splits into `##` continuation pieces):
+
+    >>> from keras_transformer.data.cola import cola_tokenizer
+    >>> cola_tokenizer().encode("Unbelievably, they agreed.", add_special_tokens=False).tokens
+    ['un', '##bel', '##ie', '##va', '##bly', ',', 'they', 'agreed', '.']
+    """
     from keras_transformer.data.checkpoint_folders import minilm_checkpoint_dir
     from keras_transformer.data.wordpiece import wordpiece_tokenizer
 
@@ -128,6 +151,13 @@ def cola_inputs(
     Returns:
         `wordpiece.sentence_rows`' dict of `(n, max_length)` arrays: int32
         `"token_ids"`, `"segment_ids"` (all 0) and bool `"padding_mask"`.
+
+    Example (BERT's ids: `[CLS]` = 101, `[SEP]` = 102, `[PAD]` = 0):
+
+    >>> from keras_transformer.data.cola import cola_inputs
+    >>> rows = cola_inputs(["The cat sat."], max_length=8)
+    >>> rows["token_ids"].tolist(), rows["padding_mask"].sum(axis=1).tolist()
+    ([[101, 1996, 4937, 2938, 1012, 102, 0, 0]], [6])
     """
     from keras_transformer.data.wordpiece import sentence_rows
 
@@ -141,6 +171,12 @@ def wordpiece_lengths(
     """Word pieces per sentence, without `[CLS]`/`[SEP]`: int `(n,)`.
 
     A sentence fits in `max_length` untruncated iff its length is `<= max_length - 2`.
+
+    Example ("unbelievably" alone is five pieces: un ##bel ##ie ##va ##bly):
+
+    >>> from keras_transformer.data.cola import wordpiece_lengths
+    >>> wordpiece_lengths(["The cats sat.", "Unbelievably, they agreed."]).tolist()
+    [4, 9]
     """
     from keras_transformer.data.wordpiece import wordpiece_counts
 

@@ -107,7 +107,17 @@ def resolve_data_file(
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """Returns the hex sha256 digest of a file, read in 1 MiB blocks."""
+    """Returns the hex sha256 digest of a file, read in 1 MiB blocks.
+
+    Example (the digest of "abc", FIPS 180-2's test vector):
+
+    >>> import pathlib, tempfile
+    >>> from keras_transformer.data.files import file_sha256
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "abc.txt"
+    >>> _ = path.write_bytes(b"abc")
+    >>> file_sha256(path)
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -38,7 +38,17 @@ TRAIN_ARTICLES = 38
 
 @dataclasses.dataclass(frozen=True)
 class SquadExample:
-    """One question about one paragraph, with every gold answer (dev has several)."""
+    """One question about one paragraph, with every gold answer (dev has several).
+
+    Example:
+
+    >>> from keras_transformer.data.squad import SquadExample
+    >>> example = SquadExample("q1", "Weather", "Who stopped?", "It rained. Then Ann stopped.",
+    ...                        ("Ann",), (16,))
+    >>> start = example.answer_starts[0]
+    >>> example.context[start:start + len(example.answers[0])]
+    'Ann'
+    """
 
     id: str
     title: str
@@ -49,7 +59,16 @@ class SquadExample:
 
 
 def read_squad_file(path: str | os.PathLike) -> list[list[SquadExample]]:
-    """Examples of a SQuAD v1.1 JSON file, grouped by article (in file order)."""
+    """Examples of a SQuAD v1.1 JSON file, grouped by article (in file order).
+
+    Example (the dev file in the shared data folder):
+
+    >>> import os, pathlib
+    >>> from keras_transformer.data.squad import read_squad_file
+    >>> articles = read_squad_file(pathlib.Path(os.environ["KT_DATA_DIR"], "squad_v1.1", "dev-v1.1.json"))
+    >>> len(articles), sum(len(article) for article in articles), articles[0][0].answers[0]
+    (48, 10570, 'Denver Broncos')
+    """
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not str(data.get("version", "")).startswith("1.1"):
         raise ValueError(f"{path} is not SQuAD v1.1 (version {data.get('version')!r}).")
@@ -74,6 +93,14 @@ def squad_splits(data_dir: str | os.PathLike | None = None) -> dict[str, list[Sq
     With only the dev file: train = its first `TRAIN_ARTICLES` articles,
     eval = the rest. With `train-v1.1.json` beside it (in `data_dir` or
     `KT_DATA_DIR`): train = train, eval = all of dev.
+
+    Example (the shared data folder has only the dev file):
+
+    >>> import os
+    >>> from keras_transformer.data.squad import squad_splits
+    >>> splits = squad_splits(os.environ["KT_DATA_DIR"])
+    >>> len(splits["train"]), len(splits["eval"]), splits["protocol"]
+    (8582, 1988, 'dev-v1.1.json articles 1-38 / 39-48')
     """
     dev = read_squad_file(resolve_data_file(
         "squad_v1.1/dev-v1.1.json", origin=ORIGIN + "dev-v1.1.json",
@@ -97,7 +124,17 @@ def _flat(articles):
 
 
 def article_paragraphs(examples: list[SquadExample]) -> list[list[str]]:
-    """The distinct paragraphs of `examples`, grouped by article (first-seen order)."""
+    """The distinct paragraphs of `examples`, grouped by article (first-seen order).
+
+    Example (two questions about one paragraph give it once):
+
+    >>> from keras_transformer.data.squad import SquadExample, article_paragraphs
+    >>> pairs = [("A", "p1"), ("A", "p1"), ("A", "p2"), ("B", "p3")]  # (title, context)
+    >>> examples = [SquadExample(str(i), title, "?", context, (), ())
+    ...             for i, (title, context) in enumerate(pairs)]
+    >>> article_paragraphs(examples)
+    [['p1', 'p2'], ['p3']]
+    """
     articles: dict[str, dict[str, None]] = {}
     for example in examples:
         articles.setdefault(example.title, {})[example.context] = None
@@ -135,6 +172,16 @@ def offsets_tokenizer(
     It reads the same `vocab.txt` as the model's keras-hub tokenizer and
     normalizes the same way (lower-casing and accent stripping for uncased
     checkpoints), so it gives the same ids, plus where each token came from.
+
+    Example (`[start, end)` characters of each piece):
+
+    >>> import pathlib, tempfile
+    >>> from keras_transformer.data.squad import offsets_tokenizer
+    >>> vocab = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
+    >>> _ = vocab.write_text("\\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s"]))
+    >>> encoding = offsets_tokenizer(vocab).encode("The cats", add_special_tokens=False)
+    >>> encoding.tokens, encoding.offsets
+    (['the', 'cat', '##s'], [(0, 3), (4, 7), (7, 8)])
     """
     from keras_transformer.data.wordpiece import wordpiece_tokenizer
 
@@ -155,6 +202,22 @@ class SquadWindows:
         offsets: int32 `(windows, max_length, 2)`, each context token's
             `[start, end)` characters in its context; `(-1, -1)` elsewhere.
         lengths: int `(windows,)`, real tokens per window.
+
+    Example (`windows` makes them; the answer "Ann" is characters 16 to 19 of the context):
+
+    >>> import pathlib, tempfile
+    >>> from keras_transformer.data.squad import SquadExample, offsets_tokenizer, windows
+    >>> vocab = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
+    >>> pieces = "[PAD] [UNK] [CLS] [SEP] who stopped ? it rained . then ann".split()
+    >>> _ = vocab.write_text("\\n".join(pieces))
+    >>> example = SquadExample("q1", "Weather", "Who stopped?", "It rained. Then Ann stopped.",
+    ...                        ("Ann",), (16,))
+    >>> w = windows([example], offsets_tokenizer(vocab), max_length=10, doc_stride=2,
+    ...             max_question_length=3)
+    >>> len(w), w.inputs["token_ids"].shape, w.lengths.tolist()
+    (3, (3, 10), [10, 10, 9])
+    >>> w.offsets[1, w.start_positions[1]].tolist()
+    [16, 19]
     """
 
     inputs: dict[str, np.ndarray]
@@ -190,6 +253,21 @@ def windows(examples: list[SquadExample], tokenizer: tokenizers.implementations.
         max_question_length: the longest question kept, in word pieces.
         special_tokens: the tokenizer's start, separator and padding tokens
             (RoBERTa's byte-level BPE: `("<s>", "</s>", "<pad>")`).
+
+    Example (3 question pieces leave room for 4 of the 7 context pieces; windows start at
+    pieces 0, 2 and 4, and the first does not hold the answer, "ann", context piece 4):
+
+    >>> import pathlib, tempfile
+    >>> from keras_transformer.data.squad import SquadExample, offsets_tokenizer, windows
+    >>> vocab = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
+    >>> pieces = "[PAD] [UNK] [CLS] [SEP] who stopped ? it rained . then ann".split()
+    >>> _ = vocab.write_text("\\n".join(pieces))
+    >>> example = SquadExample("q1", "Weather", "Who stopped?", "It rained. Then Ann stopped.",
+    ...                        ("Ann",), (16,))
+    >>> w = windows([example], offsets_tokenizer(vocab), max_length=10, doc_stride=2,
+    ...             max_question_length=3)
+    >>> w.start_positions.tolist(), w.end_positions.tolist(), w.example_index.tolist()
+    ([0, 7, 5], [0, 7, 5], [0, 0, 0])
     """
     if not examples:
         raise ValueError("`examples` is empty: windows need at least one SQuAD example.")
@@ -296,6 +374,24 @@ def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, offsets: np.nda
         offsets: `(windows, length, 2)` from `SquadWindows.offsets`.
         example_index: `(windows,)`, the example of each window.
         contexts: each example's context string.
+
+    Example (logits that point at token 7 of window 1, "ann"; the answer keeps its case):
+
+    >>> import pathlib, tempfile
+    >>> from keras_transformer.data.squad import SquadExample, offsets_tokenizer, windows
+    >>> vocab = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
+    >>> pieces = "[PAD] [UNK] [CLS] [SEP] who stopped ? it rained . then ann".split()
+    >>> _ = vocab.write_text("\\n".join(pieces))
+    >>> example = SquadExample("q1", "Weather", "Who stopped?", "It rained. Then Ann stopped.",
+    ...                        ("Ann",), (16,))
+    >>> import numpy as np
+    >>> from keras_transformer.data.squad import best_spans
+    >>> w = windows([example], offsets_tokenizer(vocab), max_length=10, doc_stride=2,
+    ...             max_question_length=3)
+    >>> logits = np.zeros((3, 10))
+    >>> logits[1, 7] = 5.0
+    >>> best_spans(logits, logits, w.offsets, w.example_index, [example.context])
+    ['Ann']
     """
     start_logits, end_logits = np.asarray(start_logits), np.asarray(end_logits)
     if not (start_logits.shape == end_logits.shape == offsets.shape[:2]

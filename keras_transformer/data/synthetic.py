@@ -12,7 +12,15 @@ import numpy as np
 
 
 def step_rng(seed: int, step: int, stream: int = 0) -> np.random.Generator:
-    """The generator of batch `step` in `stream` (0: training; others: held-out sets)."""
+    """The generator of batch `step` in `stream` (0: training; others: held-out sets).
+
+    Example (the same `(seed, step)` draws the same batch, another stream another one):
+
+    >>> from keras_transformer.data.synthetic import step_rng
+    >>> draw = lambda rng: rng.integers(0, 1000, 4).tolist()
+    >>> draw(step_rng(0, 7)) == draw(step_rng(0, 7)), draw(step_rng(0, 7)) == draw(step_rng(0, 7, stream=1))
+    (True, False)
+    """
     return np.random.default_rng([seed, stream, step])
 
 

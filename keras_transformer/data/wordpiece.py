@@ -85,7 +85,16 @@ def wordpiece_counts(
     tokenizer: tokenizers.BertWordPieceTokenizer | keras_hub.tokenizers.WordPieceTokenizer,
     sentences: Sequence[str],
 ) -> np.ndarray:
-    """Word pieces per sentence, `[CLS]` and `[SEP]` not counted: int64 `(n,)`."""
+    """Word pieces per sentence, `[CLS]` and `[SEP]` not counted: int64 `(n,)`.
+
+    Example ("cats" is two pieces, cat ##s):
+
+    >>> import pathlib, tempfile
+    >>> vocab = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
+    >>> _ = vocab.write_text("\\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s"]))
+    >>> wordpiece_counts(wordpiece_tokenizer(vocab), ["The cats", "the cat the cat"]).tolist()
+    [3, 4]
+    """
     return np.asarray([len(ids) for ids in _piece_ids(tokenizer, sentences)], dtype="int64")
 
 

@@ -24,7 +24,13 @@ ATTENTION_KINDS = {
 
 
 def attention_class(kind: str) -> type:
-    """The self-attention layer class named `kind` (a key of `ATTENTION_KINDS`)."""
+    """The self-attention layer class named `kind` (a key of `ATTENTION_KINDS`).
+
+    Example:
+    >>> from keras_transformer.layers.block_base import attention_class
+    >>> attention_class("full").__name__, attention_class("lsh").__name__
+    ('MultiHeadAttention', 'LSHAttention')
+    """
     if kind not in ATTENTION_KINDS:
         raise ValueError(
             f"`attention` must be one of {sorted(ATTENTION_KINDS)}; got {kind!r}."
@@ -34,7 +40,19 @@ def attention_class(kind: str) -> type:
 
 
 class BlockBase(keras.layers.Layer):
-    """Base of `EncoderBlock` and `DecoderBlock`; see those for the arguments."""
+    """Base of `EncoderBlock` and `DecoderBlock`; see those for the arguments.
+
+    Example:
+    >>> import keras_transformer as kt
+    >>> from keras_transformer.layers.block_base import BlockBase
+    >>> block = kt.layers.DecoderBlock(num_heads=2, intermediate_dim=32, norm_first=True)
+    >>> isinstance(block, BlockBase), block.hyperparameters()["attention"]
+    (True, 'full')
+    >>> kt.layers.EncoderBlock(num_heads=2, intermediate_dim=32, attention="sparse")
+    Traceback (most recent call last):
+    ...
+    ValueError: `attention` must be one of ['bigbird', 'full', 'lsh']; got 'sparse'.
+    """
 
     def __init__(
         self,

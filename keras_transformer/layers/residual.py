@@ -29,6 +29,17 @@ def residual(
     `sublayer` is a one-argument callable; a sublayer that returns a tuple
     (output, extras...) has its extras passed through:
     `residual(...)` then returns `(y, extras...)`.
+
+    Example (the sublayer doubles its input; the norm maps [a, b] with a < b to about [-1, 1]):
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_transformer.layers.residual import residual
+    >>> x = keras.ops.convert_to_tensor([[1.0, 3.0]])
+    >>> norm, dropout = keras.layers.LayerNormalization(epsilon=1e-6), keras.layers.Dropout(0.0)
+    >>> post = residual(x, lambda t: 2 * t, norm, dropout, norm_first=False)  # norm(x + 2x)
+    >>> pre = residual(x, lambda t: 2 * t, norm, dropout, norm_first=True)  # x + 2 norm(x)
+    >>> [np.round(keras.ops.convert_to_numpy(y), 3).tolist() for y in (post, pre)]
+    [[[-1.0, 1.0]], [[-1.0, 5.0]]]
     """
     out = sublayer(norm(x) if norm_first else x)
     extras = ()

@@ -17,6 +17,15 @@ class StackBase(keras.layers.Layer):
 
     The blocks are `block_class` instances (the class attribute unless the
     constructor is given another, as `Encoder(reversible=True)` does).
+
+    Example (shared weights: one block object, applied at every depth):
+    >>> import keras_transformer as kt
+    >>> encoder = kt.layers.Encoder(num_layers=3, num_heads=2, intermediate_dim=32,
+    ...                             share_weights=True, norm_first=True)
+    >>> len(encoder.blocks), len(encoder.layer_blocks()), encoder.layer_blocks()[0] is encoder.blocks[0]
+    (1, 3, True)
+    >>> encoder.final_norm is not None  # pre-LN blocks: a final LayerNorm closes the stack
+    True
     """
 
     block_class: type

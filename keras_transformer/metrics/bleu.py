@@ -20,6 +20,13 @@ class Bleu(NamedTuple):
 
     `score, signature = corpus_bleu(...)` unpacks it; `details` is sacrebleu's
     one-line summary (n-gram precisions, brevity penalty, lengths).
+
+    Example (a hypothesis equal to its reference scores 100):
+
+    >>> from keras_transformer.metrics import corpus_bleu
+    >>> score, signature, details = corpus_bleu(["The cat sat on the mat."], ["The cat sat on the mat."])
+    >>> round(score, 2), signature.split("|")[:4]
+    (100.0, ['nrefs:1', 'case:mixed', 'eff:no', 'tok:13a'])
     """
 
     score: float

@@ -61,6 +61,12 @@ def matthews_corrcoef(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
     Raises:
         ValueError: the arrays are not 1-D, equally long, non-empty class ids.
+
+    Example (a perfectly inverted classifier scores -1, a constant one 0):
+
+    >>> from keras_transformer.metrics import matthews_corrcoef
+    >>> matthews_corrcoef([0, 1, 1, 0], [1, 0, 0, 1]), matthews_corrcoef([0, 1, 1, 0], [1, 1, 1, 1])
+    (-1.0, 0.0)
     """
     from sklearn.metrics import matthews_corrcoef as sklearn_mcc
 
@@ -76,6 +82,12 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int = 2)
     Raises:
         ValueError: bad arrays (see `matthews_corrcoef`), or a class id
             outside `[0, num_classes)`.
+
+    Example (three classes; the diagonal counts the right answers):
+
+    >>> from keras_transformer.metrics import confusion_matrix
+    >>> confusion_matrix([0, 1, 2, 2], [0, 2, 2, 1], num_classes=3).tolist()
+    [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
     """
     y_true, y_pred = _labels_pair(y_true, y_pred)
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):

@@ -47,6 +47,13 @@ def replaced_token_scores(
 
     Raises:
         ValueError: the shapes differ, no token is real, or a label is not 0 or 1.
+
+    Example (token 1 is replaced; token 3, an original, gets a higher logit and is called replaced):
+
+    >>> from keras_transformer.metrics import replaced_token_scores
+    >>> scores = replaced_token_scores([[-1.0, 0.5, -2.0, 1.0]], [[0, 1, 0, 0]])
+    >>> {name: round(value, 3) for name, value in scores.items()}
+    {'rtd_accuracy': 0.75, 'rtd_baseline_accuracy': 0.75, 'rtd_auc': 0.667}
     """
     logits, labels = np.asarray(logits, "float64"), np.asarray(labels)
     real = np.ones(logits.shape, bool) if real is None else np.asarray(real, bool)

@@ -13,18 +13,39 @@ _PUNCTUATION = set(string.punctuation)
 
 
 def normalize_answer(text: str) -> str:
-    """Lower-case, drop punctuation, drop the articles a/an/the, collapse whitespace."""
+    """Lower-case, drop punctuation, drop the articles a/an/the, collapse whitespace.
+
+    Example:
+
+    >>> from keras_transformer.metrics import normalize_answer
+    >>> normalize_answer("  The Denver  Broncos!")
+    'denver broncos'
+    """
     text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def exact_match(prediction: str, gold: str) -> float:
-    """1.0 when the normalized strings are equal, else 0.0."""
+    """1.0 when the normalized strings are equal, else 0.0.
+
+    Example (case, punctuation and articles do not count; an extra word does):
+
+    >>> from keras_transformer.metrics import exact_match
+    >>> exact_match("the Broncos.", "Broncos"), exact_match("Denver Broncos", "Broncos")
+    (1.0, 0.0)
+    """
     return float(normalize_answer(prediction) == normalize_answer(gold))
 
 
 def token_f1(prediction: str, gold: str) -> float:
-    """F1 of the bags of normalized words (0.0 when they share none)."""
+    """F1 of the bags of normalized words (0.0 when they share none).
+
+    Example (1 shared word: precision 1/2, recall 1/1, F1 = 2/3):
+
+    >>> from keras_transformer.metrics import token_f1
+    >>> round(token_f1("Denver Broncos", "the Broncos"), 4), token_f1("1990", "1991")
+    (0.6667, 0.0)
+    """
     predicted, expected = normalize_answer(prediction).split(), normalize_answer(gold).split()
     common = sum((collections.Counter(predicted) & collections.Counter(expected)).values())
     if common == 0:

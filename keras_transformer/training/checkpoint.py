@@ -105,6 +105,25 @@ def restore_checkpoint(path: str | os.PathLike, model: keras.Model) -> dict:
     Raises:
         ValueError: the checkpoint's variables do not match the model's in
             number or shape (a different model or preset).
+
+    Example (a checkpoint of a 2-unit layer does not fit a 3-unit one):
+
+    >>> import pathlib, tempfile
+    >>> import keras
+    >>> from keras_transformer.training.checkpoint import restore_checkpoint, save_checkpoint
+    >>> def model(units):
+    ...     m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+    ...     m.compile(optimizer="adamw", loss="mse")
+    ...     m.optimizer.build(m.trainable_variables)
+    ...     return m
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "checkpoint.npz"
+    >>> save_checkpoint(path, model(2), {"step": 500})
+    >>> restore_checkpoint(path, model(2))
+    {'step': 500}
+    >>> restore_checkpoint(path, model(3))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Checkpoint ... stores model/00000 with shape (4, 2), but ... has shape (4, 3).
     """
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
@@ -131,7 +150,20 @@ def restore_checkpoint(path: str | os.PathLike, model: keras.Model) -> dict:
 
 
 def checkpoint_state(path: str | os.PathLike) -> dict:
-    """The `state` dict stored with a checkpoint, read without a model or its variables."""
+    """The `state` dict stored with a checkpoint, read without a model or its variables.
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> import keras
+    >>> from keras_transformer.training.checkpoint import checkpoint_state, save_checkpoint
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> model.compile(optimizer="adamw", loss="mse")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "checkpoint.npz"
+    >>> save_checkpoint(path, model, {"step": 500, "history": [{"step": 500, "val_loss": 2.5}]})
+    >>> checkpoint_state(path)["history"]
+    [{'step': 500, 'val_loss': 2.5}]
+    """
     with np.load(path) as stored:
         return json.loads(str(stored["state"]))
 
@@ -148,6 +180,14 @@ def global_rng_state() -> dict[str, np.ndarray]:
 
     Only the torch backend draws from process-wide generators in training;
     the other backends' random ops all read Keras seed variables.
+
+    Example:
+
+    >>> import keras
+    >>> from keras_transformer.training.checkpoint import global_rng_state
+    >>> state = global_rng_state()
+    >>> "rng/torch_cpu" in state if keras.backend.backend() == "torch" else state == {}
+    True
     """
     if keras.backend.backend() != "torch":
         return {}
@@ -161,7 +201,20 @@ def global_rng_state() -> dict[str, np.ndarray]:
 
 
 def set_global_rng_state(arrays: dict[str, np.ndarray]) -> None:
-    """Restores a state from `global_rng_state`; an empty dict does nothing."""
+    """Restores a state from `global_rng_state`; an empty dict does nothing.
+
+    Example (on PyTorch the draws after a restore repeat; elsewhere nothing global draws):
+
+    >>> import keras
+    >>> from keras_transformer.training.checkpoint import global_rng_state, set_global_rng_state
+    >>> def draw():  # what a seedless PyTorch dropout draws from
+    ...     return __import__("torch").rand(3).tolist() if keras.backend.backend() == "torch" else None
+    >>> state = global_rng_state()
+    >>> first = draw()
+    >>> set_global_rng_state(state)
+    >>> draw() == first
+    True
+    """
     if keras.backend.backend() != "torch" or not arrays:
         return
     import torch

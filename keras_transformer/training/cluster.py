@@ -57,7 +57,22 @@ class Cluster:
 
 
 def check_backend(cluster: Cluster) -> None:
-    """Raise unless this Keras backend can join `cluster`: more than one process needs JAX."""
+    """Raise unless this Keras backend can join `cluster`: more than one process needs JAX.
+
+    Example (one process runs on any backend; two need JAX):
+
+    >>> import keras
+    >>> from keras_transformer.training.cluster import Cluster, check_backend
+    >>> def can_join(cluster):
+    ...     try:
+    ...         check_backend(cluster)
+    ...         return True
+    ...     except ValueError:  # "num_processes=2 needs the jax backend (KERAS_BACKEND=jax); ..."
+    ...         return False
+    >>> pair = Cluster(num_processes=2, process_id=0, coordinator="localhost:1234")
+    >>> can_join(Cluster(num_processes=1)), can_join(pair) == (keras.backend.backend() == "jax")
+    (True, True)
+    """
     backend = keras.backend.backend()
     if cluster.num_processes > 1 and backend != "jax":
         raise ValueError(

@@ -31,7 +31,14 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass
 class FolderColaPreset(FineTuningPreset):
-    """CoLA fine-tuning of the encoder in `encoder_dir`, beside the runner's fields."""
+    """CoLA fine-tuning of the encoder in `encoder_dir`, beside the runner's fields.
+
+    Example:
+
+    >>> from keras_transformer.training.cola_probe import FolderColaPreset
+    >>> FolderColaPreset(encoder_dir="runs/encoder").buckets()  # bucket_lengths, then max_length
+    (16, 24, 32, 48, 64)
+    """
 
     encoder_dir: str = ""  # a save_bert_folder folder
     from_scratch: bool = False  # True: the folder's architecture, randomly initialized
@@ -42,7 +49,20 @@ class FolderColaPreset(FineTuningPreset):
 
 @dataclasses.dataclass
 class ColaProbe:
-    """Preset fields of a short CoLA fine-tuning, one recipe for every encoder compared."""
+    """Preset fields of a short CoLA fine-tuning, one recipe for every encoder compared.
+
+    Example (mixed into a pretraining preset, whose seed the probe keeps):
+
+    >>> import dataclasses
+    >>> from keras_transformer.training import Preset
+    >>> from keras_transformer.training.cola_probe import ColaProbe
+    >>> @dataclasses.dataclass
+    ... class PretrainingConfig(Preset, ColaProbe):
+    ...     pass
+    >>> cola = PretrainingConfig(seed=5).cola(encoder_dir="runs/encoder")
+    >>> type(cola).__name__, cola.seed, cola.steps, cola.warmup_steps, cola.jit_compile
+    ('FolderColaPreset', 5, 267, 26, False)
+    """
 
     cola_steps: int = 267  # one epoch of the 8,551 training sentences at batch 32
     cola_batch_size: int = 32
@@ -66,6 +86,19 @@ class FolderColaTask(Task):
 
     Attributes:
         special_tokens: the tokenizer's start, separator and padding tokens.
+
+    Example (a tiny encoder; 8 training and 4 dev sentences, cut to 8 tokens):
+
+    >>> import os, tempfile
+    >>> from keras_transformer.models import BERT
+    >>> from keras_transformer.models.bert.folder import save_bert_folder
+    >>> folder = tempfile.mkdtemp()
+    >>> bert = BERT(vocab_size=8, max_length=8, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16)
+    >>> save_bert_folder(folder, bert, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "."])
+    >>> preset = FolderColaPreset(encoder_dir=folder, max_length=8, batch_size=4, train_size=8, eval_size=4)
+    >>> task = FolderColaTask(preset, os.environ["KT_DATA_DIR"])
+    >>> task.train_batch(0)[0]["token_ids"].shape, task.steps_per_epoch, task.build_model().name
+    ((4, 8), 2, 'cola')
     """
 
     headline = "mcc"

@@ -87,6 +87,14 @@ def run_phases(main: Callable[[], Any]) -> Any:
 
         if __name__ == "__main__":
             training.run_phases(main)
+
+    Example (a doctest's interpreter was started for pytest, so `main` simply runs here):
+
+    >>> from keras_transformer.training.fresh_process import run_phases
+    >>> def main():
+    ...     return "done"
+    >>> run_phases(main)
+    'done'
     """
     if not callable(main):
         raise ValueError(
@@ -107,6 +115,12 @@ def process_started_for(main: Callable) -> bool:
     """Whether this interpreter's command line is `python [options] <main's script> <sys.argv[1:]>`.
 
     `main` is any function or class defined in the script.
+
+    Example (this interpreter runs pytest, not fresh_process.py):
+
+    >>> from keras_transformer.training.fresh_process import process_started_for, run_phases
+    >>> process_started_for(run_phases)
+    False
     """
     script = getattr(sys.modules.get(main.__module__), "__file__", None)
     first = len(sys.orig_argv) - len(sys.argv)  # where the script's own arguments begin, minus one
@@ -121,6 +135,15 @@ def main_began() -> float:
     A chapter's wall time is `time.time() - main_began()`; a clock started
     inside `main` would restart in each process `run_phases` starts.
     Elsewhere it is the time of this call.
+
+    Example (`run_phases` leaves its start time in the environment of every process it starts):
+
+    >>> import os
+    >>> from unittest import mock
+    >>> from keras_transformer.training.fresh_process import BEGAN, main_began
+    >>> with mock.patch.dict(os.environ, {BEGAN: "1700000000.5"}):
+    ...     main_began()
+    1700000000.5
     """
     return float(os.environ.get(BEGAN) or time.time())
 

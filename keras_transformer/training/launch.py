@@ -34,6 +34,15 @@ def launch(script: str, args: list[str], num_processes: int, env: dict | None = 
     stopped. From the command line:
 
         python -m keras_transformer.training.launch --num-processes 2 chapters/04_gpt.py --preset cpu
+
+    Example (a script whose process 1 fails with status 3; each process gets `--process-id i` last):
+
+    >>> import pathlib, tempfile
+    >>> from keras_transformer.training.launch import launch
+    >>> script = pathlib.Path(tempfile.mkdtemp()) / "worker.py"
+    >>> _ = script.write_text("import sys\\nsys.exit(3 if sys.argv[-1] == '1' else 0)\\n")
+    >>> launch(str(script), [], num_processes=1), launch(str(script), [], num_processes=2)
+    (0, 3)
     """
     if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
         raise ValueError(f"`num_processes` must be an integer >= 1; got {num_processes!r}.")

@@ -42,6 +42,13 @@ def device_peak_mb() -> float | None:
 
     Read from the backend's allocator (first device): `torch.cuda`,
     JAX's `memory_stats()`, TensorFlow's `get_memory_info`.
+
+    Example:
+    >>> from keras_transformer.training.devices import accelerator
+    >>> from keras_transformer.training.memory import device_peak_mb
+    >>> peak = device_peak_mb()
+    >>> peak is None if accelerator() == "cpu" else peak >= 0.0
+    True
     """
     if devices.accelerator() == "cpu":
         return None

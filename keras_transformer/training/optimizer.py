@@ -13,6 +13,15 @@ def no_decay_variables(model: keras.Model) -> list:
     embedding tables, which a tied GPT also uses as its output projection);
     biases and normalization scales/offsets (rank 1) do not, since shrinking
     them only removes capacity.
+
+    Example (of 4 trainable variables only the Dense kernel decays):
+
+    >>> import keras
+    >>> from keras_transformer.training.optimizer import no_decay_variables
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2),
+    ...                           keras.layers.LayerNormalization()])
+    >>> [variable.name for variable in no_decay_variables(model)]
+    ['bias', 'gamma', 'beta']
     """
     return [v for v in model.trainable_variables if len(v.shape) < 2]
 

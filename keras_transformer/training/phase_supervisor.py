@@ -18,7 +18,19 @@ import tempfile
 
 
 def supervise(next_phase: int, journal_variable: str, command: list) -> int:
-    """Runs `command` until it ends with a status other than `next_phase`; returns that status."""
+    """Runs `command` until it ends with a status other than `next_phase`; returns that status.
+
+    Example (each run records a phase in the journal; the third ends the chapter with status 0):
+
+    >>> import signal, sys
+    >>> from keras_transformer.training.phase_supervisor import supervise
+    >>> code = ("import os, sys; j = os.environ['JOURNAL']; n = len(os.listdir(j)); "
+    ...         "open(os.path.join(j, str(n)), 'w').close(); sys.exit(75 if n < 2 else 0)")
+    >>> handler = signal.getsignal(signal.SIGTERM)  # supervise forwards SIGTERM to its worker
+    >>> supervise(75, "JOURNAL", [sys.executable, "-c", code])
+    0
+    >>> _ = signal.signal(signal.SIGTERM, handler)
+    """
     journal = tempfile.mkdtemp(prefix="keras-transformer-phases-")
     env = dict(os.environ, **{journal_variable: journal})
     try:

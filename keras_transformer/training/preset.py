@@ -127,6 +127,15 @@ class FineTuningPreset(Preset):
 
     SQuAD (`span_qa.SpanQAPreset`) and CoLA (`cola_probe.FolderColaPreset`,
     chapter 05's `ColaConfig`) subclass it with their own defaults.
+
+    Example:
+
+    >>> from keras_transformer.training.preset import FineTuningPreset
+    >>> preset = FineTuningPreset(max_length=64, bucket_lengths="16,32,128", batch_size=2)
+    >>> preset.buckets()  # 128 is longer than a row: max_length closes the list
+    (16, 32, 64)
+    >>> preset.length_buckets([10, 20, 70, 40, 5]).num_dropped  # 70 positions fit no bucket
+    1
     """
 
     max_length: int = 128  # tokens per row
@@ -192,6 +201,13 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
     Raises:
         ValueError: a string is not `key=value`, the key is not a field, or
             the value does not parse as the field's type.
+
+    Example (a `-` in a key reads as `_`, as on the command line):
+
+    >>> from keras_transformer.training.preset import Preset, apply_overrides
+    >>> preset = apply_overrides(Preset(), ["steps=20", "dtype-policy=mixed_bfloat16", "jit_compile=no"])
+    >>> preset.steps, preset.dtype_policy, preset.jit_compile
+    (20, 'mixed_bfloat16', False)
     """
     hints = typing.get_type_hints(type(preset))
     names = [field.name for field in dataclasses.fields(preset)]
@@ -211,7 +227,18 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
 
 
 def parse_value(text: str, annotation: typing.Any, name: str = "value") -> bool | int | float | str | None:
-    """Parses `text` as a value of the type `annotation`."""
+    """Parses `text` as a value of the type `annotation`.
+
+    Example:
+
+    >>> from keras_transformer.training.preset import parse_value
+    >>> parse_value("yes", bool), parse_value("none", float | None), parse_value("3e-4", float)
+    (True, None, 0.0003)
+    >>> parse_value("ten", int, "steps")
+    Traceback (most recent call last):
+    ...
+    ValueError: steps needs a value of type int, got 'ten'.
+    """
     args = typing.get_args(annotation)
     is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     if is_union and type(None) in args:

@@ -48,6 +48,18 @@ class RunRecorder(keras.callbacks.Callback):
             opens a data-loader iterator before training, which draws a seed
             from torch's global generator (an uninterrupted run did that at
             step 0, not after its checkpoint).
+
+    Example (`train` makes one; resumed from a checkpoint's state, it continues step and clock):
+
+    >>> import pathlib, tempfile, time
+    >>> from keras_transformer.training import Preset, Task
+    >>> from keras_transformer.training.phases import PhaseClock
+    >>> from keras_transformer.training.recorder import RunRecorder
+    >>> state = {"step": 500, "history": [{"step": 500, "train_loss": 2.1}], "wall_time_s": 60.0}
+    >>> recorder = RunRecorder(Task(Preset()), pathlib.Path(tempfile.mkdtemp()), {}, state,
+    ...                        started=time.perf_counter(), clock=PhaseClock())
+    >>> recorder.step, len(recorder.history), recorder.wall_time() >= 60.0
+    (500, 1, True)
     """
 
     def __init__(

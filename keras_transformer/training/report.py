@@ -11,7 +11,17 @@ from keras_transformer.plots import save_figure
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
-    """Writes `data` as indented JSON, atomically (temporary file + `os.replace`)."""
+    """Writes `data` as indented JSON, atomically (temporary file + `os.replace`).
+
+    Example (no temporary file is left behind):
+
+    >>> import json, pathlib, tempfile
+    >>> from keras_transformer.training.report import write_json
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> write_json(folder / "metrics.json", {"step": 20, "val_loss": 1.5})
+    >>> [path.name for path in folder.iterdir()], json.loads((folder / "metrics.json").read_text())
+    (['metrics.json'], {'step': 20, 'val_loss': 1.5})
+    """
     path = pathlib.Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temporary.write_text(json.dumps(data, indent=2) + "\n")
@@ -25,6 +35,17 @@ def plot_history(history: list[dict], path: str | os.PathLike, headline: str) ->
     headline that is not a loss (accuracy, BLEU, ...) gets its own panel. A
     metric missing from a row (evaluated at some steps only) leaves a gap. The
     folder of `path` is created if need be.
+
+    Example (accuracy gets a panel of its own: the PNG is two 600-pixel panels wide):
+
+    >>> import pathlib, struct, tempfile
+    >>> from keras_transformer.training.report import plot_history
+    >>> history = [{"step": 10, "train_loss": 2.0, "val_loss": 2.1, "accuracy": 0.4},
+    ...            {"step": 20, "train_loss": 1.5, "val_loss": 1.7, "accuracy": 0.6}]
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "new" / "loss_curve.png"
+    >>> plot_history(history, path, headline="accuracy")
+    >>> struct.unpack(">II", path.read_bytes()[16:24])  # PNG (width, height)
+    (1200, 400)
     """
     steps = [record["step"] for record in history]
     loss_keys = dict.fromkeys(k for record in history for k in record if "loss" in k)
@@ -43,7 +64,14 @@ def plot_history(history: list[dict], path: str | os.PathLike, headline: str) ->
 
 
 def column(history: list[dict], key: str) -> list[float]:
-    """`key`'s value in every row of `history`, NaN (a gap in the plot) where a row lacks it."""
+    """`key`'s value in every row of `history`, NaN (a gap in the plot) where a row lacks it.
+
+    Example:
+
+    >>> from keras_transformer.training.report import column
+    >>> column([{"step": 10, "bleu": 12.5}, {"step": 20}], "bleu")
+    [12.5, nan]
+    """
     return [record.get(key, math.nan) for record in history]
 
 

@@ -150,6 +150,21 @@ def train(
     run) is stored beside it. `phase_peak_rise_mb` splits the process's
     peak memory the same way: the peak when the run began (`start`), then
     how far each phase raised it. The run prints all three.
+
+    Example (a whole run is a chapter's smoke test; here `resume=True` meets a checkpoint
+    of another seed and stops before any data or model is made):
+
+    >>> import dataclasses, pathlib, tempfile
+    >>> import keras
+    >>> from keras_transformer.training import Preset, Task, save_checkpoint, train
+    >>> run_dir = pathlib.Path(tempfile.mkdtemp())
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="adamw", loss="mse")
+    >>> save_checkpoint(run_dir / "checkpoint.npz", model, {"config": dataclasses.asdict(Preset(seed=1))})
+    >>> train(Preset(seed=2), Task, run_dir, resume=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --resume needs the preset the checkpoint in ... differ: seed (checkpoint 1, now 2)
     """
     started = time.perf_counter()
     clock = PhaseClock()
@@ -428,6 +443,23 @@ def check_resumable(run_dir: str | os.PathLike, config: Preset, epochs: float | 
 
     With `epochs`, `config.steps` is not known yet (the task sets it) and is
     not compared; `train` compares it once it is.
+
+    Example (a checkpoint of a 100-step run):
+
+    >>> import dataclasses, pathlib, tempfile
+    >>> import keras
+    >>> from keras_transformer.training import Preset, save_checkpoint
+    >>> from keras_transformer.training.runner import check_resumable
+    >>> run_dir = pathlib.Path(tempfile.mkdtemp())
+    >>> check_resumable(run_dir, Preset(steps=200))  # no checkpoint yet: nothing to compare
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="adamw", loss="mse")
+    >>> save_checkpoint(run_dir / "checkpoint.npz", model, {"config": dataclasses.asdict(Preset(steps=100))})
+    >>> check_resumable(run_dir, Preset(steps=200), epochs=2.0)  # steps will come from the epochs
+    >>> check_resumable(run_dir, Preset(steps=200))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --resume needs the preset ... differ: steps (checkpoint 100, now 200)
     """
     path = pathlib.Path(run_dir) / CHECKPOINT
     if path.exists():

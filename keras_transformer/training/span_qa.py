@@ -34,7 +34,18 @@ OUTPUTS = ("start_logits", "end_logits")
 
 @dataclasses.dataclass
 class SpanQAPreset(FineTuningPreset):
-    """The preset fields of SQuAD fine-tuning, beside the runner's own."""
+    """The preset fields of SQuAD fine-tuning, beside the runner's own.
+
+    Example:
+
+    >>> from keras_transformer.training.span_qa import SpanQAPreset
+    >>> SpanQAPreset().buckets()  # bucket_lengths "128", then max_length
+    (128, 192)
+    >>> SpanQAPreset(max_length=32)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: max_length (32) must leave room for a context piece ... at least 52.
+    """
 
     max_length: int = 192  # tokens per window
     doc_stride: int = 96  # word pieces between consecutive windows' starts
@@ -65,6 +76,18 @@ class SquadProbe:
     random weights, with this one recipe: the gap between the two is what
     the pretraining bought. Windows are as long as the pretraining rows, so
     no fine-tuned position went untrained.
+
+    Example (mixed into a pretraining preset, whose seed the probe keeps):
+
+    >>> import dataclasses
+    >>> from keras_transformer.training import Preset
+    >>> from keras_transformer.training.span_qa import SquadProbe
+    >>> @dataclasses.dataclass
+    ... class PretrainingConfig(Preset, SquadProbe):
+    ...     pass
+    >>> probe = PretrainingConfig(seed=5, squad_steps=100).squad()
+    >>> type(probe).__name__, probe.seed, probe.warmup_steps, probe.max_length, probe.max_question_length
+    ('SpanQAPreset', 5, 10, 128, 32)
     """
 
     squad_steps: int = 300  # 0: no probe
@@ -114,6 +137,22 @@ class SpanQATask(Task):
 
     Attributes:
         special_tokens: the tokenizer's start, separator and padding tokens.
+
+    Example (MiniLM's vocabulary; 8 training and 4 evaluation questions of the shared data):
+
+    >>> import os
+    >>> from keras_transformer.data import squad
+    >>> from keras_transformer.data.checkpoint_folders import minilm_checkpoint_dir
+    >>> from keras_transformer.training.span_qa import SpanQAPreset, SpanQATask
+    >>> class MiniLMSpanQA(SpanQATask):
+    ...     def offsets_tokenizer(self):
+    ...         return squad.offsets_tokenizer(minilm_checkpoint_dir() / "vocab.txt")
+    >>> preset = SpanQAPreset(batch_size=4, train_size=8, eval_size=4)
+    >>> task = MiniLMSpanQA(preset, os.environ["KT_DATA_DIR"])  # doctest: +ELLIPSIS
+    SQuAD v1.1 (dev-v1.1.json articles 1-38 / 39-48): 8 training questions in 8 windows ...
+    >>> x, y = task.train_batch(0)
+    >>> x["token_ids"].shape, sorted(y)
+    ((4, 192), ['end_logits', 'start_logits'])
     """
 
     headline = "f1"
@@ -186,7 +225,16 @@ class SpanQATask(Task):
 
 @dataclasses.dataclass
 class FolderSpanQAPreset(SpanQAPreset):
-    """Span QA with the encoder of a `save_bert_folder` folder."""
+    """Span QA with the encoder of a `save_bert_folder` folder.
+
+    Example (the fields as `--set` gives them; `encoder_dropout` is a float or none):
+
+    >>> from keras_transformer.training import apply_overrides
+    >>> from keras_transformer.training.span_qa import FolderSpanQAPreset
+    >>> preset = apply_overrides(FolderSpanQAPreset(), ["encoder_dir=runs/encoder", "encoder_dropout=0"])
+    >>> preset.encoder_dir, preset.encoder_dropout, preset.from_scratch, preset.max_length
+    ('runs/encoder', 0.0, False, 192)
+    """
 
     encoder_dir: str = ""  # the folder: backbone.json, backbone.weights.h5, vocab.txt
     from_scratch: bool = False  # True: the folder's architecture, randomly initialized
@@ -194,7 +242,21 @@ class FolderSpanQAPreset(SpanQAPreset):
 
 
 class FolderSpanQATask(SpanQATask):
-    """Span QA fine-tuning of a saved encoder (or its architecture from scratch) with its own WordPiece vocabulary."""
+    """Span QA fine-tuning of a saved encoder (or its architecture from scratch) with its own WordPiece vocabulary.
+
+    Example (the windows need only the folder's `vocab.txt`; `build_model` loads the encoder):
+
+    >>> import os, pathlib, tempfile
+    >>> from keras_transformer.training.span_qa import FolderSpanQAPreset, FolderSpanQATask
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "vocab.txt").write_text("\\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "of"]))
+    >>> preset = FolderSpanQAPreset(encoder_dir=str(folder), max_length=64, max_question_length=16,
+    ...                             doc_stride=32, batch_size=4, train_size=8, eval_size=4)
+    >>> task = FolderSpanQATask(preset, os.environ["KT_DATA_DIR"])  # doctest: +ELLIPSIS
+    SQuAD v1.1 (dev-v1.1.json articles 1-38 / 39-48): 8 training questions in 40 windows ...
+    >>> task.train_batch(0)[0]["token_ids"].shape
+    (4, 64)
+    """
 
     def offsets_tokenizer(self) -> tokenizers.BertWordPieceTokenizer:
         return squad.offsets_tokenizer(vocabulary_file(self.config.encoder_dir))

@@ -120,7 +120,19 @@ def load_bert_backbone(
 
 
 def vocabulary_file(folder: str | os.PathLike) -> Path:
-    """The `vocab.txt` of a `save_bert_folder` folder; a FileNotFoundError if it has none."""
+    """The `vocab.txt` of a `save_bert_folder` folder; a FileNotFoundError if it has none.
+
+    Example:
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "vocab.txt").write_text("[PAD]\\n[UNK]\\n")
+    >>> vocabulary_file(folder).read_text().split()
+    ['[PAD]', '[UNK]']
+    >>> vocabulary_file(folder / "missing")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ...missing lacks vocab.txt: not a folder from `save_bert_folder`.
+    """
     path = _named_folder(folder) / "vocab.txt"
     if not path.is_file():
         raise FileNotFoundError(f"{folder} lacks vocab.txt: not a folder from `save_bert_folder`.")
