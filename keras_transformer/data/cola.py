@@ -112,8 +112,9 @@ def load_cola(data_dir: str | os.PathLike | None = None) -> dict[str, CoLASplit]
 
     Example:
 
-    >>> cola = load_cola("../shared/data")  # doctest: +SKIP
-    >>> {name: len(split) for name, split in cola.items()}  # doctest: +SKIP
+    >>> import os
+    >>> cola = load_cola(os.environ["KT_DATA_DIR"])
+    >>> {name: len(split) for name, split in cola.items()}
     {'in_domain_train': 8551, 'in_domain_dev': 527, 'out_of_domain_dev': 516}
     """
     return {split: load_cola_split(split, data_dir) for split in SPLITS}

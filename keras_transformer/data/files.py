@@ -58,13 +58,16 @@ def resolve_data_file(
 
     Example:
 
-    >>> path = resolve_data_file(  # doctest: +SKIP
+    >>> import os
+    >>> path = resolve_data_file(
     ...     "tiny_shakespeare/input.txt",
     ...     origin="https://raw.githubusercontent.com/karpathy/char-rnn/"
     ...     "master/data/tinyshakespeare/input.txt",
     ...     sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
-    ...     data_dir="../shared/data",
+    ...     data_dir=os.environ["KT_DATA_DIR"],
     ... )
+    >>> path.name, path.stat().st_size  # found in the folder and checked, not downloaded
+    ('input.txt', 1115394)
     """
     relative = pathlib.PurePosixPath(relative_path)
     if relative.is_absolute() or ".." in relative.parts:

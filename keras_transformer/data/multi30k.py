@@ -97,8 +97,9 @@ def load_multi30k(split: str, data_dir: str | os.PathLike | None = None) -> tupl
 
     Example:
 
-    >>> german, english = load_multi30k("test_2016_flickr", "../shared/data")  # doctest: +SKIP
-    >>> english[0]  # doctest: +SKIP
+    >>> import os
+    >>> german, english = load_multi30k("test_2016_flickr", os.environ["KT_DATA_DIR"])
+    >>> english[0]
     'A man in an orange hat starring at something.'
     """
     if not isinstance(split, str) or split not in SPLITS:  # a list is unhashable: a TypeError

@@ -28,8 +28,9 @@ def pretraining_articles(
         limit: 0 for the whole corpus; n for its first n articles (tests).
 
     Example:
-    >>> train, heldout = pretraining_articles("../shared/data")  # doctest: +SKIP
-    >>> len(train), len(heldout)  # doctest: +SKIP
+    >>> import os
+    >>> train, heldout = pretraining_articles(os.environ["KT_DATA_DIR"])
+    >>> len(train), len(heldout)
     (154, 4)
     """
     if heldout_articles < 2:

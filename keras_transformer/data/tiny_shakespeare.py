@@ -30,10 +30,11 @@ def load_tiny_shakespeare(
 
     Example:
 
-    >>> corpus = load_tiny_shakespeare("../shared/data")  # doctest: +SKIP
-    >>> corpus.vocab_size, len(corpus.train), len(corpus.val)  # doctest: +SKIP
+    >>> import os
+    >>> corpus = load_tiny_shakespeare(os.environ["KT_DATA_DIR"])
+    >>> corpus.vocab_size, len(corpus.train), len(corpus.val)
     (65, 1003854, 111540)
-    >>> corpus.decode(corpus.train[:14])  # doctest: +SKIP
+    >>> corpus.decode(corpus.train[:14])
     'First Citizen:'
     """
     path = resolve_data_file(

@@ -49,8 +49,9 @@ def load_wikitext2_articles(
         data_dir: optional folder holding `wikitext2/{split}.txt`.
 
     Example:
-    >>> articles = load_wikitext2_articles("valid", "../shared/data")  # doctest: +SKIP
-    >>> len(articles), articles[0][0][:35]  # doctest: +SKIP
+    >>> import os
+    >>> articles = load_wikitext2_articles("valid", os.environ["KT_DATA_DIR"])
+    >>> len(articles), articles[0][0][:35]
     (60, 'Homarus gammarus, known as the Euro')
     """
     if split not in SHA256:

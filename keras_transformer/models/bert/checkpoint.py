@@ -309,9 +309,11 @@ def load_bert_checkpoint(cls: type[_BertT], folder: str | os.PathLike,
                          **overrides: Any) -> _BertT:
     """Build `cls` (a `BERT`) from `folder`'s config.json and load its model.safetensors.
 
-    Example:
-    >>> from keras_transformer.models import BERT
-    >>> bert = load_bert_checkpoint(BERT, "bert-base-uncased/")  # doctest: +SKIP
+    Example (the shipped all-MiniLM-L6-v2: 6 layers, 384 wide, a 30,522-piece vocabulary):
+    >>> from keras_transformer.models import BERT, minilm_checkpoint_dir
+    >>> bert = load_bert_checkpoint(BERT, minilm_checkpoint_dir())
+    >>> bert.num_layers, bert.hidden_dim, bert.vocab_size, bert.count_params()
+    (6, 384, 30522, 22713216)
     """
     config = {**read_hf_bert_config(folder), **overrides}
     if dtype is not None:
