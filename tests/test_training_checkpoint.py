@@ -11,13 +11,18 @@ from keras_transformer.training import save_checkpoint
 from keras_transformer.training import checkpoint as checkpoint_module
 
 
-def _trained_model(seed=0, width=8):
+def _compiled_model(seed=0, width=8):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((4,)), keras.layers.Dense(width), keras.layers.Dropout(0.5),
         keras.layers.Dense(1),
     ])
     model.compile(optimizer=build_optimizer(Preset(steps=10, warmup_steps=2), model), loss="mse")
+    return model
+
+
+def _trained_model(seed=0, width=8):
+    model = _compiled_model(seed, width)
     x = np.random.default_rng(seed).normal(size=(16, 4))
     model.fit(x, x[:, :1], epochs=1, batch_size=8, verbose=0)
     return model
@@ -38,6 +43,17 @@ def test_round_trip_restores_every_variable(tmp_path):
     for a, b in zip(_values(source.optimizer.variables), _values(target.optimizer.variables)):
         np.testing.assert_array_equal(a, b)
     assert int(target.optimizer.iterations) == 2
+
+
+def test_a_checkpoint_taken_before_the_first_step_restores(tmp_path):
+    """A model compiled but not yet trained (its optimizer unbuilt) saves a checkpoint that restores into a trained one."""
+    fresh = _compiled_model(seed=0)
+    save_checkpoint(tmp_path / "ckpt.npz", fresh, {"step": 0})
+    target = _trained_model(seed=1)
+    assert restore_checkpoint(tmp_path / "ckpt.npz", target) == {"step": 0}
+    for a, b in zip(_values(fresh.trainable_variables), _values(target.trainable_variables)):
+        np.testing.assert_array_equal(a, b)
+    assert int(target.optimizer.iterations) == 0
 
 
 def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):

@@ -49,6 +49,8 @@ def save_checkpoint(path: str | os.PathLike, model: keras.Model, state: dict) ->
             f"`model` must be compiled with an optimizer: a checkpoint holds the optimizer's "
             f"state too; {model.name} has none."
         )
+    if not model.optimizer.built:  # as `restore_checkpoint` builds it, so the counts match
+        model.optimizer.build(model.trainable_variables)
     path = pathlib.Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
