@@ -223,9 +223,10 @@ def sample_decode(step: _Step, state: Tensor, batch_size: int, max_length: int, 
     Example:
     >>> import numpy as np
     >>> from keras import ops
-    >>> def step(tokens, state, index):  # pad (0) is likeliest, then 3, then the end
-    ...     logits = [9.0, 0.0, 2.0 if index else 0.0, 1.0]
-    ...     return ops.convert_to_tensor([logits] * 2), state
+    >>> def step(tokens, state, index):  # pad (0) is likeliest, then 3; after it the end (2)
+    ...     end = 2.0 * ops.cast(ops.greater(index, 0), "float32")  # `index` may be traced
+    ...     logits = ops.convert_to_tensor([9.0, 0.0, 0.0, 1.0]) + end * ops.one_hot(2, 4)
+    ...     return ops.tile(logits[None], (2, 1)), state
     >>> sample_decode(step, ops.zeros((2, 1)), batch_size=2, max_length=4,
     ...               start_id=1, end_id=2, pad_id=0)
     array([[3, 2, 0, 0],
@@ -447,8 +448,8 @@ def tile_beams(x: Tensor, beam_size: int) -> Tensor:
     Example:
     >>> import numpy as np
     >>> from keras import ops
-    >>> ops.convert_to_numpy(tile_beams(np.array([[1], [2]]), 2))[:, 0]
-    array([1, 1, 2, 2])
+    >>> ops.convert_to_numpy(tile_beams(np.array([[1], [2]]), 2))[:, 0].tolist()
+    [1, 1, 2, 2]
     """
     return ops.repeat(x, beam_size, axis=0)
 
