@@ -168,7 +168,6 @@ def train(
     """
     started = time.perf_counter()
     clock = PhaseClock()
-    keras.backend.clear_session()
     config = dataclasses.replace(config)  # never mutate the caller's preset
     rank, ranks = process_rank()
     _check_split(config, ranks)  # before the data and the model cost anything
@@ -176,6 +175,7 @@ def train(
     run_dir = pathlib.Path(run_dir) / (f"process-{rank}" if rank else "")
     if resume:
         check_resumable(run_dir, config, epochs)  # before the data and the model cost anything
+    keras.backend.clear_session()  # a refused run leaves the caller's Keras state alone
     run_dir.mkdir(parents=True, exist_ok=True)
     devices.seed_everything(config.seed, config.deterministic)
     keras.config.set_dtype_policy(config.dtype_policy or "float32")
