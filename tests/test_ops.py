@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from keras import ops
@@ -49,7 +49,22 @@ def qkv_and_mask(draw, layouts=MASK_LAYOUTS + ("none",)):
 # ----------------------------------------------------------------- the reference
 
 
+def _masked_cross_example():
+    """Queries and keys of different lengths, a padded key tail and a fully masked query row.
+
+    Stated outright so that every backend's run sees them, JAX's single drawn example included.
+    """
+    g = rng(7)
+    mask = np.ones((2, 2, 3, 5), bool)
+    mask[0, :, 1, :] = False  # a query that sees no key
+    mask[1, :, :, 3:] = False  # padded keys
+    mask[1, 1, 0, :2] = False  # one head masks more than the other
+    return normal(g, (2, 3, 2, 4)), normal(g, (2, 5, 2, 4)), normal(g, (2, 5, 2, 4)), mask
+
+
 @given(qkv_and_mask(), st.booleans())
+@example(_masked_cross_example(), True)
+@example(_masked_cross_example(), False)
 def test_attention_equals_numpy_reference(inputs, return_weights):
     """Output (and weights) equal float64 softmax(QKᵀ/√H)V for every accepted mask layout and either path."""
     q, k, v, mask = inputs
