@@ -25,6 +25,7 @@ from keras_transformer.data import lm_eval_windows
 from keras_transformer._tensorflow_import import tensorflow_kept_out
 from keras_transformer.training import recorder as recorder_module
 from keras_transformer.training.phases import PHASES, PhaseClock
+from keras_transformer.training.checkpoint import checkpoint_state
 from keras_transformer.training.runner import _jit_compile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -515,3 +516,31 @@ def test_a_resumed_run_keeps_the_peak_of_its_earlier_processes(tmp_path):
     resumed = training.run_in_fresh_process(_resume, str(tmp_path))
     assert resumed["step"] == first["step"]
     assert resumed["peak_rss_mb"] >= first["peak_rss_mb"] - 1.0
+
+
+class DivergingTask(TinyTask):
+    """TinyTask whose loss turns NaN from step 15 on, as a diverging run's does: its batches are marked then."""
+
+    def loss(self):
+        cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+        def loss(y, logits):
+            marked = keras.ops.any(y >= VOCAB)
+            return (cross_entropy(keras.ops.minimum(y, VOCAB - 1), logits)
+                    + keras.ops.where(marked, np.nan, 0.0))
+
+        return loss
+
+    def train_batch(self, step):
+        x, y = super().train_batch(step)
+        return (x, y + VOCAB) if step >= 15 else (x, y)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A training loss that turns NaN stops the run at the next evaluation, naming the step, and leaves the last checkpoint as it was."""
+    with pytest.raises(FloatingPointError, match="became nan by step 20"):
+        training.main(PRESETS, DivergingTask, ["--preset", "smoke", "--out", str(tmp_path)])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert [r["step"] for r in metrics["history"]] == [10]
+    assert np.isfinite(metrics["history"][0]["train_loss"])
+    assert checkpoint_state(tmp_path / "checkpoint.npz")["step"] == 10

@@ -1,6 +1,7 @@
 """The callback that evaluates, times, records and checkpoints a run."""
 
 import dataclasses
+import math
 import pathlib
 import time
 
@@ -114,6 +115,7 @@ class RunRecorder(keras.callbacks.Callback):
             self.timed_steps += self._updates(self._batches_after_first)
             self.timed_seconds += self._last_end - self._first_end
         self.step = min((epoch + 1) * config.eval_interval, config.steps)
+        self._check_finite(float(logs["loss"]))
         with self.clock("evaluation"):
             results = {k: float(v) for k, v in self.task.evaluate(self.model).items()}
             release_free_heap()  # the evaluation's batches and, the first time, its compilation
@@ -133,6 +135,18 @@ class RunRecorder(keras.callbacks.Callback):
             if self.step % config.checkpoint_interval == 0 or self.step == config.steps:
                 save_checkpoint(self.run_dir / CHECKPOINT, self.model, self.state())
             report.write_json(self.run_dir / METRICS, self.metrics(finished=False))
+
+    def _check_finite(self, train_loss: float) -> None:
+        """Stop before NaN weights are evaluated or saved over the last good checkpoint."""
+        if math.isfinite(train_loss):
+            return
+        raise FloatingPointError(
+            f"The training loss became {train_loss} by step {self.step}; the run stops here and "
+            "keeps its last checkpoint, if it has one. Common causes: "
+            "token ids outside the vocabulary (JAX gathers NaN for them where TensorFlow "
+            "raises), a learning rate too high for the preset (--set learning_rate=...), or "
+            "float16 overflow (dtype_policy)."
+        )
 
     def state(self) -> dict:
         """Returns what a checkpoint stores besides the variables."""
