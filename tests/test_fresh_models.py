@@ -4,6 +4,8 @@ Each test runs a method on a fresh model, again on the same model after a
 forward call, and on a called twin given the fresh model's weights: all agree.
 """
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -188,3 +190,61 @@ def test_fresh_decoder_stack_without_hidden_dim_raises():
     decoder = kt.layers.Decoder(1, num_heads=2, intermediate_dim=16)
     with pytest.raises(ValueError, match="hidden_dim"):
         decoder.init_cache(1, 4)
+
+
+# --------------------------------------------------- every model: counts, summary
+
+
+def bert(**kwargs):
+    return kt.models.BERT(vocab_size=VOCAB, max_length=MAX_LENGTH, num_layers=2, num_heads=2,
+                          hidden_dim=8, intermediate_dim=16, **kwargs)
+
+
+ids = np.array([[3, 4, 5, 0], [6, 7, 0, 0]], "int32")
+bert_inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
+masked_inputs = {**bert_inputs, "mask_positions": np.array([[1, 2], [0, 1]], "int32")}
+electra_inputs = {**masked_inputs, "mask_ids": np.array([[4, 5], [6, 7]], "int32"),
+                  "mask_weights": np.ones((2, 2), "float32")}
+
+# Each model family, as (make, the inputs of a forward call).
+FAMILIES = {
+    "gpt": (gpt, np.ones((1, 3), "int32")),
+    "transformer": (transformer, seq2seq_inputs()),
+    "rnn": (rnn, seq2seq_inputs()),
+    "bert": (bert, bert_inputs),
+    "albert": (lambda: bert(embedding_dim=4, share_weights=True), bert_inputs),
+    "classifier": (lambda: kt.models.BertClassifier(bert(), num_classes=3), bert_inputs),
+    "span_qa": (lambda: kt.models.BertSpanQA(bert()), bert_inputs),
+    "masked_lm": (lambda: kt.models.BertMaskedLM(bert()), masked_inputs),
+    "pretrainer": (lambda: kt.models.BertPretrainer(bert()), masked_inputs),
+    "electra": (lambda: kt.models.ElectraPretrainer(
+        kt.models.BERT(vocab_size=VOCAB, max_length=MAX_LENGTH, num_layers=1, num_heads=1,
+                       hidden_dim=4, intermediate_dim=8, embedding_dim=8), bert()),
+        electra_inputs),
+    "distiller": (lambda: kt.models.Distiller(
+        kt.models.BertSpanQA(kt.models.distil_student(bert())), kt.models.BertSpanQA(bert())),
+        bert_inputs),
+}
+
+
+def weight_count(model):
+    """Parameters counted from the variables themselves, not by Keras."""
+    return sum(int(np.prod(v.shape)) for v in model.weights)
+
+
+def total_params_in_summary(model):
+    printed = []
+    model.summary(print_fn=lambda text, **_: printed.append(text))
+    return int(re.search(r"Total params: ([\d,]+)", "\n".join(printed))[1].replace(",", ""))
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_fresh_model_counts_the_weights_a_call_builds(family):
+    """`count_params()` and `summary()` on a model only constructed count the weights a forward call builds."""
+    make, inputs = FAMILIES[family]
+    called = make()
+    called(inputs)
+    expected = weight_count(called)
+    assert make().count_params() == expected
+    assert total_params_in_summary(make()) == expected
+    assert total_params_in_summary(called) == expected  # the summary of a called model works too

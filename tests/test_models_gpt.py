@@ -259,15 +259,6 @@ def test_a_pad_id_outside_the_vocabulary_is_rejected(pad_id):
             model(**size)
 
 
-def test_count_params_works_on_a_model_only_constructed():
-    """`count_params` builds a GPT that was never called, as `generate` does, and counts what a call builds."""
-    size = dict(vocab_size=VOCAB, max_length=8, num_layers=1, num_heads=2, hidden_dim=8,
-                intermediate_dim=16)
-    called = kt.models.GPT(**size)
-    called(np.zeros((1, 3), "int32"))
-    assert kt.models.GPT(**size).count_params() == called.count_params()
-
-
 def test_padded_prompts_for_long_generation_raise(padded_gpt):
     """`generate_long` refuses prompts that hold `pad_id` instead of reading pads as context."""
     with pytest.raises(ValueError, match="prompt_ids.*padded"):

@@ -1,4 +1,9 @@
-"""Every layer's output shape equals its `compute_output_shape` for all valid inputs."""
+"""Every layer's output shape equals its `compute_output_shape` for all valid inputs.
+
+The shapes are given in order and by the names `build` takes: `Model.summary`
+passes them by those names, so a mismatch would break the summary of every
+model that holds the layer.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,10 @@ def sizes(draw):
 
 def assert_shape(layer, output, *input_shapes):
     assert tuple(output.shape) == tuple(layer.compute_output_shape(*input_shapes))
+    # What `Model.summary` calls: the shapes the layer was built with, by name
+    # (a layer without weights of its own records none).
+    if layer._build_shapes_dict is not None:
+        assert tuple(output.shape) == tuple(layer.compute_output_shape(**layer._build_shapes_dict))
 
 
 @given(sizes(), output_dims, st.booleans())

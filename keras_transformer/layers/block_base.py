@@ -130,7 +130,7 @@ class BlockBase(keras.layers.Layer):
         self.feed_forward_norm = self._norm("feed_forward_norm", shape)
         self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
-    def compute_output_shape(self, inputs_shape, *args, **kwargs):
+    def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape)
 
     def get_config(self):

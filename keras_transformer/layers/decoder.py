@@ -40,6 +40,9 @@ class Decoder(StackBase):
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
         self._build_blocks(decoder_sequence_shape, encoder_sequence_shape)
 
+    def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        return tuple(decoder_sequence_shape)
+
     def call(
         self,
         decoder_sequence,

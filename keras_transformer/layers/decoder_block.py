@@ -81,6 +81,9 @@ class DecoderBlock(BlockBase):
             self.cross_attention_norm = self._norm("cross_attention_norm", decoder_sequence_shape)
         self.built = True
 
+    def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        return tuple(decoder_sequence_shape)
+
     def call(
         self,
         decoder_sequence,

@@ -62,8 +62,8 @@ class PositionEmbedding(keras.layers.Layer):
         rows = ops.take(table, ops.arange(shape[1]) + start_index, axis=0)
         return ops.broadcast_to(ops.cast(rows, self.compute_dtype), shape)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+    def compute_output_shape(self, inputs_shape):
+        return tuple(inputs_shape)
 
     def get_config(self):
         return {

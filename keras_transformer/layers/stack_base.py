@@ -73,7 +73,7 @@ class StackBase(keras.layers.Layer):
     def _finish(self, x):
         return x if self.final_norm is None else self.final_norm(x)
 
-    def compute_output_shape(self, inputs_shape, *args, **kwargs):
+    def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape)
 
     def get_config(self):

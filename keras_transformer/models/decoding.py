@@ -19,6 +19,7 @@ from keras import ops
 from keras_transformer import masks
 from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_positive, check_rank, check_token_ids
+from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.ops import large_negative
 
 if TYPE_CHECKING:
@@ -51,20 +52,6 @@ def _unpack_shapes(inputs_shape):
     check_rank("encoder_token_ids", source_shape, 2, "(batch, source_length)")
     check_rank("decoder_token_ids", target_shape, 2, "(batch, target_length)")
     return source_shape, target_shape
-
-
-def ensure_built(model: keras.Model) -> None:
-    """Build an encoder–decoder `model` that was never called (no weight depends on input shapes).
-
-    Example:
-    >>> from keras_transformer.models import RNNAttentionSeq2Seq
-    >>> model = RNNAttentionSeq2Seq(10, 10, embedding_dim=4, hidden_dim=4)
-    >>> ensure_built(model)
-    >>> model.built
-    True
-    """
-    if not model.built:
-        model.build({key: (None, None) for key in INPUT_KEYS})
 
 
 # ------------------------------------------------------------------ teacher forcing
@@ -528,7 +515,7 @@ def translate_sources(model: keras.Model, source_ids: ArrayLike,
     return (tokens, scores) if return_scores else tokens
 
 
-class EncoderDecoderDecoding:
+class EncoderDecoderDecoding(BuildsOnDemand):
     """Padding masks, translation, scoring and output shapes of an encoder–decoder model.
 
     A model mixes this in before `keras.Model` and defines `pad_id`,
@@ -549,6 +536,9 @@ class EncoderDecoderDecoding:
 
     def _decoding_limit(self):
         return None
+
+    def fresh_input_shape(self) -> dict[str, tuple]:
+        return {key: (None, None) for key in INPUT_KEYS}
 
     def padding_mask(self, token_ids: Tensor) -> Tensor:
         """`(batch, length)`, True at real (non-`pad_id`) tokens."""

@@ -18,6 +18,7 @@ from keras_transformer._typing import Tensor
 from keras_transformer.layers._checks import check_no_sample_weight
 from keras_transformer.models.bert.backbone import BERT
 from keras_transformer.models.bert.tasks import _BertTask
+from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
 
 
@@ -78,12 +79,8 @@ def distil_student(teacher: BERT, layers: Sequence[int] | None = None) -> BERT:
     config = {**teacher.get_config(), "num_layers": len(layers), "name": f"{teacher.name}_student",
               "trainable": True}
     student = BERT.from_config(config)
-    shape = {"token_ids": (None, None)}
-    if teacher.num_segments:
-        shape["segment_ids"] = (None, None)
-    for model in (teacher, student):
-        if not model.built:
-            model.build(shape)
+    teacher.ensure_built()
+    student.ensure_built()
     copies = [(student.embeddings, teacher.embeddings),
               (student.embeddings_norm, teacher.embeddings_norm),
               (student.pooler, teacher.pooler)]
@@ -98,7 +95,7 @@ def distil_student(teacher: BERT, layers: Sequence[int] | None = None) -> BERT:
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class Distiller(LeavesIdleWeightsOut, keras.Model):
+class Distiller(BuildsOnDemand, LeavesIdleWeightsOut, keras.Model):
     """Train a student task model on a frozen teacher's soft targets, the true labels and its hidden states.
 
     `loss = soft_weight · T² CE(teacher/T, student/T) + hard_weight · CE(labels, student)
@@ -183,6 +180,9 @@ class Distiller(LeavesIdleWeightsOut, keras.Model):
 
     def idle_weights(self) -> list[keras.Variable]:
         return self.student.idle_weights()  # the teacher's are all frozen
+
+    def fresh_input_shape(self) -> dict[str, tuple]:
+        return self.student.fresh_input_shape()
 
     def build(self, inputs_shape):
         for model in (self.student, self.teacher):

@@ -26,6 +26,7 @@ from keras_transformer.layers._checks import (
 )
 from keras_transformer.models.bert.backbone import BERT, INPUT_KEYS
 from keras_transformer.models.bert.heads import BertMaskedLMHead
+from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
 
 #: The masked-LM inputs, as keras-hub's `MaskedLMMaskGenerator` returns them.
@@ -124,7 +125,7 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class ElectraPretrainer(LeavesIdleWeightsOut, keras.Model):
+class ElectraPretrainer(BuildsOnDemand, LeavesIdleWeightsOut, keras.Model):
     """Replaced-token detection: a generator `BERT` corrupts the input, a discriminator `BERT` finds the corruptions.
 
     The generator (the paper uses one a quarter to a half as wide) and the
@@ -228,6 +229,9 @@ class ElectraPretrainer(LeavesIdleWeightsOut, keras.Model):
             )
         backbone = {k: v for k, v in inputs.items() if k not in MASK_KEYS}
         return backbone, {k: inputs[k] for k in MASK_KEYS}
+
+    def fresh_input_shape(self) -> dict[str, tuple]:
+        return {**self.discriminator.fresh_input_shape(), **{k: (None, None) for k in MASK_KEYS}}
 
     def build(self, inputs_shape):
         backbone_shape, mask_shape = self._split(inputs_shape)

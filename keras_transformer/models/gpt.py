@@ -13,6 +13,7 @@ from keras_transformer import masks
 from keras_transformer._typing import Tensor
 from keras_transformer.layers import Decoder, TokenAndPositionEmbedding
 from keras_transformer.layers._checks import check_pad_id, check_rank, check_rate, check_token_ids
+from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.decoding import forbid_token, resolve_sampler
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class GPT(keras.Model):
+class GPT(BuildsOnDemand, keras.Model):
     """A GPT-2-style causal language model.
 
     Token + learned position embeddings, `num_layers` pre-LN decoder blocks
@@ -133,7 +134,7 @@ class GPT(keras.Model):
         mask here: a causal query never sees the pads after it, and each pad
         slot is overwritten by the token generated there before it is read.
         """
-        self._ensure_built()
+        self.ensure_built()
         x = self.embeddings(token_ids, start_index=cache_update_index)
         x, cache = self.decoder(x, cache=cache, cache_update_index=cache_update_index)
         return self._logits(x), cache
@@ -144,15 +145,8 @@ class GPT(keras.Model):
             batch_size, length or self.max_length, hidden_dim=self.hidden_dim
         )
 
-    def count_params(self) -> int:
-        """The number of weights; a model never called is built first, as no weight depends on the input."""
-        self._ensure_built()
-        return super().count_params()
-
-    def _ensure_built(self):
-        """Build a model that was never called; no weight depends on the input shape."""
-        if not self.built:
-            self.build((None, None))
+    def fresh_input_shape(self) -> tuple:
+        return (None, None)
 
     def generate(
         self,
@@ -201,7 +195,7 @@ class GPT(keras.Model):
             True if self.pad_id is None else prompt_ids != self.pad_id
         )
         lengths = _right_padded_lengths(is_prompt[:, :prompt_length])
-        self._ensure_built()
+        self.ensure_built()
         if isinstance(sampler, str):
             if sampler not in self._named_samplers:
                 self._named_samplers[sampler] = resolve_sampler(sampler)

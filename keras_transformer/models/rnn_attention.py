@@ -17,7 +17,6 @@ from keras_transformer.models.decoding import (
     EncoderDecoderDecoding,
     _unpack,
     _unpack_shapes,
-    ensure_built,
     tile_beams,
 )
 
@@ -131,7 +130,7 @@ class RNNAttentionSeq2Seq(EncoderDecoderDecoding, keras.Model):
 
     def encode(self, source_ids: Tensor, training: bool | None = None) -> tuple[Tensor, Tensor]:
         """`(annotations (batch, S, 2*hidden_dim), initial decoder state (batch, hidden_dim))`."""
-        ensure_built(self)  # Every path into the model encodes first.
+        self.ensure_built()  # Every path into the model encodes first.
         source_ids = ops.convert_to_tensor(source_ids)
         check_rank("encoder_token_ids", source_ids.shape, 2, "(batch, source_length)")
         check_token_ids(source_ids, self.source_vocab_size, "encoder_token_ids")

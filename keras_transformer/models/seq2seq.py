@@ -25,7 +25,6 @@ from keras_transformer.models.decoding import (
     EncoderDecoderDecoding,
     _unpack,
     _unpack_shapes,
-    ensure_built,
     tile_beams,
 )
 
@@ -210,7 +209,7 @@ class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
         )
 
     def _embed(self, ids, table, position, vocab_size, name, start_index=0):
-        ensure_built(self)  # Every path into the model embeds first.
+        self.ensure_built()  # Every path into the model embeds first.
         check_rank(name, ids.shape, 2, "(batch, length)")
         check_length(ids.shape[1], self.max_length, name, start_index)
         check_token_ids(ids, vocab_size, name)
@@ -240,7 +239,7 @@ class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
                           decoder_padding_mask: Tensor | None = None,
                           training: bool | None = None) -> Tensor:
         """Logits from already embedded decoder inputs (what `decode` does after `embed_target`)."""
-        ensure_built(self)
+        self.ensure_built()
         x = self.embeddings_dropout(target_embeddings, training=training)
         x = self.decoder(
             x,

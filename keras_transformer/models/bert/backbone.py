@@ -13,12 +13,13 @@ from keras_transformer import masks
 from keras_transformer._typing import Tensor
 from keras_transformer.layers import Encoder, TokenAndPositionEmbedding
 from keras_transformer.layers._checks import check_pad_id, check_positive, check_rate
+from keras_transformer.models.builds_on_demand import BuildsOnDemand
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class BERT(keras.Model):
+class BERT(BuildsOnDemand, keras.Model):
     """The BERT encoder ("backbone"), as in Devlin et al. (2019).
 
     Token + segment + learned position embeddings, summed, then LayerNorm and
@@ -177,6 +178,10 @@ class BERT(keras.Model):
 
     def _initializer(self):
         return keras.initializers.TruncatedNormal(stddev=self.initializer_range)
+
+    def fresh_input_shape(self) -> dict[str, tuple]:
+        keys = ["token_ids"] + (["segment_ids"] if self.num_segments else [])
+        return {key: (None, None) for key in keys}
 
     def build(self, inputs_shape):
         shapes = self._check_inputs(inputs_shape, shapes=True)

@@ -20,10 +20,11 @@ from keras_transformer.models.bert.heads import (
     BertNextSentenceHead,
     BertSpanHead,
 )
+from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
 
 
-class _BertTask(LeavesIdleWeightsOut, keras.Model):
+class _BertTask(BuildsOnDemand, LeavesIdleWeightsOut, keras.Model):
     """What the task models share: the backbone, its inputs and the config round trip."""
 
     extra_inputs: tuple = ()
@@ -67,6 +68,9 @@ class _BertTask(LeavesIdleWeightsOut, keras.Model):
         backbone_inputs, task_inputs = self._split(inputs)
         hidden = self.backbone(backbone_inputs, training=training)
         return self._head(hidden, backbone_inputs, task_inputs, training), hidden
+
+    def fresh_input_shape(self) -> dict[str, tuple]:
+        return {**self.backbone.fresh_input_shape(), **{k: (None, None) for k in self.extra_inputs}}
 
     def build(self, inputs_shape):
         backbone_shape, _ = self._split(inputs_shape)
@@ -180,6 +184,11 @@ class BertPretrainer(_BertTask):
             "mlm_logits": self.mlm_head(hidden["sequence_output"], task_inputs["mask_positions"]),
             "nsp_logits": self.nsp_head(hidden["pooled_output"]),
         }
+
+    def compute_output_shape(self, inputs_shape):
+        batch = tuple(inputs_shape["token_ids"])[0]
+        return {"mlm_logits": (*tuple(inputs_shape["mask_positions"]), self.backbone.vocab_size),
+                "nsp_logits": (batch, 2)}
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
