@@ -3,6 +3,8 @@
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keras_transformer.training import assumed_power_watts
 from keras_transformer.training import energy_wh
@@ -66,10 +68,24 @@ def test_summary_line_has_every_figure():
         "device_peak_mb": 30500.0,
     })
     assert line == (
-        "summary: val_loss=1.47 | wall 180.0s | 455,000 tok/s | 67 MFLOP/token | "
+        "summary: val_loss=1.470 | wall 180.0s | 455,000 tok/s | 67 MFLOP/token | "
         "MFU 31.0% of 990 TFLOP/s measured peak | ~20 Wh | peak RSS 2,100 MiB | "
         "device peak 30,500 MiB"
     )
+
+
+@given(st.floats(-1e6, 1e6, allow_nan=False))
+def test_summary_line_shows_the_headline_to_four_significant_digits(value):
+    """The headline reads back within half a unit of its fourth significant digit, zeros shown (0 reads 0.000)."""
+    line = summary_line({
+        "headline": {"name": "mcc", "value": value}, "wall_time_s": 1.0,
+        "tokens_per_second": 1.0, "flops_per_token": 1.0, "mfu": 0.1, "peak_flops": 1.0,
+        "energy_wh": 1.0, "peak_rss_mb": 1.0,
+    })
+    printed = line.split(" | ")[0].removeprefix("summary: mcc=")
+    assert float(printed) == pytest.approx(value, rel=5e-4, abs=0)
+    digits = printed.lstrip("-").split("e")[0].replace(".", "").lstrip("0") or "0"
+    assert len(digits) >= 4 or printed.lstrip("-").startswith("0.000")
 
 
 @pytest.mark.parametrize("headline", ["acc", "val_loss"])

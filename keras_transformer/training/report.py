@@ -89,7 +89,7 @@ def summary_line(metrics: dict) -> str:
     """
     headline = metrics["headline"]
     return " | ".join([
-        f"summary: {headline['name']}={headline['value']:.4g}",
+        f"summary: {headline['name']}={_four_digits(headline['value'])}",
         f"wall {metrics['wall_time_s']:.1f}s",
         f"{metrics['tokens_per_second']:,.0f} tok/s",
         f"{_si(metrics['flops_per_token'])}FLOP/token",
@@ -99,6 +99,11 @@ def summary_line(metrics: dict) -> str:
         f"peak RSS {metrics['peak_rss_mb']:,.0f} MiB",
     ] + ([f"device peak {metrics['device_peak_mb']:,.0f} MiB"]
          if metrics.get("device_peak_mb") is not None else []))
+
+
+def _four_digits(value: float) -> str:
+    """Four significant digits, trailing zeros kept (an MCC of 0 reads 0.000, not 0)."""
+    return f"{value:#.4g}".rstrip(".")
 
 
 def _si(value: float) -> str:
