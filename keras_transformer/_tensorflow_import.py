@@ -11,7 +11,9 @@ as usual afterwards. Import the package before `keras` to get the saving.
 On JAX and PyTorch, Keras, keras-hub and the TensorBoard callback still import
 TensorFlow whenever it is installed (Keras to seed it and to recognize its
 types when saving, keras-hub for its tokenizers), 0.6 GB for a run that may
-use none of it. `keep_tensorflow_out` lets such a run do without.
+use none of it. `keep_tensorflow_out` lets such a run do without. On every
+backend keras-hub also imports TensorFlow Text, which only its tokenizers use
+(0.12 GB more); `keep_tensorflow_text_out` lets a run without them skip it.
 """
 
 from __future__ import annotations
@@ -64,33 +66,58 @@ def keep_tensorflow_out() -> bool:
 
     if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
         return tensorflow_kept_out()
-    if not tensorflow_kept_out():
-        sys.meta_path.insert(0, _TensorFlowKeptOut())
-    return True
+    return _keep_out("tensorflow", "keep_tensorflow_out")
 
 
 def tensorflow_kept_out() -> bool:
     """Whether `keep_tensorflow_out` has kept TensorFlow out of this process."""
-    return any(isinstance(finder, _TensorFlowKeptOut) for finder in sys.meta_path)
+    return _kept_out("tensorflow")
 
 
-class _TensorFlowKeptOut(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds `tensorflow` and its submodules, and fails to load them as a missing package would.
+def keep_tensorflow_text_out() -> bool:
+    """Makes `import tensorflow_text` fail in this process, unless it is loaded; returns whether it now does.
+
+    keras-hub then imports as it does where TensorFlow Text is not installed:
+    its samplers work and its tokenizers refuse to run. It lasts as long as
+    the process: `training.main` calls it for a task that declares
+    `needs_tensorflow = False`, in a process started to run that chapter.
+    """
+    if "tensorflow_text" in sys.modules:
+        return _kept_out("tensorflow_text")
+    return _keep_out("tensorflow_text", "keep_tensorflow_text_out")
+
+
+def _keep_out(package: str, by: str) -> bool:
+    if not _kept_out(package):
+        sys.meta_path.insert(0, _KeptOut(package, by))
+    return True
+
+
+def _kept_out(package: str) -> bool:
+    return any(isinstance(finder, _KeptOut) and finder.package == package
+               for finder in sys.meta_path)
+
+
+class _KeptOut(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds `package` and its submodules, and fails to load them as a missing package would.
 
     Finding them (rather than raising at once) keeps `importlib.util.find_spec`
-    probes working, and `tensorflow` never enters `sys.modules`, where Keras
-    takes its presence for TensorFlow being loaded.
+    probes working, and the package never enters `sys.modules`, where Keras
+    takes the presence of `tensorflow` for TensorFlow being loaded.
     """
 
+    def __init__(self, package: str, by: str):
+        self.package, self.by = package, by
+
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] != "tensorflow":
+        if name.partition(".")[0] != self.package:
             return None
         return importlib.machinery.ModuleSpec(name, self)
 
     def create_module(self, spec):
         raise ModuleNotFoundError(
-            f"No module named {spec.name!r}: TensorFlow is kept out of this process "
-            f"(keras_transformer's keep_tensorflow_out).", name=spec.name
+            f"No module named {spec.name!r}: {self.package} is kept out of this process "
+            f"(keras_transformer's {self.by}).", name=spec.name
         )
 
     def exec_module(self, module):  # never reached: create_module raises

@@ -1,4 +1,4 @@
-"""The layers do not need TensorFlow, and a run on JAX or PyTorch that has no use for it keeps it out."""
+"""The layers do not need TensorFlow, a run on JAX or PyTorch that has no use for it keeps it out, and any such run keeps TensorFlow Text out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import textwrap
 import keras
 import pytest
 
-from keras_transformer._tensorflow_import import keep_tensorflow_out, tensorflow_kept_out
+from keras_transformer._tensorflow_import import (
+    keep_tensorflow_out,
+    keep_tensorflow_text_out,
+    tensorflow_kept_out,
+)
 from tests.chapter_runs import assert_script_prints_ok, run_chapter
 
 SCRIPT = textwrap.dedent("""
@@ -85,6 +89,47 @@ def test_tensorflow_is_never_kept_out_of_the_tensorflow_backend():
     finders = list(sys.meta_path)
     assert keep_tensorflow_out() is False
     assert sys.meta_path == finders and not tensorflow_kept_out()
+
+
+TEXT_KEPT_OUT_SCRIPT = textwrap.dedent("""
+    import sys
+    import keras_transformer as kt
+    from keras_transformer._tensorflow_import import keep_tensorflow_text_out
+    assert keep_tensorflow_text_out()
+    import numpy as np
+    import keras_hub
+
+    gpt = kt.models.GPT(vocab_size=11, max_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+                        intermediate_dim=16, pad_id=None)
+    tokens = gpt.generate(np.array([[1, 2]]), max_new_tokens=3,
+                          sampler=keras_hub.samplers.TopKSampler(k=2, seed=0))
+    assert tuple(tokens.shape) == (1, 5)
+    assert "tensorflow_text" not in sys.modules
+    try:
+        import tensorflow_text
+    except ModuleNotFoundError as error:
+        assert "keep_tensorflow_text_out" in str(error)
+        print("ok")
+""")
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_a_run_that_keeps_tensorflow_text_out_samples_with_keras_hub(backend):
+    """After `keep_tensorflow_text_out`, keras-hub imports and samples, and `import tensorflow_text` fails, naming why."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    assert_script_prints_ok(TEXT_KEPT_OUT_SCRIPT, backend)
+
+
+def test_tensorflow_text_is_not_kept_out_once_loaded():
+    """`keep_tensorflow_text_out` in a process that has loaded TensorFlow Text changes nothing and says so."""
+    if importlib.util.find_spec("tensorflow_text") is None:
+        pytest.skip("TensorFlow Text is not installed")
+    import tensorflow_text  # noqa: F401
+
+    finders = list(sys.meta_path)
+    assert keep_tensorflow_text_out() is False
+    assert sys.meta_path == finders
 
 
 def test_chapter_04_on_pytorch_keeps_tensorflow_out_and_under_1_gb(monkeypatch, tmp_path):

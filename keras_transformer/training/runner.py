@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from keras_transformer._tensorflow_import import keep_tensorflow_out
+from keras_transformer._tensorflow_import import keep_tensorflow_text_out
 from keras_transformer._tensorflow_import import tensorflow_kept_out
 from keras_transformer.training import devices
 from keras_transformer.training import report
@@ -56,10 +57,10 @@ def main(
 ) -> dict:
     """Runs a chapter from the command line; returns the final metrics.
 
-    On JAX and PyTorch, a task with `needs_tensorflow = False` runs with
-    TensorFlow kept out of the process (`keep_tensorflow_out`) when the
-    process was started to run the task's script; a notebook's kernel or a
-    test's process keeps it.
+    A task with `needs_tensorflow = False` runs with TensorFlow Text kept out
+    of the process (`keep_tensorflow_text_out`), and on JAX and PyTorch
+    TensorFlow too (`keep_tensorflow_out`), when the process was started to
+    run the task's script; a notebook's kernel or a test's process keeps them.
 
     Args:
         presets: named presets, normally `smoke`, `cpu` and `gpu`.
@@ -84,7 +85,9 @@ def main(
         except ValueError as error:
             parser.error(str(error))
     if not task_class.needs_tensorflow and process_started_for(task_class):
-        keep_tensorflow_out()  # for good: not in a notebook's kernel (%run) or a test's process
+        # For good: not in a notebook's kernel (%run) or a test's process.
+        keep_tensorflow_out()
+        keep_tensorflow_text_out()  # on TensorFlow too: only keras-hub's tokenizers use it
     try:  # a usage error too: a process count this backend cannot join
         cluster = Cluster(args.num_processes, args.process_id, args.coordinator)
         check_backend(cluster)
