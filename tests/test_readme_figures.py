@@ -44,7 +44,7 @@ FIGURES = {
     "04_gpt.py": {
         "val loss 1.876": "val_loss",
         "63 s": "wall_time_s",
-        "peak 1.44 GB": "peak_rss_mb",
+        "peak 1.21 GB": "peak_rss_mb",
     },
     "05_bert_pretraining.py": {
         "MLM 0.353": "mlm_accuracy",
