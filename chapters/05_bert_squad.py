@@ -82,6 +82,8 @@ GPU = SquadConfig(
 class SquadTask(SpanQATask):
     """Span QA on SQuAD v1.1 with the MiniLM checkpoint (or its architecture from scratch)."""
 
+    needs_tensorflow = False  # `tokenizers` cuts the windows: JAX and PyTorch run without it
+
     def offsets_tokenizer(self):
         return squad.offsets_tokenizer(kt.models.minilm_checkpoint_dir() / "vocab.txt")
 
