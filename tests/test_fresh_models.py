@@ -248,3 +248,33 @@ def test_a_fresh_model_counts_the_weights_a_call_builds(family):
     assert make().count_params() == expected
     assert total_params_in_summary(make()) == expected
     assert total_params_in_summary(called) == expected  # the summary of a called model works too
+
+
+# ELECTRA's outputs that follow the generator's sampled tokens, not only its weights.
+SAMPLED_OUTPUTS = ("corrupted_ids", "rtd_labels", "rtd_logits")
+
+
+def outputs(model, inputs):
+    """Every output of a call that the weights alone decide, in a fixed order, as float64 NumPy."""
+    result = model(inputs)
+    if isinstance(result, dict):
+        result = {k: v for k, v in result.items() if k not in SAMPLED_OUTPUTS}
+    return [to_numpy(t).astype("float64") for t in keras.tree.flatten(result)]
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_fresh_model_saves_and_loads_its_weights(family, tmp_path):
+    """Weights saved from a model only constructed load into another such model, and a `.keras` file of it keeps them."""
+    make, inputs = FAMILIES[family]
+    keras.utils.set_random_seed(0)
+    saved = make()
+    saved.save_weights(tmp_path / "fresh.weights.h5")
+    saved.save(tmp_path / "fresh.keras")
+    keras.utils.set_random_seed(1)  # the loaded models would draw other weights
+    restored = make()
+    restored.load_weights(tmp_path / "fresh.weights.h5")
+    loaded = keras.saving.load_model(tmp_path / "fresh.keras")
+    expected = outputs(saved, inputs)
+    for model in (restored, loaded):
+        for got, want in zip(outputs(model, inputs), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

@@ -5,7 +5,8 @@ depth), never from the batch or the sequence length. Keras builds a subclassed
 model on its first call, so a model that was only constructed has no weights:
 `count_params()` raises and `summary()` reports 0 parameters. A model with this
 mixin builds itself from `fresh_input_shape()` (batch and length left `None`)
-whenever such a method, or a decoding method, needs its weights first.
+whenever such a method, saving and loading, or a decoding method needs its
+weights first.
 """
 
 from __future__ import annotations
@@ -50,4 +51,21 @@ class BuildsOnDemand:
         """`keras.Model.summary`, with the weights counted even before the first call."""
         self.ensure_built()
         return super().summary(*args, **kwargs)
+
+    # Saving a model never called would store no weights (`save` only warns),
+    # and loading into one would refuse: restoring a fresh model is common.
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """`keras.Model.save`, with the weights of a model never called built first."""
+        self.ensure_built()
+        return super().save(*args, **kwargs)
+
+    def save_weights(self, *args: Any, **kwargs: Any) -> None:
+        """`keras.Model.save_weights`, with the weights of a model never called built first."""
+        self.ensure_built()
+        return super().save_weights(*args, **kwargs)
+
+    def load_weights(self, *args: Any, **kwargs: Any) -> None:
+        """`keras.Model.load_weights`, into a model that builds itself first if never called."""
+        self.ensure_built()
+        return super().load_weights(*args, **kwargs)
 
