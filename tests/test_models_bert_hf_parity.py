@@ -138,6 +138,20 @@ def test_pretrainer_matches_bert_for_pretraining(tmp_path):
     assert model.skipped_checkpoint_weights == ()
 
 
+def test_masked_lm_matches_bert_for_masked_lm(tmp_path):
+    """`BertMaskedLM.from_hf_checkpoint` gives BertForMaskedLM's logits at the mask positions to 1e-4; the checkpoint's lack of a pooler is no error."""
+    reference = save_reference(transformers.BertForMaskedLM, tmp_path)
+    model = kt.models.BertMaskedLM.from_hf_checkpoint(tmp_path)
+    batch = padded_batch(seed=1)
+    positions = np.array([[2, 3, 7], [0, 4, 4], [1, 0, 1]], "int32")  # real positions only
+    with torch.no_grad():
+        logits = reference(**torch_inputs(batch)).logits.numpy()
+    expected = np.take_along_axis(logits, positions[..., None], axis=1)
+    np.testing.assert_allclose(run(model, {**batch, "mask_positions": positions}), expected,
+                               atol=1e-4)
+    assert model.skipped_checkpoint_weights == ()
+
+
 def test_pretrainer_checkpoint_keeps_the_embedding_tie(tmp_path):
     """The loaded MLM head scores tokens with the loaded word embedding table itself (one shared weight)."""
     reference = save_reference(transformers.BertForPreTraining, tmp_path)
@@ -188,6 +202,7 @@ def test_span_qa_matches_bert_for_question_answering(tmp_path):
     "task, missing",
     [
         (kt.models.BertPretrainer, "cls.seq_relationship.weight"),
+        (kt.models.BertMaskedLM, "cls.predictions.bias"),
         (kt.models.BertClassifier, "classifier.weight"),
         (kt.models.BertSpanQA, "qa_outputs.weight"),
     ],

@@ -330,17 +330,19 @@ def load_bert_checkpoint(cls: type[_BertT], folder: str | os.PathLike,
 
 # ----------------------------------------------------------------------------- task heads
 
+_MLM_HEAD = (
+    "cls.predictions.transform.dense.weight",
+    "cls.predictions.transform.dense.bias",
+    "cls.predictions.transform.LayerNorm.weight",
+    "cls.predictions.transform.LayerNorm.bias",
+    "cls.predictions.bias",
+)
+
 #: Per task model: the Hugging Face class whose checkpoints hold its head, and the head's weights.
 TASK_HEADS = {
-    "BertPretrainer": ("BertForPreTraining", (
-        "cls.predictions.transform.dense.weight",
-        "cls.predictions.transform.dense.bias",
-        "cls.predictions.transform.LayerNorm.weight",
-        "cls.predictions.transform.LayerNorm.bias",
-        "cls.predictions.bias",
-        "cls.seq_relationship.weight",
-        "cls.seq_relationship.bias",
-    )),
+    "BertPretrainer": ("BertForPreTraining",
+                       (*_MLM_HEAD, "cls.seq_relationship.weight", "cls.seq_relationship.bias")),
+    "BertMaskedLM": ("BertForMaskedLM", _MLM_HEAD),
     "BertClassifier": ("BertForSequenceClassification", ("classifier.weight", "classifier.bias")),
     "BertSpanQA": ("BertForQuestionAnswering", ("qa_outputs.weight", "qa_outputs.bias")),
 }
@@ -349,14 +351,16 @@ TASK_HEADS = {
 def _head_weight_map(model) -> list:
     """`[(variable, [hf names], combine)]` for the head of a built task model (see `TASK_HEADS`)."""
     kind = type(model).__name__
-    if kind == "BertPretrainer":
+    if kind in ("BertPretrainer", "BertMaskedLM"):
         mlm, p = model.mlm_head, "cls.predictions."
-        return [
+        targets = [
             *_dense(mlm.transform, p + "transform.dense"),
             *_norm(mlm.norm, p + "transform.LayerNorm"),
             (mlm.output_bias, [p + "bias"], _same),
-            *_dense(model.nsp_head.dense, "cls.seq_relationship"),
         ]
+        if kind == "BertPretrainer":
+            targets += _dense(model.nsp_head.dense, "cls.seq_relationship")
+        return targets
     if kind == "BertClassifier":
         return _dense(model.head.dense, "classifier")
     if kind == "BertSpanQA":
@@ -441,19 +445,14 @@ def load_task_checkpoint(cls: type[_TaskT], folder: str | os.PathLike,
         arguments.update(_classifier_arguments(
             raw, arrays, arguments.get("num_classes"), arguments.get("dropout")
         ))
-    if kind == "BertPretrainer":
+    if kind in ("BertPretrainer", "BertMaskedLM"):
         _check_decoder_tied(raw, arrays)
     if dtype is not None:
         backbone_config["dtype"] = arguments["dtype"] = dtype
     model = cls(BERT(**backbone_config), **arguments)
-    shapes = {"token_ids": (None, None)}
-    if model.backbone.num_segments:
-        shapes["segment_ids"] = (None, None)
-    if kind == "BertPretrainer":
-        shapes["mask_positions"] = (None, None)
-    model.build(shapes)
-    # Hugging Face's span model has no pooler; ours holds one it never uses.
-    optional = ("pooler.dense.weight", "pooler.dense.bias") if kind == "BertSpanQA" else ()
+    model.ensure_built()
+    # Hugging Face's span and masked-LM models have no pooler; ours holds one they never use.
+    optional = () if model.reads_pooled_output else ("pooler.dense.weight", "pooler.dense.bias")
     targets = bert_weight_map(model.backbone) + _head_weight_map(model)
     skipped = tuple(_assign_weights(targets, arrays, strict, optional, what=f"this {kind}"))
     model.skipped_checkpoint_weights = model.backbone.skipped_checkpoint_weights = skipped

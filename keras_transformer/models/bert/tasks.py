@@ -85,8 +85,8 @@ class _BertTask(BuildsOnDemand, LeavesIdleWeightsOut, keras.Model):
         """Build this task model from a Hugging Face BERT task checkpoint: backbone and head.
 
         The folder holds `config.json` and `model.safetensors` of the matching
-        Hugging Face model (`BertForPreTraining`, `BertForSequenceClassification`
-        or `BertForQuestionAnswering`). A checkpoint without this head (e.g. a
+        Hugging Face model (`BertForPreTraining`, `BertForMaskedLM`,
+        `BertForSequenceClassification` or `BertForQuestionAnswering`). A checkpoint without this head (e.g. a
         bare `BertModel`) is a `ValueError` naming the absent weights; load
         such a one with `BERT.from_hf_checkpoint` and put a new head on it.
 
