@@ -11,7 +11,15 @@ import keras_transformer as kt
 from keras_transformer import layers as L
 from keras_transformer import masks
 from keras_transformer.ops import scaled_dot_product_attention as sdpa
-from tests.helpers import MAX_BATCH, WIDTH, decoder, decoder_block, encoder_block, self_attention
+from tests.helpers import (
+    MAX_BATCH,
+    WIDTH,
+    decoder,
+    decoder_block,
+    encoder_block,
+    self_attention,
+    to_numpy,
+)
 
 shapes = st.tuples(st.integers(1, MAX_BATCH), st.integers(2, 6), st.integers(2, 6))
 
@@ -188,3 +196,237 @@ def test_cross_attention_scores_need_an_encoder_sequence_and_no_cache():
     block = L.DecoderBlock(num_heads=2, intermediate_dim=8)
     with pytest.raises(ValueError, match="return_cross_attention_scores"):
         block(np.zeros((1, 3, 4), "float32"), return_cross_attention_scores=True)
+
+
+@given(st.integers(-6, -1), st.sampled_from(["PositionEmbedding", "learned", "sinusoidal"]))
+def test_negative_start_index_is_rejected(start_index, layer):
+    """A negative integer `start_index` raises a ValueError naming it instead of wrapping to the table's end."""
+    call = {
+        "PositionEmbedding": lambda: L.PositionEmbedding(10)(zeros(1, 3, 4), start_index=start_index),
+        "learned": lambda: L.TokenAndPositionEmbedding(10, 10, 4)(
+            np.zeros((1, 3), "int32"), start_index=start_index),
+        "sinusoidal": lambda: L.TokenAndPositionEmbedding(10, 10, 4, position="sinusoidal")(
+            np.zeros((1, 3), "int32"), start_index=start_index),
+    }[layer]
+    with pytest.raises(ValueError, match=f"`start_index` must be >= 0.*got {start_index}"):
+        call()
+
+
+@given(shapes, st.sampled_from([-1, 1]), st.booleans())
+def test_additive_attention_mask_of_another_length_names_mask(shape, off_by, single):
+    """An AdditiveAttention `mask` that is not (batch, S) raises a ValueError naming `mask` and the length it needs."""
+    b, t, s = shape
+    query = zeros(b, 4) if single else zeros(b, t, 4)
+    with pytest.raises(ValueError, match=f"`mask` must have shape \\(batch, {s}\\)"):
+        L.AdditiveAttention(4)(query, zeros(b, s, 4), mask=np.ones((b, s + off_by), bool))
+
+
+@given(st.integers(1, MAX_BATCH), st.integers(1, MAX_BATCH))
+def test_additive_attention_query_and_values_batches_must_agree(query_batch, values_batch):
+    """AdditiveAttention with static query and values batches that differ raises a ValueError naming both sizes."""
+    assume(query_batch != values_batch)
+    with pytest.raises(ValueError, match=f"`query` and `values` must have the same batch size.*"
+                                         f"got {query_batch} and {values_batch}"):
+        L.AdditiveAttention(4)(zeros(query_batch, 4), zeros(values_batch, 3, 4))
+
+
+def test_additive_attention_project_keys_needs_a_built_layer():
+    """`project_keys` on an AdditiveAttention never built raises a ValueError saying to call or build it first."""
+    with pytest.raises(ValueError, match="`project_keys` needs a built layer"):
+        L.AdditiveAttention(4).project_keys(zeros(2, 3, 4))
+
+
+@pytest.mark.parametrize("batch, source_length", [(0, 3), (2, 0), (0, 0)])
+@pytest.mark.parametrize("single", [True, False])
+def test_additive_attention_takes_empty_inputs(batch, source_length, single):
+    """An empty batch or a length-0 source gives outputs of the right shape; a length-0 source gives a zero context."""
+    query = zeros(batch, 4) if single else zeros(batch, 2, 4)
+    context, weights = L.AdditiveAttention(4)(query, np.ones((batch, source_length, 5), "float32"))
+    prefix = (batch,) if single else (batch, 2)
+    assert tuple(context.shape) == (*prefix, 5)
+    assert tuple(weights.shape) == (*prefix, source_length)
+    if source_length == 0:
+        assert not to_numpy(context).any()
+
+
+@given(shapes, st.sampled_from([0, 1, 2]))
+def test_reversible_streams_must_have_one_shape(shape, axis):
+    """A ReversibleBlock given streams x1 and x2 of different shapes raises a ValueError naming both shapes."""
+    x1 = zeros(*shape[:2], WIDTH)
+    x2_shape = [*shape[:2], WIDTH]
+    x2_shape[axis] += 1
+    with pytest.raises(ValueError, match="`x1` and `x2` must have the same shape"):
+        L.ReversibleBlock(num_heads=2, intermediate_dim=8)(x1, zeros(*x2_shape))
+
+
+@pytest.mark.parametrize("built", ["never called", "self-attention only"])
+@pytest.mark.parametrize("stack", [True, False])
+def test_cross_attention_cache_needs_a_decoder_built_for_cross_attention(built, stack):
+    """`compute_cross_attention_cache` on a decoder never called, or built without cross-attention, raises a ValueError saying so."""
+    layer = (L.Decoder(1, num_heads=2, intermediate_dim=8) if stack
+             else L.DecoderBlock(num_heads=2, intermediate_dim=8))
+    if built == "self-attention only":
+        layer(zeros(1, 2, WIDTH))
+    with pytest.raises(ValueError, match="needs a decoder built for cross-attention"):
+        layer.compute_cross_attention_cache(zeros(1, 3, WIDTH))
+
+
+def tiny_gpt():
+    return kt.models.GPT(20, 10, 1, 2, hidden_dim=8, intermediate_dim=16, pad_id=None)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda g, p: g.generate(p, 2.0), "max_new_tokens"),
+    (lambda g, p: g.generate_long(p, 2, context=2.5), "context"),
+    (lambda g, p: g.generate(p, 2, stop_token_ids=2.0), "stop_token_ids"),
+    (lambda g, p: g.generate(p, 2, stop_token_ids=[3, 20]), "stop_token_ids"),
+    (lambda g, p: g.generate(p, 2, stop_token_ids="3"), "stop_token_ids"),
+])
+def test_gpt_generation_arguments_are_checked(call, name):
+    """A non-integer count or context, or stop ids that are not ids of the vocabulary, raise a ValueError naming the argument."""
+    with pytest.raises(ValueError, match=f"`{name}` must"):
+        call(tiny_gpt(), np.ones((1, 2), "int32"))
+
+
+def test_gpt_generate_takes_a_single_stop_token_id():
+    """`generate(..., stop_token_ids=id)` accepts one id and generates as with `[id]`."""
+    gpt, prompt = tiny_gpt(), np.ones((2, 2), "int32")
+    np.testing.assert_array_equal(gpt.generate(prompt, 3, stop_token_ids=5),
+                                  gpt.generate(prompt, 3, stop_token_ids=[5]))
+
+
+def test_gpt_generate_on_an_empty_batch_returns_an_empty_array():
+    """`generate` on an empty prompt batch returns an empty int32 array of the output's length."""
+    out = tiny_gpt().generate(np.zeros((0, 2), "int32"), 3)
+    assert out.shape == (0, 5) and out.dtype == np.int32
+
+
+@pytest.mark.parametrize("return_attention_scores", [False, True])
+def test_lsh_attention_takes_an_empty_batch(return_attention_scores):
+    """LSHAttention on an empty batch returns empty outputs (and scores) of the right shape."""
+    layer = L.LSHAttention(num_heads=2, key_dim=4, num_buckets=4, num_hashes=2, chunk_length=4)
+    out = layer(zeros(0, 8, WIDTH), return_attention_scores=return_attention_scores)
+    if return_attention_scores:
+        out, scores = out
+        assert tuple(scores.shape) == (0, 2, 8, 8)
+    assert tuple(out.shape) == (0, 8, WIDTH)
+
+
+@given(st.integers(1, 4), st.integers(1, 16))
+def test_models_check_that_heads_divide_the_width_at_construction(num_heads, hidden_dim):
+    """GPT and Seq2SeqTransformer whose num_heads does not divide hidden_dim raise a ValueError at construction."""
+    assume(hidden_dim % num_heads)
+    with pytest.raises(ValueError, match="`hidden_dim`.*`num_heads`"):
+        kt.models.GPT(20, 10, 1, num_heads, hidden_dim=hidden_dim, intermediate_dim=16)
+    with pytest.raises(ValueError, match="`hidden_dim`.*`num_heads`"):
+        kt.models.Seq2SeqTransformer(20, 22, 8, 1, num_heads, hidden_dim, 16)
+
+
+def test_seq2seq_activation_is_checked_at_construction():
+    """A Seq2SeqTransformer `activation` unknown to Keras raises a ValueError naming it at construction."""
+    with pytest.raises(ValueError, match="`activation` must be a Keras activation"):
+        kt.models.Seq2SeqTransformer(20, 22, 8, 1, 2, 8, 16, activation="nope")
+
+
+@pytest.mark.parametrize("source_length, target_length, name", [
+    (0, 3, "encoder_token_ids"), (3, 0, "decoder_token_ids")])
+def test_rnn_sequences_of_length_zero_are_rejected(source_length, target_length, name):
+    """RNNAttentionSeq2Seq given a length-0 source or target raises a ValueError naming it."""
+    model = kt.models.RNNAttentionSeq2Seq(20, 20, embedding_dim=8, hidden_dim=8)
+    with pytest.raises(ValueError, match=f"`{name}` must hold at least one token"):
+        model({"encoder_token_ids": np.ones((2, source_length), "int32"),
+               "decoder_token_ids": np.ones((2, target_length), "int32")})
+
+
+def test_rnn_empty_batch_gives_empty_logits():
+    """RNNAttentionSeq2Seq on an empty batch returns empty logits and translations of the right shape."""
+    model = kt.models.RNNAttentionSeq2Seq(20, 20, embedding_dim=8, hidden_dim=8)
+    source = np.ones((0, 3), "int32")
+    logits = model({"encoder_token_ids": source, "decoder_token_ids": np.ones((0, 4), "int32")})
+    assert tuple(logits.shape) == (0, 4, 20)
+    assert model.translate(source, max_length=3).shape == (0, 3)
+
+
+# Every way token ids (or positions) enter a model, as `(name, call(ids))`.
+VOCAB_IDS = 20
+
+
+def _gpt():
+    return kt.models.GPT(VOCAB_IDS, 8, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16)
+
+
+def _seq2seq():
+    return kt.models.Seq2SeqTransformer(VOCAB_IDS, VOCAB_IDS, 8, num_layers=1, num_heads=2,
+                                        hidden_dim=8, intermediate_dim=16)
+
+
+def _bert():
+    return kt.models.BERT(vocab_size=VOCAB_IDS, max_length=8, num_layers=1, num_heads=2,
+                          hidden_dim=8, intermediate_dim=16)
+
+
+ID_ENTRY_POINTS = {
+    "token_ids": lambda ids: L.TokenAndPositionEmbedding(VOCAB_IDS, 8, 4)(ids),
+    "gpt": lambda ids: _gpt()(ids),
+    "prompt_ids": lambda ids: _gpt().generate(ids, 2),
+    "bert": lambda ids: _bert()({"token_ids": ids, "segment_ids": np.zeros(ids.shape, "int32")}),
+    "mask_positions": lambda ids: kt.models.BertMaskedLM(_bert())(
+        {"token_ids": np.ones(ids.shape, "int32"), "segment_ids": np.zeros(ids.shape, "int32"),
+         "mask_positions": ids}),
+    "encoder_token_ids": lambda ids: _seq2seq()(
+        {"encoder_token_ids": ids, "decoder_token_ids": np.ones(ids.shape, "int32")}),
+    "translate": lambda ids: _seq2seq().translate(ids, 3),
+    "target_ids": lambda ids: _seq2seq().score(np.ones(ids.shape, "int32"), ids),
+}
+
+
+@pytest.mark.parametrize("entry", sorted(ID_ENTRY_POINTS))
+@given(st.sampled_from(["float32", "float64", "bool"]), st.integers(1, 2), st.integers(1, 3))
+def test_token_ids_that_are_not_integers_raise(entry, dtype, batch, length):
+    """Ids of a float (or bool) dtype raise a ValueError at every entry point, even whole-valued ones, instead of being truncated."""
+    ids = np.ones((batch, length), dtype)
+    with pytest.raises(ValueError, match="must hold integers; got dtype"):
+        ID_ENTRY_POINTS[entry](ids)
+
+
+@given(st.lists(st.integers(1, 3), min_size=2, max_size=2, unique=True), st.integers(1, 4))
+def test_inputs_of_different_batch_sizes_raise(batches, length):
+    """An encoder and a decoder input (or a query and its values) of different batch sizes raise a ValueError naming both, instead of broadcasting."""
+    source_batch, target_batch = batches
+    source = np.ones((source_batch, length), "int32")
+    target = np.ones((target_batch, length), "int32")
+    model = _seq2seq()
+    with pytest.raises(ValueError, match="`encoder_token_ids` and `decoder_token_ids`.*same batch"):
+        model({"encoder_token_ids": source, "decoder_token_ids": target})
+    with pytest.raises(ValueError, match="`encoder_token_ids` and `decoder_token_ids`.*same batch"):
+        model.score(source, target)
+    with pytest.raises(ValueError, match="`query` and `value`.*same batch"):
+        model.cross_attention_scores(source, target)
+    with pytest.raises(ValueError, match="`query` and `value`.*same batch"):
+        decoder(1, cross=True)(zeros(target_batch, length, WIDTH), zeros(source_batch, length, WIDTH))
+
+
+@given(st.sampled_from(["nope", "relux", 3]))
+def test_an_unknown_activation_raises_at_construction(activation):
+    """BERT and Seq2SeqTransformer refuse an activation Keras does not know when built, not at their first call."""
+    with pytest.raises(ValueError, match="`activation` must be a Keras activation"):
+        kt.models.BERT(vocab_size=VOCAB_IDS, max_length=8, num_layers=1, num_heads=2,
+                       hidden_dim=8, intermediate_dim=16, activation=activation)
+    with pytest.raises(ValueError, match="`activation` must be a Keras activation"):
+        kt.models.Seq2SeqTransformer(VOCAB_IDS, VOCAB_IDS, 8, num_layers=1, num_heads=2,
+                                     hidden_dim=8, intermediate_dim=16, activation=activation)
+
+
+@given(st.integers(1, 3))
+def test_bert_refuses_sequences_of_length_zero(batch):
+    """A BERT input of length 0 raises a ValueError naming token_ids (its pooler reads position 0)."""
+    ids = np.zeros((batch, 0), "int32")
+    with pytest.raises(ValueError, match="`token_ids` must hold at least one token"):
+        _bert()({"token_ids": ids, "segment_ids": ids})
+
+
+def test_translation_without_a_length_limit_needs_max_length():
+    """An RNN model, which has no length limit, asked to translate without `max_length` says that it needs one."""
+    rnn = kt.models.RNNAttentionSeq2Seq(VOCAB_IDS, VOCAB_IDS, embedding_dim=4, hidden_dim=4)
+    with pytest.raises(ValueError, match="`max_length` is required: this model has no length limit"):
+        rnn.translate(np.ones((1, 3), "int32"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -19,6 +19,24 @@ def check_rank(name: str, shape: Sequence[int | None], rank: int, meaning: str) 
     if len(shape) != rank:
         raise ValueError(
             f"`{name}` must have rank {rank}, {meaning}; got shape {tuple(shape)}."
+        )
+
+
+def check_start_index(start_index: int | Tensor) -> None:
+    """Raise if an integer `start_index` is negative: a gather would wrap it to the table's end.
+
+    A tensor `start_index` (a decoding step's, traced) is left to the caller.
+
+    Example:
+    >>> check_start_index(3)
+    >>> check_start_index(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `start_index` must be >= 0, the position of the first element; got -1.
+    """
+    if is_integer(start_index) and start_index < 0:
+        raise ValueError(
+            f"`start_index` must be >= 0, the position of the first element; got {start_index}."
         )
 
 
@@ -37,17 +55,57 @@ def check_length(length: int | None, max_length: int, name: str = "inputs",
 
 
 def check_token_ids(token_ids: Tensor, vocab_size: int, name: str = "token_ids") -> None:
-    """Raise if concrete ids fall outside `[0, vocab_size)`.
+    """Raise unless the ids are integers (any tensor) in `[0, vocab_size)` (concrete ones).
 
-    Only eager values can be checked; inside a compiled function (`jit_compile`,
-    `tf.function`, `jax.jit`, so `fit` and `predict`) the values are unknown and
-    the check is skipped. The backend's gather then decides: TensorFlow on a
+    The dtype is checked everywhere. The range is checked for eager values
+    only; inside a compiled function (`jit_compile`, `tf.function`, `jax.jit`,
+    so `fit` and `predict`) the values are unknown and that check is skipped. The backend's gather then decides: TensorFlow on a
     CPU raises InvalidArgumentError, JAX returns NaN rows (the loss turns NaN),
     and a GPU may clamp or zero the id. Check a dataset's ids once before
     training, as `data.mlm_masking` does for the rows it masks.
     """
+    check_integers(token_ids, name)
     check_in_range(token_ids, vocab_size, name, "vocab_size",
                    "Check the tokenizer's vocabulary against the model's `vocab_size`.")
+
+
+def check_same_batch(first: str, first_shape: Sequence, second: str, second_shape: Sequence) -> None:
+    """Raise if two inputs' static batch sizes differ: a batch of 1 would broadcast silently.
+
+    Example:
+    >>> check_same_batch("query", (2, 5, 8), "value", (None, 7, 8))
+    >>> check_same_batch("query", (1, 5, 8), "value", (2, 7, 8))
+    Traceback (most recent call last):
+    ...
+    ValueError: `query` and `value` must have the same batch size (one row each per example); got 1 and 2.
+    """
+    a, b = first_shape[0], second_shape[0]
+    if a is not None and b is not None and a != b:
+        raise ValueError(
+            f"`{first}` and `{second}` must have the same batch size (one row each per "
+            f"example); got {a} and {b}."
+        )
+
+
+def check_activation(activation: str | Callable | None) -> None:
+    """Raise now, not at a model's first call, if Keras does not know `activation`.
+
+    Example:
+    >>> check_activation("gelu_approximate")
+    >>> check_activation("nope")
+    Traceback (most recent call last):
+    ...
+    ValueError: `activation` must be a Keras activation (a name such as 'relu' or 'gelu', 'gelu_approximate', or a callable); got 'nope'.
+    """
+    if activation == "gelu_approximate":  # the blocks' own name for GPT-2's tanh GELU
+        return
+    try:
+        keras.activations.get(activation)
+    except ValueError as error:
+        raise ValueError(
+            "`activation` must be a Keras activation (a name such as 'relu' or 'gelu', "
+            f"'gelu_approximate', or a callable); got {activation!r}."
+        ) from error
 
 
 def check_pad_id(pad_id: int | np.integer | None, vocab_size: int) -> None:
@@ -61,15 +119,39 @@ def check_pad_id(pad_id: int | np.integer | None, vocab_size: int) -> None:
 
 
 def check_positions(positions: Tensor, length: int | None, name: str = "mask_positions") -> None:
-    """Raise if concrete positions fall outside `[0, length)` of the sequences they index.
+    """Raise unless the positions are integers, in `[0, length)` of the sequences they index when concrete.
 
     As for `check_token_ids`, only eager values and a static `length` can be
     checked; in compiled code the backend's gather decides (an error, NaN,
     or a clamped or zeroed position).
     """
+    check_integers(positions, name)
     if isinstance(length, int):
         check_in_range(positions, length, name, "sequence length",
                        "Positions index the tokens of each input sequence.")
+
+
+def check_integers(values: Tensor, name: str) -> None:
+    """Raise unless `values` have an integer dtype, which is known even in compiled code.
+
+    A gather truncates a float index (4.7 reads as 4), silently.
+
+    Example:
+    >>> import numpy as np
+    >>> check_integers(np.array([[3, 4]]), "token_ids")
+    >>> check_integers(np.array([[3.0, 4.7]]), "token_ids")
+    Traceback (most recent call last):
+    ...
+    ValueError: `token_ids` must hold integers; got dtype float64. Cast them (`.astype('int32')`), or give a symbolic input `dtype='int32'`.
+    """
+    dtype = keras.backend.standardize_dtype(
+        values.dtype if hasattr(values, "dtype") else np.asarray(values).dtype
+    )
+    if "int" not in dtype:
+        raise ValueError(
+            f"`{name}` must hold integers; got dtype {dtype}. Cast them (`.astype('int32')`), "
+            "or give a symbolic input `dtype='int32'`."
+        )
 
 
 def check_in_range(values: Tensor, limit: int, name: str, limit_name: str, hint: str) -> None:

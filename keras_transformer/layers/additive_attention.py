@@ -5,8 +5,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_transformer import masks
 from keras_transformer._typing import Tensor
-from keras_transformer.layers._checks import check_positive, check_rank, clone_initializer
+from keras_transformer.layers._checks import (
+    check_positive,
+    check_rank,
+    check_same_batch,
+    clone_initializer,
+)
 from keras_transformer.ops import large_negative
 
 
@@ -29,7 +35,9 @@ class AdditiveAttention(keras.layers.Layer):
 
     Call arguments:
         query: `(batch, d_q)` (one decoder step) or `(batch, T, d_q)`.
-        values: `(batch, S, d_v)` encoder states.
+        values: `(batch, S, d_v)` encoder states, the batch of `query`. A
+            source of length 0, like a source that is all padding, gives a zero
+            context.
         mask: `(batch, S)`, True at real source positions; padded positions get
             exactly zero weight. Defaults to the Keras mask of `values` (e.g. from
             an RNN fed a masked embedding).
@@ -85,6 +93,11 @@ class AdditiveAttention(keras.layers.Layer):
 
     def project_keys(self, values: Tensor) -> Tensor:
         """`U h_j` for every source position: `(batch, S, units)`, computed once per source."""
+        if not self.built:  # `U` is built with `W`, whose width comes from the query
+            raise ValueError(
+                "`project_keys` needs a built layer: call it once on (query, values), or "
+                "`build(query_shape, values_shape)`, first."
+            )
         check_rank("values", values.shape, 3, "(batch, source_length, value_dim)")
         return self.key_dense(values)
 
@@ -94,6 +107,7 @@ class AdditiveAttention(keras.layers.Layer):
         if single:
             query = query[:, None, :]
         check_rank("query", query.shape, 3, "(batch, T, query_dim)")
+        check_same_batch("query", query.shape, "values", values.shape)
         if mask is None:
             mask = values_mask  # filled by Keras from `values`' implicit mask
         keys = self.project_keys(values) if projected_keys is None else projected_keys
@@ -101,16 +115,13 @@ class AdditiveAttention(keras.layers.Layer):
         hidden = ops.tanh(self.query_dense(query)[:, :, None, :] + keys[:, None, :, :])
         scores = ops.cast(ops.squeeze(self.score_dense(hidden), -1), "float32")
         if mask is not None:
-            if len(mask.shape) != 2:
-                raise ValueError(
-                    "`mask` must have shape (batch, source_length), True at real "
-                    f"source tokens; got shape {tuple(mask.shape)}."
-                )
+            masks.check_padding_mask("mask", mask, values.shape[1])
             visible = ops.cast(mask, "bool")[:, None, :]
             scores = ops.where(visible, scores, large_negative("float32"))
-        # softmax, written out (keras warns about a softmax over a length-1 source)
-        weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
-        weights = weights / ops.sum(weights, axis=-1, keepdims=True)
+        # softmax, written out (keras warns about a softmax over a length-1 source);
+        # logsumexp, unlike `ops.max`, takes an empty batch or source (a length-0
+        # source gives a zero context, like a source that is all padding).
+        weights = ops.exp(scores - ops.logsumexp(scores, axis=-1, keepdims=True))
         if mask is not None:
             # Exactly zero at padding, and a zero row (not uniform) if a source is all padding.
             weights = ops.where(visible, weights, ops.zeros_like(weights))
@@ -133,3 +144,4 @@ class AdditiveAttention(keras.layers.Layer):
             "units": self.units,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
+

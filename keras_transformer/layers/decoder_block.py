@@ -190,4 +190,12 @@ class DecoderBlock(BlockBase):
 
     def compute_cross_attention_cache(self, encoder_sequence: Tensor) -> Tensor:
         """Encoder keys and values for `cross_attention_cache`, computed once per source."""
+        # Also reached from `Decoder.compute_cross_attention_cache`, hence "decoder".
+        if not getattr(self, "has_cross_attention", False):  # unset until built
+            raise ValueError(
+                "`compute_cross_attention_cache` needs a decoder built for cross-attention "
+                "(first called with `encoder_sequence`); "
+                + ("this one was built without it." if self.built else
+                   "this one was never called: call it once with `encoder_sequence` first.")
+            )
         return self.cross_attention.compute_key_value(encoder_sequence)

@@ -349,8 +349,9 @@ class LSHAttention(keras.layers.Layer):
         def sort(x):  # (B, N, Tp, F) -> (B, N, R, Tp, F), in sorted order per round
             return _take_rows(x, order, batch * self.num_heads, padded)
 
+        # Reshapes name every size: a -1 beside an empty batch is ambiguous (JAX, PyTorch).
         def chunks(x):  # (B, N, R, Tp, ...) -> (B, N, R, K, C, ...)
-            return ops.reshape(x, (*ops.shape(x)[:3], -1, c, *x.shape[4:]))
+            return ops.reshape(x, (*ops.shape(x)[:3], padded // c, c, *x.shape[4:]))
 
         def with_previous(x):  # keys of a chunk: the chunk itself, then the one before
             if num_chunks == 1:
@@ -386,7 +387,7 @@ class LSHAttention(keras.layers.Layer):
 
         # Back to the original order: slot `inverse[p]` holds position `p`.
         inverse = ops.cast(ops.argsort(order, axis=-1), "int32")        # B N R Tp
-        attended = ops.reshape(attended, (*ops.shape(attended)[:3], -1, self.key_dim))
+        attended = ops.reshape(attended, (*ops.shape(attended)[:3], padded, self.key_dim))
         attended = _take_rows(attended, inverse, batch * self.num_heads * r, padded)
         lse = ops.take_along_axis(ops.reshape(lse, ops.shape(order)), inverse, axis=3)
         round_weights = ops.softmax(lse, axis=2) if r > 1 else ops.ones_like(lse)  # B N R Tp

@@ -11,6 +11,7 @@ from keras_transformer.layers._checks import (
     check_positive,
     check_rank,
     check_rate,
+    check_same_batch,
     clone_initializer,
 )
 from keras_transformer.ops import attend
@@ -164,6 +165,8 @@ class MultiHeadAttention(keras.layers.Layer):
         mask=None,
     ):
         check_rank("query", query.shape, 3, "(batch, length, hidden_dim)")
+        if value is not None:
+            check_same_batch("query", query.shape, "value", value.shape)
         if query_mask is None:
             query_mask = mask
         q, k, v, cache = self._project(query, value, key, cache, cache_update_index)

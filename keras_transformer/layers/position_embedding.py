@@ -5,7 +5,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_transformer.layers._checks import check_length, check_positive, check_rank
+from keras_transformer.layers._checks import (
+    check_length,
+    check_positive,
+    check_rank,
+    check_start_index,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
@@ -24,9 +29,10 @@ class PositionEmbedding(keras.layers.Layer):
         inputs: `(batch, length, d)`; only its shape is used.
         start_index: position of the first element (int or scalar tensor).
 
-    A static length with `start_index + length > max_length` raises a
-    `ValueError`. A dynamic `start_index` past the table cannot be checked in
-    a compiled function; the backend's gather then clamps it.
+    A static length with `start_index + length > max_length`, or an integer
+    `start_index < 0`, raises a `ValueError`. A tensor `start_index` outside
+    the table is not checked (in a compiled function its value is unknown);
+    the backend's gather then clamps or wraps it.
 
     Example:
     >>> import numpy as np
@@ -54,6 +60,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         check_rank("inputs", inputs.shape, 3, "(batch, length, hidden_dim)")
+        check_start_index(start_index)
         check_length(inputs.shape[1], self.max_length, "inputs", start_index)
         shape = ops.shape(inputs)
         table = ops.convert_to_tensor(self.embeddings)
@@ -71,3 +78,4 @@ class PositionEmbedding(keras.layers.Layer):
             "max_length": self.max_length,
             "initializer": keras.initializers.serialize(self.initializer),
         }
+

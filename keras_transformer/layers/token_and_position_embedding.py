@@ -7,9 +7,11 @@ from keras import ops
 
 from keras_transformer.layers._checks import (
     check_in_range,
+    check_integers,
     check_length,
     check_positive,
     check_rank,
+    check_start_index,
     check_token_ids,
     clone_initializer,
 )
@@ -46,7 +48,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     Call arguments:
         token_ids: int `(batch, length)`.
         segment_ids: int `(batch, length)`, required iff `num_segments > 0`.
-        start_index: position of the first token, for cached decoding.
+        start_index: position of the first token (>= 0), for cached decoding.
 
     Example:
     >>> import keras
@@ -180,6 +182,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def call(self, token_ids, segment_ids=None, start_index=0):
         check_rank("token_ids", token_ids.shape, 2, "(batch, length)")
+        check_start_index(start_index)  # sinusoidal positions would not check it
         check_length(token_ids.shape[1], self.max_length, "token_ids", start_index)
         check_token_ids(token_ids, self.vocab_size)
         x = self.token_embedding(token_ids)
@@ -190,6 +193,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                     f"This layer has `num_segments={self.num_segments}`, so "
                     "`segment_ids` are required."
                 )
+            check_integers(segment_ids, "segment_ids")
             check_in_range(segment_ids, self.num_segments, "segment_ids", "num_segments",
                            "Segment ids number a pair's segments: 0 for the first, 1 for the second.")
             x = x + self.segment_embedding(segment_ids)

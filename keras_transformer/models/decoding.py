@@ -18,7 +18,12 @@ from keras import ops
 
 from keras_transformer import masks
 from keras_transformer._typing import Tensor
-from keras_transformer.layers._checks import check_positive, check_rank, check_token_ids
+from keras_transformer.layers._checks import (
+    check_positive,
+    check_rank,
+    check_same_batch,
+    check_token_ids,
+)
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.ops import large_negative
 
@@ -43,7 +48,14 @@ def _unpack(inputs):
             "`inputs` must be a dict with keys 'encoder_token_ids' (the source) and "
             f"'decoder_token_ids' (the target shifted right); got {got}."
         )
-    return inputs["encoder_token_ids"], inputs["decoder_token_ids"]
+    source, target = inputs["encoder_token_ids"], inputs["decoder_token_ids"]
+    check_same_batch("encoder_token_ids", _shape(source), "decoder_token_ids", _shape(target))
+    return source, target
+
+
+def _shape(x) -> tuple:
+    """The shape of a tensor or array, or `x` itself when it is already a shape."""
+    return tuple(x) if isinstance(x, (tuple, list)) else tuple(x.shape)
 
 
 def _unpack_shapes(inputs_shape):
@@ -444,6 +456,11 @@ def tile_beams(x: Tensor, beam_size: int) -> Tensor:
 def _check_max_length(max_length, longest):
     """Raise unless `max_length` is a positive int, at most `longest` when that is set."""
     if longest is None:
+        if max_length is None:
+            raise ValueError(
+                "`max_length` is required: this model has no length limit of its own, so "
+                "`translate` needs `max_length`, the most tokens to generate."
+            )
         check_positive(max_length=max_length)
     elif not isinstance(max_length, (int, np.integer)) or not 1 <= max_length <= longest:
         raise ValueError(
@@ -466,7 +483,8 @@ def translate_sources(model: keras.Model, source_ids: ArrayLike,
     `sample_decode` or, with `beam_size`, to `beam_search`.
 
     Args:
-        model: the model (its `pad_id`, `target_vocab_size` and variables).
+        model: the model (its `pad_id`, `source_vocab_size`, `target_vocab_size`
+            and variables).
         source_ids: int `(batch, S)`, padded with `model.pad_id`.
         start: `start(source_ids, copies, max_length) -> (step, state)`:
             encode the int32 sources, repeat what the step reads from them
@@ -487,12 +505,13 @@ def translate_sources(model: keras.Model, source_ids: ArrayLike,
     ...         return ops.convert_to_tensor(np.tile(logits, (len(tokens), 1))), state
     ...     return step, ops.zeros((len(source_ids) * copies, 1))
     >>> class Model:
-    ...     pad_id, target_vocab_size = 0, 5
-    >>> translate_sources(Model(), np.ones((1, 2)), start, 4, 1, 2, beam_size=2)
+    ...     pad_id, source_vocab_size, target_vocab_size = 0, 5, 5
+    >>> translate_sources(Model(), np.ones((1, 2), "int32"), start, 4, 1, 2, beam_size=2)
     array([[3, 2, 0, 0]], dtype=int32)
     """
     source_ids = np.asarray(source_ids)
     check_rank("source_ids", source_ids.shape, 2, "(batch, source_length)")
+    check_token_ids(source_ids, model.source_vocab_size, "source_ids")  # before the int32 cast
     _check_max_length(max_length, longest)
     _check_decoding_ids(start_id, end_id, model.pad_id, model.target_vocab_size)
     if return_scores and beam_size is None:

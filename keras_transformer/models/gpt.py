@@ -12,7 +12,15 @@ from keras import ops
 from keras_transformer import masks
 from keras_transformer._typing import Tensor
 from keras_transformer.layers import Decoder, TokenAndPositionEmbedding
-from keras_transformer.layers._checks import check_pad_id, check_rank, check_rate, check_token_ids
+from keras_transformer.layers._checks import (
+    check_divisible,
+    check_pad_id,
+    check_positive,
+    check_rank,
+    check_rate,
+    check_token_ids,
+    is_integer,
+)
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.decoding import forbid_token, resolve_sampler
 
@@ -74,6 +82,8 @@ class GPT(BuildsOnDemand, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        check_positive(num_heads=num_heads, hidden_dim=hidden_dim)
+        check_divisible(hidden_dim, num_heads)  # now, not at the first call
         check_rate("dropout", dropout)
         self.vocab_size = vocab_size
         self.max_length = max_length
@@ -153,7 +163,7 @@ class GPT(BuildsOnDemand, keras.Model):
         prompt_ids: ArrayLike,
         max_new_tokens: int,
         sampler: str | keras_hub.samplers.Sampler = "greedy",
-        stop_token_ids: Sequence[int] | None = None,
+        stop_token_ids: int | Sequence[int] | None = None,
         jit_compile: bool = True,
     ) -> np.ndarray:
         """Extend each prompt by `max_new_tokens` tokens, using the KV cache.
@@ -166,8 +176,8 @@ class GPT(BuildsOnDemand, keras.Model):
             max_new_tokens: tokens to add after the longest prompt.
             sampler: a keras-hub sampler or its name: `"greedy"`, `"top_k"`,
                 `"top_p"`, `"random"`, `"beam"`... (`keras_hub.samplers.get`).
-            stop_token_ids: optional ids that end generation once every row
-                produced one.
+            stop_token_ids: optional id, or ids, that end generation once
+                every row produced one.
             jit_compile: on TensorFlow, compile the decoding loop with XLA
                 (fastest when generating many times) or run it as a graph
                 (`False`: for one sample, it is ready sooner and its compilation
@@ -175,18 +185,22 @@ class GPT(BuildsOnDemand, keras.Model):
 
         Returns:
             int32 `(batch, prompt_length + max_new_tokens)`: prompts and continuations;
-            `pad_id` is never generated.
+            `pad_id` is never generated. An empty batch gives an empty array.
         """
         prompt_ids = np.asarray(prompt_ids)
         check_rank("prompt_ids", prompt_ids.shape, 2, "(batch, prompt_length)")
         check_token_ids(prompt_ids, self.vocab_size, "prompt_ids")  # XLA would gather garbage
+        _check_max_new_tokens(max_new_tokens)
+        stop_token_ids = self._stop_token_ids(stop_token_ids)
         batch, prompt_length = prompt_ids.shape
         total = prompt_length + max_new_tokens
-        if max_new_tokens < 1 or total > self.max_length:
+        if total > self.max_length:
             raise ValueError(
                 f"`max_new_tokens` must be >= 1 and prompt length ({prompt_length}) + "
                 f"max_new_tokens ({max_new_tokens}) <= max_length ({self.max_length})."
             )
+        if batch == 0:  # nothing to generate (and no row to take a length from)
+            return np.zeros((0, total), "int32")
         tokens = np.concatenate(
             [prompt_ids, np.zeros((batch, max_new_tokens), prompt_ids.dtype)], axis=1
         ).astype("int32")
@@ -226,8 +240,7 @@ class GPT(BuildsOnDemand, keras.Model):
         """
         prompt_ids = np.asarray(prompt_ids).astype("int32")
         check_rank("prompt_ids", prompt_ids.shape, 2, "(batch, prompt_length)")
-        if not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
-            raise ValueError(f"`max_new_tokens` must be an int >= 1; got {max_new_tokens!r}.")
+        _check_max_new_tokens(max_new_tokens)
         if self.pad_id is not None and np.any(prompt_ids == self.pad_id):
             # A window of a padded row would read the pads as context.
             raise ValueError(
@@ -235,9 +248,10 @@ class GPT(BuildsOnDemand, keras.Model):
                 f"({self.pad_id}). Generate each row alone, or use `generate`."
             )
         context = self.max_length // 2 if context is None else context
-        if not 1 <= context < self.max_length:
+        if not is_integer(context) or not 1 <= context < self.max_length:
             raise ValueError(
-                f"`context` must be in [1, max_length) = [1, {self.max_length}); got {context}."
+                f"`context` must be an integer in [1, max_length) = [1, {self.max_length}); "
+                f"got {context!r}."
             )
         tokens, total = prompt_ids, prompt_ids.shape[1] + max_new_tokens
         while tokens.shape[1] < total:
@@ -247,6 +261,19 @@ class GPT(BuildsOnDemand, keras.Model):
                                 jit_compile=jit_compile)
             tokens = np.concatenate([tokens, new[:, window.shape[1]:]], axis=1)
         return tokens[:, :total]
+
+    def _stop_token_ids(self, stop_token_ids):
+        """`stop_token_ids` as a tuple of ids (a single id too), or None; raise unless they are ids."""
+        if stop_token_ids is None:
+            return None
+        ids = (stop_token_ids,) if is_integer(stop_token_ids) else stop_token_ids
+        if not isinstance(ids, (list, tuple, np.ndarray)) or not all(
+                is_integer(i) and 0 <= i < self.vocab_size for i in ids):
+            raise ValueError(
+                "`stop_token_ids` must be None, a token id or a sequence of token ids in "
+                f"[0, vocab_size) = [0, {self.vocab_size}); got {stop_token_ids!r}."
+            )
+        return tuple(int(i) for i in ids) or None  # the sampler reads `ids[0]`
 
     def _decode_function(self, sampler, stop_token_ids, jit_compile):
         """Prefill the cache and run `sampler`: a graph (XLA if asked) on TensorFlow, compiled on JAX.
@@ -339,6 +366,12 @@ class GPT(BuildsOnDemand, keras.Model):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "use_bias": self.use_bias,
         }
+
+
+def _check_max_new_tokens(max_new_tokens: int) -> None:
+    """Raise unless `max_new_tokens` is an integer >= 1 (a float would fail in NumPy's shapes)."""
+    if not is_integer(max_new_tokens) or max_new_tokens < 1:
+        raise ValueError(f"`max_new_tokens` must be an int >= 1; got {max_new_tokens!r}.")
 
 
 def _right_padded_lengths(is_real):

@@ -133,6 +133,7 @@ class RNNAttentionSeq2Seq(EncoderDecoderDecoding, keras.Model):
         self.ensure_built()  # Every path into the model encodes first.
         source_ids = ops.convert_to_tensor(source_ids)
         check_rank("encoder_token_ids", source_ids.shape, 2, "(batch, source_length)")
+        _check_some_tokens("encoder_token_ids", source_ids.shape[1])
         check_token_ids(source_ids, self.source_vocab_size, "encoder_token_ids")
         x = self.dropout_layer(self.source_embedding(source_ids), training=training)
         annotations, forward, backward = self.encoder_rnn(
@@ -152,6 +153,7 @@ class RNNAttentionSeq2Seq(EncoderDecoderDecoding, keras.Model):
         """Teacher-forced decoding: `(logits (B, T, V), alignments (B, T, S))`."""
         decoder_token_ids = ops.convert_to_tensor(decoder_token_ids)
         check_rank("decoder_token_ids", decoder_token_ids.shape, 2, "(batch, target_length)")
+        _check_some_tokens("decoder_token_ids", decoder_token_ids.shape[1])
         check_token_ids(decoder_token_ids, self.target_vocab_size, "decoder_token_ids")
         annotations, state = self.encode(source_ids, training=training)
         source_mask = self.padding_mask(source_ids)
@@ -228,6 +230,14 @@ class RNNAttentionSeq2Seq(EncoderDecoderDecoding, keras.Model):
             "pad_id": self.pad_id,
             "attention_units": self.attention_units,
         }
+
+
+def _check_some_tokens(name: str, length: int | None) -> None:
+    """Raise if a static length is 0: the GRUs and the decoding scan need at least one step."""
+    if length == 0:
+        raise ValueError(
+            f"`{name}` must hold at least one token per sequence; got length 0."
+        )
 
 
 def _scan(body, init, xs):

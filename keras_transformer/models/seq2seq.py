@@ -15,6 +15,8 @@ from keras_transformer.layers import (
     SinusoidalPositionEncoding,
 )
 from keras_transformer.layers._checks import (
+    check_activation,
+    check_divisible,
     check_length,
     check_positive,
     check_rank,
@@ -102,6 +104,8 @@ class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
             max_length=max_length, num_layers=num_layers, num_heads=num_heads,
             hidden_dim=hidden_dim, intermediate_dim=intermediate_dim,
         )
+        check_divisible(hidden_dim, num_heads)  # now, not at the first call
+        check_activation(activation)
         check_rate("dropout", dropout)
         if position not in ("sinusoidal", "learned"):
             raise ValueError(f"`position` must be 'sinusoidal' or 'learned'; got {position!r}.")

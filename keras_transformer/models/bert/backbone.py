@@ -12,7 +12,12 @@ from keras import ops
 from keras_transformer import masks
 from keras_transformer._typing import Tensor
 from keras_transformer.layers import Encoder, TokenAndPositionEmbedding
-from keras_transformer.layers._checks import check_pad_id, check_positive, check_rate
+from keras_transformer.layers._checks import (
+    check_activation,
+    check_pad_id,
+    check_positive,
+    check_rate,
+)
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
@@ -125,6 +130,7 @@ class BERT(BuildsOnDemand, keras.Model):
                 f"or None for tables of width hidden_dim; got {embedding_dim!r}."
             )
         check_rate("dropout", dropout)
+        check_activation(activation)
         check_pad_id(pad_id, vocab_size)
         self.vocab_size = vocab_size
         self.max_length = max_length
@@ -258,6 +264,11 @@ class BERT(BuildsOnDemand, keras.Model):
         if len(reference) != 2:
             raise ValueError(
                 f"`token_ids` must have rank 2, (batch, length); got shape {reference}."
+            )
+        if reference[1] == 0:
+            raise ValueError(
+                "`token_ids` must hold at least one token per sequence (the pooler reads "
+                f"position 0, [CLS]); got shape {reference}."
             )
         for key, shape in size.items():
             agree = len(shape) == 2 and all(
