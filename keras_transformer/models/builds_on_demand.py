@@ -69,3 +69,18 @@ class BuildsOnDemand:
         self.ensure_built()
         return super().load_weights(*args, **kwargs)
 
+
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        """`keras.Model.fit`, on a model built first if never called."""
+        self.ensure_built()
+        return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+        """`keras.Model.evaluate`, on a model built first if never called."""
+        self.ensure_built()
+        return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """`keras.Model.predict`, on a model built first if never called."""
+        self.ensure_built()
+        return super().predict(*args, **kwargs)
