@@ -144,4 +144,3 @@ class AdditiveAttention(keras.layers.Layer):
             "units": self.units,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
-

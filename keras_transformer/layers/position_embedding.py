@@ -78,4 +78,3 @@ class PositionEmbedding(keras.layers.Layer):
             "max_length": self.max_length,
             "initializer": keras.initializers.serialize(self.initializer),
         }
-

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from keras_transformer.models.recovers_from_errors import recovered_on_error
+
 
 class BuildsOnDemand:
     """Mixin for a `keras.Model` whose weights do not depend on its input shape.
@@ -69,18 +71,20 @@ class BuildsOnDemand:
         self.ensure_built()
         return super().load_weights(*args, **kwargs)
 
-
     def fit(self, *args: Any, **kwargs: Any) -> Any:
-        """`keras.Model.fit`, on a model built first if never called."""
+        """`keras.Model.fit`, on a model built first; after an error the model still works."""
         self.ensure_built()
-        return super().fit(*args, **kwargs)
+        with recovered_on_error(self):
+            return super().fit(*args, **kwargs)
 
     def evaluate(self, *args: Any, **kwargs: Any) -> Any:
-        """`keras.Model.evaluate`, on a model built first if never called."""
+        """`keras.Model.evaluate`, on a model built first; after an error the model still works."""
         self.ensure_built()
-        return super().evaluate(*args, **kwargs)
+        with recovered_on_error(self):
+            return super().evaluate(*args, **kwargs)
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
-        """`keras.Model.predict`, on a model built first if never called."""
+        """`keras.Model.predict`, on a model built first; after an error the model still works."""
         self.ensure_built()
-        return super().predict(*args, **kwargs)
+        with recovered_on_error(self):
+            return super().predict(*args, **kwargs)

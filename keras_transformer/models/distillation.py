@@ -20,7 +20,6 @@ from keras_transformer.models.bert.backbone import BERT
 from keras_transformer.models.bert.tasks import _BertTask
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
-from keras_transformer.models.recovers_from_errors import RecoversFromErrors
 
 
 def student_layers(teacher_layers: int, num_layers: int | None = None) -> list[int]:
@@ -96,7 +95,7 @@ def distil_student(teacher: BERT, layers: Sequence[int] | None = None) -> BERT:
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class Distiller(BuildsOnDemand, RecoversFromErrors, LeavesIdleWeightsOut, keras.Model):
+class Distiller(BuildsOnDemand, LeavesIdleWeightsOut, keras.Model):
     """Train a student task model on a frozen teacher's soft targets, the true labels and its hidden states.
 
     `loss = soft_weight · T² CE(teacher/T, student/T) + hard_weight · CE(labels, student)

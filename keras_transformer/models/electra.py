@@ -28,7 +28,6 @@ from keras_transformer.models.bert.backbone import BERT, INPUT_KEYS
 from keras_transformer.models.bert.heads import BertMaskedLMHead
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
-from keras_transformer.models.recovers_from_errors import RecoversFromErrors
 
 #: The masked-LM inputs, as keras-hub's `MaskedLMMaskGenerator` returns them.
 MASK_KEYS = ("mask_positions", "mask_ids", "mask_weights")
@@ -126,7 +125,7 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class ElectraPretrainer(BuildsOnDemand, RecoversFromErrors, LeavesIdleWeightsOut, keras.Model):
+class ElectraPretrainer(BuildsOnDemand, LeavesIdleWeightsOut, keras.Model):
     """Replaced-token detection: a generator `BERT` corrupts the input, a discriminator `BERT` finds the corruptions.
 
     The generator (the paper uses one a quarter to a half as wide) and the

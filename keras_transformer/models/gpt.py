@@ -23,7 +23,6 @@ from keras_transformer.layers._checks import (
 )
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.decoding import forbid_token, resolve_sampler
-from keras_transformer.models.recovers_from_errors import RecoversFromErrors
 
 if TYPE_CHECKING:
     import keras_hub
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class GPT(BuildsOnDemand, RecoversFromErrors, keras.Model):
+class GPT(BuildsOnDemand, keras.Model):
     """A GPT-2-style causal language model.
 
     Token + learned position embeddings, `num_layers` pre-LN decoder blocks

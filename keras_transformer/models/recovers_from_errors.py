@@ -13,8 +13,8 @@ interrupted there (Ctrl-C while XLA compiles it):
   call; when the next trace creates variables (the optimizer's moments), it
   fails with `Creating variables on a non-first call to a function`.
 
-A model with this mixin keeps a reference to each variable's value before such
-a loop. If the loop raises, every variable it left empty gets its value back
+Every model runs these loops under `recovered_on_error` (through
+`BuildsOnDemand`), which keeps a reference to each variable's value first. If the loop raises, every variable it left empty gets its value back
 (variables the loop itself created, an optimizer's moments or a metric's totals
 on the first `fit`, start again from zero, as they did when it created them),
 and the compiled steps are dropped, to be made anew by the next loop.
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import keras
 
@@ -48,8 +47,25 @@ def _is_emptied(variable: keras.Variable) -> bool:
 
 
 @contextlib.contextmanager
-def _recovered_on_error(model: keras.Model) -> Iterator[None]:
-    """Refill the variables an enclosed Keras loop emptied and drop its steps, if it raises."""
+def recovered_on_error(model: keras.Model) -> Iterator[None]:
+    """Refill the variables an enclosed Keras loop emptied and drop its steps, if it raises.
+
+    The loop's error still reaches the caller; a loop that ends normally is
+    untouched (see the module docstring).
+
+    Example: a too-long sequence fails `predict`, and the model still predicts.
+    >>> import numpy as np
+    >>> import keras_transformer as kt
+    >>> gpt = kt.models.GPT(vocab_size=10, max_length=4, num_layers=1, num_heads=1,
+    ...                     hidden_dim=4, intermediate_dim=8)
+    >>> try:
+    ...     gpt.predict(np.ones((1, 6), "int32"), verbose=0)  # runs under recovered_on_error
+    ... except ValueError as error:
+    ...     print("exceeds `max_length`" in str(error))
+    True
+    >>> gpt.predict(np.ones((1, 4), "int32"), verbose=0).shape
+    (1, 4, 10)
+    """
     saved = {id(variable): variable.value for variable in _state_variables(model)}
     try:
         yield
@@ -62,40 +78,3 @@ def _recovered_on_error(model: keras.Model) -> Iterator[None]:
                 variable.assign(value)
         model.train_function = model.test_function = model.predict_function = None
         raise
-
-
-class RecoversFromErrors:
-    """Mixin for a `keras.Model`: after `fit`, `evaluate` or `predict` raised, it still works.
-
-    The loop's error still reaches the caller; the model keeps its weights and
-    the next loop compiles its step afresh (see the module docstring). A loop
-    that ends normally is untouched.
-
-    Example: a too-long sequence fails `predict`, and the model still predicts.
-    >>> import numpy as np
-    >>> import keras_transformer as kt
-    >>> gpt = kt.models.GPT(vocab_size=10, max_length=4, num_layers=1, num_heads=1,
-    ...                     hidden_dim=4, intermediate_dim=8)
-    >>> try:
-    ...     gpt.predict(np.ones((1, 6), "int32"), verbose=0)
-    ... except ValueError as error:
-    ...     print("exceeds `max_length`" in str(error))
-    True
-    >>> gpt.predict(np.ones((1, 4), "int32"), verbose=0).shape
-    (1, 4, 10)
-    """
-
-    def fit(self, *args: Any, **kwargs: Any) -> Any:
-        """`keras.Model.fit`; after an error the model still works (see the class docstring)."""
-        with _recovered_on_error(self):
-            return super().fit(*args, **kwargs)
-
-    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
-        """`keras.Model.evaluate`; after an error the model still works."""
-        with _recovered_on_error(self):
-            return super().evaluate(*args, **kwargs)
-
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
-        """`keras.Model.predict`; after an error the model still works."""
-        with _recovered_on_error(self):
-            return super().predict(*args, **kwargs)

@@ -19,11 +19,10 @@ from keras_transformer.models.decoding import (
     _unpack_shapes,
     tile_beams,
 )
-from keras_transformer.models.recovers_from_errors import RecoversFromErrors
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class RNNAttentionSeq2Seq(EncoderDecoderDecoding, RecoversFromErrors, keras.Model):
+class RNNAttentionSeq2Seq(EncoderDecoderDecoding, keras.Model):
     """A bidirectional-GRU encoder and a GRU decoder with additive attention.
 
     The model the Transformer replaced. The encoder reads the source both ways;

@@ -29,11 +29,10 @@ from keras_transformer.models.decoding import (
     _unpack_shapes,
     tile_beams,
 )
-from keras_transformer.models.recovers_from_errors import RecoversFromErrors
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class Seq2SeqTransformer(EncoderDecoderDecoding, RecoversFromErrors, keras.Model):
+class Seq2SeqTransformer(EncoderDecoderDecoding, keras.Model):
     """The encoder–decoder Transformer of "Attention Is All You Need".
 
     Source tokens go through an `Encoder` (bidirectional self-attention); target

@@ -19,13 +19,12 @@ from keras_transformer.layers._checks import (
     check_rate,
 )
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
-from keras_transformer.models.recovers_from_errors import RecoversFromErrors
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class BERT(BuildsOnDemand, RecoversFromErrors, keras.Model):
+class BERT(BuildsOnDemand, keras.Model):
     """The BERT encoder ("backbone"), as in Devlin et al. (2019).
 
     Token + segment + learned position embeddings, summed, then LayerNorm and

@@ -22,10 +22,9 @@ from keras_transformer.models.bert.heads import (
 )
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
 from keras_transformer.models.idle_weights import LeavesIdleWeightsOut
-from keras_transformer.models.recovers_from_errors import RecoversFromErrors
 
 
-class _BertTask(BuildsOnDemand, RecoversFromErrors, LeavesIdleWeightsOut, keras.Model):
+class _BertTask(BuildsOnDemand, LeavesIdleWeightsOut, keras.Model):
     """What the task models share: the backbone, its inputs and the config round trip."""
 
     extra_inputs: tuple = ()
