@@ -134,6 +134,19 @@ def test_segment_ids_outside_the_segments_name_num_segments():
         bert(ids)
 
 
+@given(st.integers(1, 3), st.integers(2, 6), st.sampled_from([0, 1]), st.sampled_from([-1, 1]))
+def test_bert_segments_of_another_shape_name_both_inputs(batch, length, axis, change):
+    """`segment_ids` whose batch or length differs from `token_ids`' raise a ValueError naming both shapes."""
+    bert = kt.models.BERT(vocab_size=11, max_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+                          intermediate_dim=16)
+    segment_shape = [batch, length]
+    segment_shape[axis] += change
+    with pytest.raises(ValueError, match=(
+            rf"`segment_ids` must have the shape of `token_ids`, \(batch, length\): "
+            rf"\({batch}, {length}\); got \({segment_shape[0]}, {segment_shape[1]}\)")):
+        bert({"token_ids": np.full((batch, length), 2), "segment_ids": np.zeros(segment_shape, "int32")})
+
+
 @pytest.mark.parametrize("call", [
     lambda: kt.losses.SmoothedSparseCrossentropy(0.1)(np.array([[9, 1]]), zeros(1, 2, 8)),
     lambda: kt.losses.SmoothedSparseCrossentropy(0.1)(np.array([[-1, 1]]), zeros(1, 2, 8)),
@@ -255,7 +268,7 @@ def test_reversible_streams_must_have_one_shape(shape, axis):
     x1 = zeros(*shape[:2], WIDTH)
     x2_shape = [*shape[:2], WIDTH]
     x2_shape[axis] += 1
-    with pytest.raises(ValueError, match="`x1` and `x2` must have the same shape"):
+    with pytest.raises(ValueError, match="`x2` must have the shape of `x1`"):
         L.ReversibleBlock(num_heads=2, intermediate_dim=8)(x1, zeros(*x2_shape))
 
 

@@ -87,6 +87,26 @@ def check_same_batch(first: str, first_shape: Sequence, second: str, second_shap
         )
 
 
+def check_same_shape(name: str, shape: Sequence[int | None], reference: str,
+                     reference_shape: Sequence[int | None], meaning: str) -> None:
+    """Raise unless `shape` has `reference_shape`'s rank and agrees with it wherever both are known.
+
+    Example:
+    >>> check_same_shape("segment_ids", (None, 5), "token_ids", (2, 5), "(batch, length)")
+    >>> check_same_shape("segment_ids", (2, 4), "token_ids", (2, 5), "(batch, length)")
+    Traceback (most recent call last):
+    ...
+    ValueError: `segment_ids` must have the shape of `token_ids`, (batch, length): (2, 5); got (2, 4).
+    """
+    same = len(shape) == len(reference_shape) and all(
+        a is None or b is None or a == b for a, b in zip(shape, reference_shape))
+    if not same:
+        raise ValueError(
+            f"`{name}` must have the shape of `{reference}`, {meaning}: "
+            f"{tuple(reference_shape)}; got {tuple(shape)}."
+        )
+
+
 def check_activation(activation: str | Callable | None) -> None:
     """Raise now, not at a model's first call, if Keras does not know `activation`.
 

@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_transformer import masks
 from keras_transformer._typing import Tensor
-from keras_transformer.layers._checks import check_rank, clone_initializer
+from keras_transformer.layers._checks import check_rank, check_same_shape, clone_initializer
 from keras_transformer.layers.block_base import BlockBase
 from keras_transformer.layers.feed_forward import FeedForward
 
@@ -117,7 +117,7 @@ class ReversibleBlock(BlockBase):
 
     def call(self, x1, x2, padding_mask=None, attention_mask=None, training=None, mask=None,
              x1_mask=None):
-        _check_same_shape(x1.shape, x2.shape)
+        check_same_shape("x2", x2.shape, "x1", x1.shape, "(batch, length, hidden_dim)")
         padding_mask = masks.resolve_padding_mask("padding_mask", padding_mask, mask, x1_mask,
                                                   length=x1.shape[1])
         return reversible_sequence(
@@ -194,17 +194,6 @@ class ReversibleBlock(BlockBase):
     def hyperparameters(self) -> dict:
         """The block's own constructor arguments (what a stack of such blocks stores)."""
         return {**super().hyperparameters(), "seed": self.seed}
-
-
-def _check_same_shape(x1_shape: Sequence[int | None], x2_shape: Sequence[int | None]) -> None:
-    """Raise unless the streams agree in shape (where both are known): each is added to the other's branch."""
-    same = len(x1_shape) == len(x2_shape) and all(
-        a is None or b is None or a == b for a, b in zip(x1_shape, x2_shape))
-    if not same:
-        raise ValueError(
-            "`x1` and `x2` must have the same shape, (batch, length, hidden_dim); got "
-            f"{tuple(x1_shape)} and {tuple(x2_shape)}."
-        )
 
 
 def reversible_sequence(blocks: Sequence[ReversibleBlock], x1: Tensor, x2: Tensor,

@@ -17,6 +17,7 @@ from keras_transformer.layers._checks import (
     check_pad_id,
     check_positive,
     check_rate,
+    check_same_shape,
 )
 from keras_transformer.models.builds_on_demand import BuildsOnDemand
 
@@ -271,14 +272,7 @@ class BERT(BuildsOnDemand, keras.Model):
                 f"position 0, [CLS]); got shape {reference}."
             )
         for key, shape in size.items():
-            agree = len(shape) == 2 and all(
-                a is None or b is None or a == b for a, b in zip(shape, reference)
-            )
-            if not agree:
-                raise ValueError(
-                    f"`{key}` must have the shape of `token_ids` {reference}, "
-                    f"(batch, length); got {shape}."
-                )
+            check_same_shape(key, shape, "token_ids", reference, "(batch, length)")
         return inputs
 
     def compute_output_shape(self, inputs_shape):
