@@ -484,24 +484,18 @@ def comparison(results: dict) -> dict:
 
 
 def plot(table: dict, path: pathlib.Path) -> None:
-    """SQuAD F1, CoLA MCC (where measured) and parameter count per objective, side by side."""
-    import matplotlib
+    """SQuAD F1, CoLA MCC (where measured) and parameter count per objective, beside random weights'."""
+    from keras_transformer import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(table)
-    panels = [("squad_f1", 1, "SQuAD F1 (held-out articles)", "tab:blue"),
-              ("cola_mcc", 1, "CoLA MCC (in-domain dev)", "tab:green"),
-              ("num_params", 1e6, "parameters (M)", "tab:gray")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(14, 3.5))
-    for ax, (key, unit, label, color) in zip(axes, panels):
-        ax.bar(names, [table[n].get(key, np.nan) / unit for n in names], color=color)
-        ax.set_ylabel(label)
-        ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    measures = [("squad_f1", 1, "SQuAD F1 (held-out articles)"),
+                ("cola_mcc", 1, "CoLA MCC (in-domain dev)"),
+                ("num_params", 1e6, "parameters (M)")]
+    panels = {label: {name: row[key] / unit for name, row in table.items() if key in row}
+              for key, unit, label in measures}
+    random = table.get("random", {})
+    references = {label: random[key] for key, _, label in measures[:2] if key in random}
+    plots.bar_panels({label: values for label, values in panels.items() if values}, path,
+                     references=references, reference_label="random weights")
 
 
 def phases(objective: str, config: FamilyConfig) -> list[str]:

@@ -40,7 +40,7 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["attention_heatmap", "bar_chart", "line_chart", "matrix_plot", "save_figure"]
+__all__ = ["attention_heatmap", "bar_chart", "bar_panels", "line_chart", "matrix_plot", "save_figure"]
 
 
 def attention_heatmap(
@@ -211,21 +211,89 @@ def bar_chart(
     >>> path.exists(), path.suffix
     (True, '.png')
     """
-    if not values:
-        raise ValueError("`values` must hold at least one {name: value} pair.")
-    names = [str(k) for k in values]
-    heights = np.asarray(list(values.values()), dtype=np.float64)
-    if heights.ndim != 1 or not np.all(np.isfinite(heights)):
-        raise ValueError(f"`values` must map names to finite numbers; got {dict(values)!r}.")
-    figure = Figure(figsize=(max(4.0, 1.2 * len(names) + 2), 4), layout="constrained")
+    heights = _bar_heights("values", values)
+    figure = Figure(figsize=(max(4.0, 1.2 * len(heights) + 2), 4), layout="constrained")
     ax = figure.subplots()
-    bars = ax.bar(names, heights, color="tab:blue")
-    ax.bar_label(bars, fmt="%.3g")
-    if reference is not None:
-        ax.axhline(reference, color="tab:red", linestyle="--", label=reference_label)
-        ax.legend()
-    ax.set(title=title, ylabel=ylabel)
+    _draw_bars(ax, heights, ylabel, reference, reference_label)
+    ax.set(title=title)
     return save_figure(figure, path)
+
+
+def bar_panels(
+    panels: Mapping[str, Mapping[str, float]],
+    path: str | os.PathLike,
+    references: Mapping[str, float] | None = None,
+    reference_label: str = "chance",
+) -> pathlib.Path:
+    """Saves bar charts side by side, one per measure, each labelled on top.
+
+    Args:
+        panels: `{measure: {name: value}}`; the measure labels the panel's
+            y axis, and each panel may name other models.
+        path: the PNG to write.
+        references: `{measure: value}`, a dashed line across that panel.
+        reference_label: legend text of the reference lines.
+
+    Raises:
+        ValueError: no panels, a panel without values or with a non-finite
+            value, or a reference for a measure not in `panels`.
+
+    Example (the scores of every model beside random weights' score):
+
+    >>> import pathlib, tempfile
+    >>> from keras_transformer import plots
+    >>> path = plots.bar_panels(
+    ...     {"F1": {"bert": 9.2, "random": 8.8}, "parameters (M)": {"bert": 1.8, "random": 1.8}},
+    ...     pathlib.Path(tempfile.mkdtemp()) / "family.png", references={"F1": 8.8},
+    ...     reference_label="random weights")
+    >>> path.read_bytes()[1:4]
+    b'PNG'
+    """
+    if not panels:
+        raise ValueError("`panels` must hold at least one {measure: {name: value}} panel.")
+    references = dict(references or {})
+    unknown = sorted(set(references) - set(panels))
+    if unknown:
+        raise ValueError(f"`references` names measures {unknown} that `panels` lacks; "
+                         f"the panels are {list(panels)}.")
+    heights = {measure: _bar_heights(f"panels[{measure!r}]", values)
+               for measure, values in panels.items()}
+    width = sum(max(3.0, 0.8 * len(h) + 1) for h in heights.values())
+    figure = Figure(figsize=(width, 3.8), layout="constrained")
+    lines = []
+    for ax, (measure, values) in zip(figure.subplots(1, len(heights), squeeze=False)[0],
+                                     heights.items()):
+        lines.append(_draw_bars(ax, values, measure, references.get(measure), reference_label,
+                                legend=False))
+        ax.tick_params(axis="x", rotation=30)
+    drawn = [line for line in lines if line is not None]
+    if drawn:  # one legend for the figure, clear of every panel's bars
+        figure.legend(handles=drawn[:1], loc="outside upper center")
+    return save_figure(figure, path)
+
+
+def _bar_heights(name: str, values: Mapping[str, float]) -> dict[str, float]:
+    if not values:
+        raise ValueError(f"`{name}` must hold at least one {{name: value}} pair.")
+    heights = {str(k): float(v) for k, v in values.items()}
+    if not np.all(np.isfinite(list(heights.values()))):
+        raise ValueError(f"`{name}` must map names to finite numbers; got {dict(values)!r}.")
+    return heights
+
+
+def _draw_bars(ax, heights: dict[str, float], ylabel: str | None, reference: float | None,
+               reference_label: str, legend: bool = True):
+    """Draws labelled bars and the reference line on `ax`; returns the line, or None."""
+    bars = ax.bar(list(heights), list(heights.values()), color="tab:blue")
+    ax.bar_label(bars, fmt="%.3g")  # a value of 0 still shows as a label
+    ax.margins(y=0.12)  # room for the labels under the frame
+    ax.set_ylabel(ylabel)
+    if reference is None:
+        return None
+    line = ax.axhline(reference, color="tab:red", linestyle="--", label=reference_label)
+    if legend:
+        ax.legend()
+    return line
 
 
 def line_chart(

@@ -98,6 +98,26 @@ def test_bar_chart_bad_values_name_the_argument(tmp_path, values):
         plots.bar_chart(values, tmp_path / "b.png")
 
 
+def test_bar_panels_write_one_png_with_a_panel_per_measure(tmp_path):
+    """Measures of differently named models, zeros and a reference per panel, become one PNG."""
+    panels = {"F1": {"bert": 9.2, "random": 8.8, "student": 8.8},
+              "MCC": {"bert": 0.0, "random": 0.0}}
+    assert_png(plots.bar_panels(panels, tmp_path / "p.png", references={"F1": 8.8, "MCC": 0.0},
+                                reference_label="random weights"))
+
+
+@pytest.mark.parametrize("panels, references, name", [
+    ({}, None, "`panels`"),
+    ({"F1": {}}, None, r"`panels\['F1'\]`"),
+    ({"F1": {"a": float("inf")}}, None, r"`panels\['F1'\]`"),
+    ({"F1": {"a": 1.0}}, {"MCC": 0.0}, "`references` names measures \\['MCC'\\]"),
+])
+def test_bar_panels_bad_input_names_the_argument(tmp_path, panels, references, name):
+    """No panels, an empty panel, a non-finite value or a reference without its panel is a ValueError naming the argument."""
+    with pytest.raises(ValueError, match=name):
+        plots.bar_panels(panels, tmp_path / "p.png", references=references)
+
+
 def test_line_chart_writes_a_png(tmp_path):
     """Several series against shared x, with reference and vertical lines, become a PNG."""
     plots.line_chart([8, 12, 16], {"a": [1, 0.5, 0.2], "b": [0.1, 0.1, 0.1]},
