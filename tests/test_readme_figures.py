@@ -24,13 +24,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIGURES = {
     "01_attention.py": {
         "attention 1.000": "attention_accuracy",
-        "baseline 0.112": "baseline_accuracy",
+        "baseline 0.111": "baseline_accuracy",
         "chance 0.125": "chance",
+        "13 s": "wall_time_s",
+        "peak 0.95 GB": "peak_rss_mb",
     },
     "02_positional_encoding.py": {
         "none 0.25": "accuracy_train_none",
         "learned 1.00": "accuracy_train_learned",
         "sinusoidal 1.00": "accuracy_train_sinusoidal",
+        "1.8 min": "wall_time_s",
+        "peak 1.55 GB": "peak_rss_mb",
     },
     "03_translation.py": {
         "BLEU 32.1 greedy": "transformer_greedy_bleu",
