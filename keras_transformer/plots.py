@@ -275,7 +275,10 @@ def bar_panels(
 def _bar_heights(name: str, values: Mapping[str, float]) -> dict[str, float]:
     if not values:
         raise ValueError(f"`{name}` must hold at least one {{name: value}} pair.")
-    heights = {str(k): float(v) for k, v in values.items()}
+    try:
+        heights = {str(k): float(v) for k, v in values.items()}
+    except (TypeError, ValueError):  # a string, an array, None
+        heights = {"": float("nan")}
     if not np.all(np.isfinite(list(heights.values()))):
         raise ValueError(f"`{name}` must map names to finite numbers; got {dict(values)!r}.")
     return heights

@@ -91,9 +91,9 @@ def test_bar_chart_writes_a_png_with_a_reference_line(tmp_path):
     assert_png(tmp_path / "b.png")
 
 
-@pytest.mark.parametrize("values", [{}, {"a": float("nan")}])
+@pytest.mark.parametrize("values", [{}, {"a": float("nan")}, {"a": "high"}, {"a": [1.0, 2.0]}])
 def test_bar_chart_bad_values_name_the_argument(tmp_path, values):
-    """No values or a non-finite value is a ValueError naming `values`."""
+    """No values, or a value that is not one finite number, is a ValueError naming `values`."""
     with pytest.raises(ValueError, match="`values`"):
         plots.bar_chart(values, tmp_path / "b.png")
 
