@@ -18,12 +18,14 @@ cross-entropy with label smoothing (0.1, as in the paper) averaged over real
 target tokens only — padding labels are masked out, and padding is masked as
 an attention key in every attention layer.
 
-Both models live in one `keras.Model` with two outputs and two losses, as in
-chapter 01: they share no layer, so the summed loss gives each exactly its own
-gradient, and the chapter is one run — one batch stream, one checkpoint, exact
-resume, one metrics.json. Gradient clipping is off (`grad_clip=0`) because a
-global norm would couple the two models' updates. The price: both train for
-the same number of steps at the same learning-rate schedule.
+Each model trains in a fresh process of its own (`training.run_in_fresh_process`,
+under `training.run_phases`), in `<run>/transformer` and `<run>/rnn`. A batch is
+drawn from `(seed, step)` alone, so both see the same pairs in the same order,
+for the same number of steps at the same learning-rate schedule, and neither
+holds the other's memory: trained side by side as the two outputs of one
+`keras.Model`, the `cpu` preset peaked at 3.73 GB. Gradient clipping stays
+off (`grad_clip=0`), as it was when a global norm would have coupled the two
+models' updates, so the figures stay comparable.
 
 Data (`keras_transformer.data.multi30k`): one joint, lower-cased WordPiece
 vocabulary learned with keras-hub on the training split and cached as
@@ -33,7 +35,8 @@ than the largest bucket are left out (332 of 29,000 at 32 positions).
 
     python chapters/03_translation.py --preset cpu     # about 45 minutes on 2 CPU cores
     python chapters/03_translation.py --preset gpu
-    python chapters/03_translation.py --preset smoke   # under a minute once cached, for the tests
+    python chapters/03_translation.py --preset smoke   # about a minute once cached, for the tests
+    python chapters/03_translation.py --preset cpu --set models=rnn   # one model only
 
 Evaluation (every `eval_interval` steps and at the end): corpus BLEU by
 sacrebleu on the detokenized test2016 translations against the raw references,
@@ -42,28 +45,35 @@ metrics.json under `bleu`), greedy and beam search (`beam_size`, GNMT length
 penalty `length_penalty`) for both models; per-token validation NLL (without
 smoothing) and parameter counts. The headline is the Transformer's beam BLEU;
 read `headline.value` (the last evaluation), not `headline.best`, which would
-pick a step by its test score. `finish` writes `translations.txt`,
-`cross_attention_<i>.png` (every layer and head of the Transformer's
-cross-attention) and `side_by_side_<i>.png` (each layer's head-averaged
-cross-attention beside the RNN's alignment, both reading the reference
-translation) for the first `num_heatmaps` test sentences, and `bleu.png`.
+pick a step by its test score. Each model's run writes its checkpoint, its
+`cross_attention_<i>.png` (the Transformer's, every layer and head) and its
+attention weights for the first `num_heatmaps` test sentences. The chapter
+then gathers both runs into the run folder: `metrics.json` (both histories by
+step, each run's peak memory), `translations.txt`, `side_by_side_<i>.png`
+(each layer's head-averaged cross-attention beside the RNN's alignment, both
+reading the reference translation), `bleu.png` and `loss_curve.png`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
+import time
 
 import keras_transformer as kt  # before keras, see keras_transformer/_tensorflow_import.py
 
 import keras
 import numpy as np
 from keras import ops
+from scipy.special import log_softmax
 
 from keras_transformer import metrics, plots, training
 from keras_transformer.data import multi30k
 from keras_transformer.data.buckets import parse_lengths
 from keras_transformer.models import teacher_forcing_batch
+from keras_transformer.training import report
+from keras_transformer.training.cli import build_parser
 
 TEST_SPLIT = "test_2016_flickr"
 MODELS = ("transformer", "rnn")
@@ -71,6 +81,7 @@ MODELS = ("transformer", "rnn")
 
 @dataclasses.dataclass
 class TranslationConfig(training.Preset):
+    models: str = "transformer,rnn"  # comma-separated, from MODELS; each trains in its own process
     # data
     vocab_size: int = 8000  # an upper bound; the full training split gives 6,836 pieces
     vocab_lines: int = 0  # learn the vocabulary from this many training pairs; 0 = all
@@ -92,7 +103,8 @@ class TranslationConfig(training.Preset):
     # evaluation
     eval_sentences: int = 0  # the first N test sentences; 0 = all 1,000
     val_sentences: int = 0  # validation NLL on the first N val pairs; 0 = all 1,014
-    eval_batch_size: int = 100
+    eval_batch_size: int = 100  # sentences decoded at once (times beam_size rows in beam search)
+    val_batch_size: int = 20  # val pairs per forward pass: its logits are rows x length x vocab
     beam_size: int = 5
     length_penalty: float = 0.6
     decode_margin: int = 10  # decode at most (longest source in the batch + margin) tokens
@@ -108,10 +120,20 @@ class TranslationConfig(training.Preset):
             )
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}.")
-        if self.beam_size < 1 or self.eval_batch_size < 1:
-            raise ValueError("beam_size and eval_batch_size must be >= 1.")
+        if self.beam_size < 1 or self.eval_batch_size < 1 or self.val_batch_size < 1:
+            raise ValueError("beam_size, eval_batch_size and val_batch_size must be >= 1.")
         if self.eval_sentences < 0 or self.val_sentences < 0:
             raise ValueError("eval_sentences and val_sentences must be >= 0 (0 = all).")
+        names = self.model_names()
+        if not names or len(set(names)) != len(names) or not set(names) <= set(MODELS):
+            raise ValueError(
+                f"models must be distinct comma-separated names from {list(MODELS)}; "
+                f"got {self.models!r}."
+            )
+
+    def model_names(self) -> list[str]:
+        """The models to train, in order."""
+        return [name.strip() for name in self.models.split(",") if name.strip()]
 
 
 def bucket_lengths(config: TranslationConfig) -> tuple[int, ...]:
@@ -137,19 +159,24 @@ SMOKE = TranslationConfig(
     grad_clip=0.0, weight_decay=0.0, eval_sentences=24, val_sentences=96, eval_batch_size=24, beam_size=4,
     decode_margin=4, num_heatmaps=2, jit_compile=False,
 )
-# cpu: 1,900 steps (4.2 epochs), two full evaluations (greedy + beam-4 BLEU on 1,000
-# sentences and val NLL, both models) and start-up. Learning the vocabulary (~3 min)
-# happens once and is cached. TensorFlow's graph mode, not XLA: 20 steps with the
-# evaluations cut to 64 sentences took 1.26 s a step against XLA's 1.86, 33 s to the
-# first step against 60, and peaked at 2,729 MiB against 3,863 (XLA compiling the
-# unrolled decoder loop, forward and backward, took 2.7 GB). The whole preset without
-# XLA: 50.5 min at 1,361 tokens/s, peak 3,727 MiB (evaluation +761 of it).
+# cpu: 1,900 steps (4.2 epochs) a model, two full evaluations (greedy + beam-4 BLEU on
+# 1,000 sentences and val NLL) and start-up. Learning the vocabulary (~3 min) happens
+# once and is cached. TensorFlow's graph mode, not XLA: 20 steps of both models in one
+# step, with the evaluations cut to 64 sentences, took 1.26 s a step against XLA's
+# 1.86 and peaked at 2,729 MiB against 3,863 (XLA compiling the unrolled decoder loop,
+# forward and backward, took 2.7 GB). Memory, in 20-step trials with every evaluation
+# sentence: the first step of each model raised its process's peak by about 0.9 GB
+# (the traced step, and the activations of 64 pairs); validation in batches of 100
+# raised it by 0.68 more (logits of 100 x 64 x 6,836), beam search of 100 sentences
+# (400 rows) by 0.3. Hence batches of 20 for validation and 50 for decoding, and four
+# micro-batches of 16 a step (the same 64 pairs and one update).
 CPU = TranslationConfig(
     num_layers=3, num_heads=4, hidden_dim=256, intermediate_dim=512, dropout=0.1,
     rnn_embedding_dim=128, rnn_hidden_dim=256, rnn_dropout=0.2, bucket_lengths="32",
-    batch_size=64, steps=1900, warmup_steps=200, learning_rate=1e-3, min_learning_rate=1e-4,
-    beta2=0.98, weight_decay=0.01, grad_clip=0.0, eval_interval=950,
-    checkpoint_interval=950, eval_sentences=0, beam_size=4, jit_compile=False,
+    batch_size=64, gradient_accumulation_steps=4, steps=1900, warmup_steps=200,
+    learning_rate=1e-3, min_learning_rate=1e-4, beta2=0.98, weight_decay=0.01, grad_clip=0.0,
+    eval_interval=950, checkpoint_interval=950, eval_sentences=0, eval_batch_size=50,
+    val_batch_size=20, beam_size=4, jit_compile=False,
 )
 # gpu: not yet run; 6,000 steps of 128 pairs = 27 epochs, the paper's base width.
 GPU = TranslationConfig(
@@ -166,14 +193,15 @@ GPU = TranslationConfig(
 
 
 class TranslationTask(training.Task):
-    """Multi30k German→English: Transformer vs RNN + additive attention, BLEU on test2016."""
+    """Multi30k German→English, BLEU on test2016: the models `config.models` names."""
 
-    headline = "transformer_beam_bleu"
     headline_mode = "max"
 
     def __init__(self, config: TranslationConfig, data_dir: str | None = None):
         super().__init__(config, data_dir)
         c = config
+        self.models = c.model_names()
+        self.headline = f"{self.models[0]}_beam_bleu"
         self.data = multi30k.load_tokenized_multi30k(
             c.vocab_size, data_dir, vocab_lines=c.vocab_lines or None
         )
@@ -201,28 +229,33 @@ class TranslationTask(training.Task):
     # ---------------------------------------------------------------- model
 
     def build_model(self) -> keras.Model:
-        c, vocab = self.config, self.data.vocab_size
-        transformer = kt.models.Seq2SeqTransformer(
-            vocab, vocab, max_length=c.max_length, num_layers=c.num_layers,
-            num_heads=c.num_heads, hidden_dim=c.hidden_dim, intermediate_dim=c.intermediate_dim,
-            dropout=c.dropout, share_embeddings=True, tie_output=True,
-            norm_first=c.norm_first, pad_id=multi30k.PAD_ID, name="transformer",
-        )
-        rnn = kt.models.RNNAttentionSeq2Seq(
-            vocab, vocab, embedding_dim=c.rnn_embedding_dim, hidden_dim=c.rnn_hidden_dim,
-            dropout=c.rnn_dropout, pad_id=multi30k.PAD_ID, name="rnn",
-        )
+        """One `keras.Model` whose outputs are the configured models' logits, by name."""
         inputs = {
             "encoder_token_ids": keras.Input((None,), dtype="int32", name="encoder_token_ids"),
             "decoder_token_ids": keras.Input((None,), dtype="int32", name="decoder_token_ids"),
         }
-        outputs = {"transformer": transformer(inputs), "rnn": rnn(inputs)}
+        outputs = {name: self.build_net(name)(inputs) for name in self.models}
         return keras.Model(inputs, outputs, name="translation")
+
+    def build_net(self, name: str) -> keras.Model:
+        """The Transformer or the RNN + attention model, as the config sizes them."""
+        c, vocab = self.config, self.data.vocab_size
+        if name == "transformer":
+            return kt.models.Seq2SeqTransformer(
+                vocab, vocab, max_length=c.max_length, num_layers=c.num_layers,
+            num_heads=c.num_heads, hidden_dim=c.hidden_dim, intermediate_dim=c.intermediate_dim,
+            dropout=c.dropout, share_embeddings=True, tie_output=True,
+            norm_first=c.norm_first, pad_id=multi30k.PAD_ID, name="transformer",
+            )
+        return kt.models.RNNAttentionSeq2Seq(
+            vocab, vocab, embedding_dim=c.rnn_embedding_dim, hidden_dim=c.rnn_hidden_dim,
+            dropout=c.rnn_dropout, pad_id=multi30k.PAD_ID, name="rnn",
+        )
 
     def loss(self):
         c = self.config
         return {name: kt.losses.SmoothedSparseCrossentropy(c.label_smoothing, multi30k.PAD_ID)
-                for name in MODELS}
+                for name in self.models}
 
     # ---------------------------------------------------------------- data
 
@@ -232,26 +265,29 @@ class TranslationTask(training.Task):
             target, multi30k.START_ID, multi30k.END_ID, multi30k.PAD_ID
         )
         x = {"encoder_token_ids": source, "decoder_token_ids": decoder_inputs}
-        return x, {name: labels for name in MODELS}
+        return x, {name: labels for name in self.models}
 
     def tokens_per_step(self) -> int:
         return round(self.config.batch_size * self._tokens_per_pair)
 
     def flops_per_token(self, model: keras.Model) -> float:
-        """Training FLOPs per real token, both models: 6 x the weights that act on it.
+        """Training FLOPs per real token, the configured models together: 6 x the weights that act on it.
 
         A source token passes the encoder, a target token the decoder and the
         output projection; source and target are about equally long, so per
         token that is half of (encoder + decoder + output) weights, times 6.
         Embedding look-ups cost nothing; attention's length terms are left out.
         """
-        transformer, rnn = model.get_layer("transformer"), model.get_layer("rnn")
-        t = (transformer.encoder.count_params() + transformer.decoder.count_params()
-             + transformer.target_vocab_size * transformer.hidden_dim)
-        r = (rnn.encoder_rnn.count_params() + rnn.bridge.count_params()
-             + rnn.attention.count_params() + rnn.decoder_cell.count_params()
-             + rnn.readout.count_params())
-        return 6.0 * (t + r) / 2.0
+        weights = 0
+        for name in self.models:
+            net = model.get_layer(name)
+            if name == "transformer":
+                weights += (net.encoder.count_params() + net.decoder.count_params()
+                            + net.target_vocab_size * net.hidden_dim)
+            else:
+                weights += sum(layer.count_params() for layer in (
+                    net.encoder_rnn, net.bridge, net.attention, net.decoder_cell, net.readout))
+        return 6.0 * weights / 2.0
 
     # ---------------------------------------------------------------- results
 
@@ -280,7 +316,7 @@ class TranslationTask(training.Task):
         return out
 
     def _validation_arrays(self):
-        """Val pairs as fixed-shape teacher-forcing arrays, in whole `eval_batch_size` batches.
+        """Val pairs as fixed-shape teacher-forcing arrays, in whole `val_batch_size` batches.
 
         One shape for every batch means the compiled predict step is traced
         once; the last batch is filled up with all-padding rows, which have no
@@ -292,7 +328,7 @@ class TranslationTask(training.Task):
                  if len(s) <= c.max_length and len(t) < c.max_length]
         if c.val_sentences:
             pairs = pairs[:c.val_sentences]
-        rows = -(-len(pairs) // c.eval_batch_size) * c.eval_batch_size
+        rows = -(-len(pairs) // c.val_batch_size) * c.val_batch_size
         source = multi30k.pad_rows([s for s, _ in pairs], max(len(s) for s, _ in pairs))
         target = multi30k.pad_rows([t for _, t in pairs], max(len(t) for _, t in pairs))
         source = np.pad(source, ((0, rows - len(pairs)), (0, 0)))
@@ -307,25 +343,23 @@ class TranslationTask(training.Task):
         """Per-token negative log-likelihood (no smoothing) of each model on the val split."""
         c = self.config
         x, labels = self.val_x, self.val_labels
-        totals, count = {name: 0.0 for name in MODELS}, int((labels != multi30k.PAD_ID).sum())
-        for start in range(0, len(labels), c.eval_batch_size):
-            batch = {k: v[start:start + c.eval_batch_size] for k, v in x.items()}
-            y = labels[start:start + c.eval_batch_size]
+        totals = {name: 0.0 for name in self.models}
+        count = int((labels != multi30k.PAD_ID).sum())
+        for start in range(0, len(labels), c.val_batch_size):
+            batch = {k: v[start:start + c.val_batch_size] for k, v in x.items()}
+            y = labels[start:start + c.val_batch_size]
             logits = model.predict_on_batch(batch)
-            real = y != multi30k.PAD_ID
-            for name in MODELS:
-                z = np.asarray(logits[name], np.float32)
-                z = z - z.max(axis=-1, keepdims=True)
-                log_probs = np.take_along_axis(z, y[..., None], axis=-1)[..., 0] - np.log(
-                    np.exp(z).sum(axis=-1))
-                totals[name] -= float((log_probs * real).sum())
-        return {f"{name}_val_nll": totals[name] / count for name in MODELS}
+            for name in self.models:
+                log_probs = log_softmax(np.asarray(logits[name], np.float32), axis=-1)
+                picked = np.take_along_axis(log_probs, y[..., None], axis=-1)[..., 0]
+                totals[name] -= float(picked[y != multi30k.PAD_ID].sum())
+        return {f"{name}_val_nll": totals[name] / count for name in self.models}
 
     def evaluate(self, model: keras.Model) -> dict[str, float]:
         c = self.config
         results = self.validation_nll(model)
         translations = {}
-        for name in MODELS:
+        for name in self.models:
             net = model.get_layer(name)
             for mode, beam in (("greedy", None), ("beam", c.beam_size)):
                 ids = self.translate(net, self.test_source, beam)
@@ -339,18 +373,24 @@ class TranslationTask(training.Task):
         return results
 
     def finish(self, model: keras.Model, run_dir: pathlib.Path, run_metrics: dict) -> dict:
+        """Writes the translations (JSON), vocab.txt and the attention figures; returns BLEU's record."""
         c = self.config
         if self.last_results is None:  # e.g. a resumed run that had nothing left to train
             self.evaluate(model)
         last = self.last_results
-        source_text = [self.data.decode(s) for s in self.test_source]
-        lines = []
-        for i, (src, ref) in enumerate(zip(source_text, self.test_references)):
-            lines += [f"[{i}] de: {src}", f"[{i}] en (reference): {ref}"]
-            lines += [f"[{i}] {key}: {text[i]}" for key, text in last["translations"].items()]
-            lines.append("")
-        (run_dir / "translations.txt").write_text("\n".join(lines), encoding="utf-8")
-        extras = {
+        report.write_json(run_dir / TRANSLATIONS, {
+            "source": [self.data.decode(s) for s in self.test_source],
+            "references": list(self.test_references),
+            **last["translations"],
+        })
+        (run_dir / "vocab.txt").write_text("\n".join(self.data.vocabulary) + "\n", encoding="utf-8")
+        self.save_attention(model, run_dir)
+        scores = last["metrics"]
+        for name in self.models:
+            print(f"{name} BLEU on {TEST_SPLIT} ({len(self.test_source)} sentences): greedy "
+                  f"{scores[f'{name}_greedy_bleu']:.2f} / beam {scores[f'{name}_beam_bleu']:.2f} "
+                  f"({scores[f'{name}_params']:,.0f} params); {last['signature']}")
+        return {
             "bleu": {
                 "signature": last["signature"],
                 "test_set": TEST_SPLIT,
@@ -358,33 +398,16 @@ class TranslationTask(training.Task):
                 "references": "raw test2016 English; hypotheses lower-cased, detokenized",
                 "beam_size": c.beam_size,
                 "length_penalty": c.length_penalty,
-                "scores": {k: v for k, v in last["metrics"].items() if k.endswith("_bleu")},
+                "scores": {k: v for k, v in scores.items() if k.endswith("_bleu")},
             },
             "vocab_size": self.data.vocab_size,
         }
-        (run_dir / "vocab.txt").write_text("\n".join(self.data.vocabulary) + "\n", encoding="utf-8")
-        self.save_heatmaps(model, run_dir)
-        scores = last["metrics"]
-        plots.bar_chart(
-            {f"{name} {mode}": scores[f"{name}_{mode}_bleu"]
-             for name in MODELS for mode in ("greedy", "beam")},
-            run_dir / "bleu.png", title=f"Multi30k de→en, {TEST_SPLIT}: BLEU", ylabel="BLEU",
-        )
-        print(
-            "BLEU on {} ({} sentences): transformer greedy {:.2f} / beam {:.2f} "
-            "({:.0f} params); rnn greedy {:.2f} / beam {:.2f} ({:.0f} params); {}".format(
-                TEST_SPLIT, len(self.test_source), scores["transformer_greedy_bleu"],
-                scores["transformer_beam_bleu"], scores["transformer_params"],
-                scores["rnn_greedy_bleu"], scores["rnn_beam_bleu"], scores["rnn_params"],
-                last["signature"],
-            )
-        )
-        return extras
 
-    def save_heatmaps(self, model: keras.Model, run_dir: pathlib.Path) -> None:
-        """Cross-attention (every layer and head) and side-by-side plots for a few test sentences."""
+    def save_attention(self, model: keras.Model, run_dir: pathlib.Path) -> None:
+        """For the first `num_heatmaps` test sentences, reading the reference translation:
+        `attention_<i>.npz` (each model's weights and the tokens) and the Transformer's
+        `cross_attention_<i>.png` (every layer and head)."""
         c = self.config
-        transformer, rnn = model.get_layer("transformer"), model.get_layer("rnn")
         reference_ids = self.data.target[TEST_SPLIT]
         for i in range(min(c.num_heatmaps, len(self.test_source))):
             source = np.asarray(self.test_source[i], "int32")[None]
@@ -392,29 +415,127 @@ class TranslationTask(training.Task):
                 np.asarray(reference_ids[i], "int32")[None],
                 multi30k.START_ID, multi30k.END_ID, multi30k.PAD_ID,
             )
-            weights = transformer.cross_attention_scores(source, decoder_inputs)
-            weights = np.asarray(ops.convert_to_numpy(ops.cast(weights, "float32")))[0]
-            # weights: (layers, heads, T, S)
-            alignment = np.asarray(ops.convert_to_numpy(rnn.alignments(source, decoder_inputs)))[0]
-            x_labels = [self.data.vocabulary[t] for t in source[0]]
-            y_labels = [self.data.vocabulary[t] for t in labels[0]]
-            layers, heads = weights.shape[:2]
-            plots.attention_heatmap(
-                weights.reshape(layers * heads, *weights.shape[2:]), x_labels, y_labels,
-                run_dir / f"cross_attention_{i}.png",
-                head_titles=[f"layer {l} head {h}" for l in range(layers) for h in range(heads)],
-                max_columns=heads,
-                title=f"Transformer cross-attention, test sentence {i} (reading the reference)",
-            )
-            panels = np.concatenate([weights.mean(axis=1), alignment[None]], axis=0)
-            plots.attention_heatmap(
-                panels, x_labels, y_labels, run_dir / f"side_by_side_{i}.png",
-                head_titles=[f"transformer layer {l} (mean of {heads} heads)"
-                             for l in range(layers)] + ["RNN additive attention"],
-                max_columns=layers + 1,
-                title=f"test sentence {i}: source (columns) → reference (rows)",
-            )
+            tokens = {"source_tokens": [self.data.vocabulary[t] for t in source[0]],
+                      "target_tokens": [self.data.vocabulary[t] for t in labels[0]]}
+            weights = {}
+            if "transformer" in self.models:  # (layers, heads, T, S)
+                scores = model.get_layer("transformer").cross_attention_scores(source, decoder_inputs)
+                weights["transformer"] = ops.convert_to_numpy(ops.cast(scores, "float32"))[0]
+                layers, heads = weights["transformer"].shape[:2]
+                plots.attention_heatmap(
+                    weights["transformer"].reshape(layers * heads, *weights["transformer"].shape[2:]),
+                    tokens["source_tokens"], tokens["target_tokens"],
+                    run_dir / f"cross_attention_{i}.png",
+                    head_titles=[f"layer {l} head {h}" for l in range(layers) for h in range(heads)],
+                    max_columns=heads,
+                    title=f"Transformer cross-attention, test sentence {i} (reading the reference)",
+                )
+            if "rnn" in self.models:  # (T, S)
+                alignment = model.get_layer("rnn").alignments(source, decoder_inputs)
+                weights["rnn"] = ops.convert_to_numpy(ops.cast(alignment, "float32"))[0]
+            np.savez(run_dir / f"attention_{i}.npz", **weights, **tokens)
+
+
+# ---------------------------------------------------------------- the chapter
+
+TRANSLATIONS = "translations.json"
+
+
+def train_model(name: str, config: TranslationConfig, run: pathlib.Path, labels: dict,
+                common: dict) -> dict:
+    """Trains model `name` alone, in `<run>/<name>`; returns its metrics."""
+    return training.train(dataclasses.replace(config, models=name), TranslationTask, run / name,
+                          labels={**labels, "model": name}, **common)
+
+
+def gather(results: dict[str, dict]) -> dict:
+    """The runs' histories joined by step, BLEU's record with every score, and each run's peak."""
+    by_step = {}
+    for name, result in results.items():
+        for record in result["history"]:
+            row = by_step.setdefault(record["step"], {"step": record["step"]})
+            row.update({k: v for k, v in record.items() if k.startswith(f"{name}_")})
+    history = [by_step[step] for step in sorted(by_step)]
+    first = next(iter(results.values()))
+    scores = {k: v for result in results.values() for k, v in result["bleu"]["scores"].items()}
+    peaks = {f"{name}_peak_rss_mb": result["peak_rss_mb"] for name, result in results.items()}
+    return {
+        "step": history[-1]["step"],
+        "headline": results.get("transformer", first)["headline"],
+        "history": history,
+        "bleu": {**first["bleu"], "scores": scores},
+        "vocab_size": first["vocab_size"],
+        **peaks,
+        # The runs take turns, each in a process of its own: the larger is the chapter's peak.
+        "peak_rss_mb": max(peaks.values()),
+    }
+
+
+def draw(chapter: dict, run: pathlib.Path, names: list[str]) -> None:
+    """translations.txt, bleu.png, loss_curve.png and, with both models, side_by_side_<i>.png."""
+    texts = {}
+    for name in names:
+        texts.update(json.loads((run / name / TRANSLATIONS).read_text(encoding="utf-8")))
+    lines = []
+    for i, (source, reference) in enumerate(zip(texts.pop("source"), texts.pop("references"))):
+        lines += [f"[{i}] de: {source}", f"[{i}] en (reference): {reference}"]
+        lines += [f"[{i}] {key}: {text[i]}" for key, text in texts.items()]
+        lines.append("")
+    (run / "translations.txt").write_text("\n".join(lines), encoding="utf-8")
+    (run / "vocab.txt").write_bytes((run / names[0] / "vocab.txt").read_bytes())
+    last = chapter["history"][-1]
+    plots.bar_chart(
+        {f"{name} {mode}": last[f"{name}_{mode}_bleu"] for name in names
+         for mode in ("greedy", "beam")},
+        run / "bleu.png", title=f"Multi30k de→en, {TEST_SPLIT}: BLEU", ylabel="BLEU",
+    )
+    report.plot_history(chapter["history"], run / "loss_curve.png", chapter["headline"]["name"])
+    if set(MODELS) <= set(names):
+        for path in sorted((run / "transformer").glob("attention_*.npz")):
+            draw_side_by_side(path, run / "rnn" / path.name,
+                              run / path.name.replace("attention", "side_by_side").replace(".npz", ".png"))
+
+
+def draw_side_by_side(transformer_npz: pathlib.Path, rnn_npz: pathlib.Path,
+                      path: pathlib.Path) -> None:
+    """Each Transformer layer's head-averaged cross-attention beside the RNN's alignment."""
+    transformer, rnn = np.load(transformer_npz), np.load(rnn_npz)
+    weights = transformer["transformer"]
+    layers, heads = weights.shape[:2]
+    plots.attention_heatmap(
+        np.concatenate([weights.mean(axis=1), rnn["rnn"][None]], axis=0),
+        list(transformer["source_tokens"]), list(transformer["target_tokens"]), path,
+        head_titles=[f"transformer layer {l} (mean of {heads} heads)" for l in range(layers)]
+        + ["RNN additive attention"],
+        max_columns=layers + 1,
+        title=f"test sentence {path.stem.rsplit('_', 1)[1]}: source (columns) → reference (rows)",
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    presets = {"smoke": SMOKE, "cpu": CPU, "gpu": GPU}
+    args = build_parser(presets, __doc__).parse_args(argv)
+    config = args.config
+    run = pathlib.Path(args.out or f"runs/03_translation-{args.preset}")
+    run.mkdir(parents=True, exist_ok=True)
+    started = training.main_began()  # in the first of its processes
+    labels = {"chapter": "03_translation", "preset": args.preset}
+    common = dict(data_dir=args.data_dir, epochs=args.epochs, resume=args.resume,
+                  distribute=args.distribute, power_watts=args.power_watts)
+    names = config.model_names()
+    results = {name: training.run_in_fresh_process(train_model, name, config, run, labels, common)
+               for name in names}
+    chapter = {**gather(results), "wall_time_s": time.time() - started,
+               "runs": {name: str(run / name) for name in names}}
+    draw(chapter, run, names)
+    report.write_json(run / "metrics.json", chapter)
+    last = chapter["history"][-1]
+    print(f"03 translation ({args.preset}): " + ", ".join(
+        f"{name} BLEU {last[f'{name}_greedy_bleu']:.2f} greedy / {last[f'{name}_beam_bleu']:.2f} "
+        f"beam, {chapter[f'{name}_peak_rss_mb']:,.0f} MiB" for name in names)
+        + f" | wall {chapter['wall_time_s'] / 60:.1f} min, peak {chapter['peak_rss_mb']:,.0f} MiB")
+    return chapter
 
 
 if __name__ == "__main__":
-    training.main({"smoke": SMOKE, "cpu": CPU, "gpu": GPU}, TranslationTask)
+    training.run_phases(main)  # this process only supervises: see run_phases

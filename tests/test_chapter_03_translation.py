@@ -64,17 +64,29 @@ def test_bucket_lengths_must_fit_the_model():
         ch03.TranslationConfig(bucket_lengths="16;32")
 
 
+@pytest.mark.parametrize("models", ["", "transformer,transformer", "transformer,lstm"])
+def test_models_must_be_distinct_known_names(models):
+    """`models` names each of 'transformer' and 'rnn' at most once, and nothing else."""
+    with pytest.raises(ValueError, match=r"models must be distinct .* got '"):
+        ch03.TranslationConfig(models=models)
+
+
 @pytest.mark.chapter
 @needs_data
 def test_smoke_preset_trains_both_models_and_writes_bleu_and_heatmaps(tmp_path, cache_dir):
-    """The smoke run writes config/metrics with greedy and beam BLEU for both models, the
-    sacrebleu signature, parameter counts, translations and the heatmap PNGs."""
+    """The smoke run trains each model in a folder of its own and gathers greedy and beam BLEU
+    of both, the sacrebleu signature, parameter counts, each run's peak memory, the
+    translations and the heatmap PNGs into the run folder."""
     out = tmp_path / "run"
     output = run_chapter(SCRIPT, "--preset", "smoke", "--out", str(out))
     result = metrics(out)
     assert_readme_metrics("03_translation.py", out)
-    config = json.loads((out / "config.json").read_text())
-    assert config["config"]["beam_size"] == ch03.SMOKE.beam_size
+    for name in ("transformer", "rnn"):
+        config = json.loads((out / name / "config.json").read_text())
+        assert config["config"]["beam_size"] == ch03.SMOKE.beam_size
+        assert config["config"]["models"] == name
+        assert (out / name / "checkpoint.npz").exists(), name
+        assert 0 < result[f"{name}_peak_rss_mb"] <= result["peak_rss_mb"]
     last = result["history"][-1]
     for name in ("transformer", "rnn"):
         for mode in ("greedy", "beam"):
@@ -87,10 +99,11 @@ def test_smoke_preset_trains_both_models_and_writes_bleu_and_heatmaps(tmp_path, 
     assert result["bleu"]["signature"].startswith("nrefs:1|case:lc|eff:no|tok:13a")
     assert result["bleu"]["sentences"] == ch03.SMOKE.eval_sentences
     for i in range(ch03.SMOKE.num_heatmaps):
-        assert (out / f"cross_attention_{i}.png").stat().st_size > 0
+        assert (out / "transformer" / f"cross_attention_{i}.png").stat().st_size > 0
         assert (out / f"side_by_side_{i}.png").stat().st_size > 0
-    for name in ("checkpoint.npz", "loss_curve.png", "bleu.png", "translations.txt", "vocab.txt"):
+    for name in ("loss_curve.png", "bleu.png", "translations.txt", "vocab.txt"):
         assert (out / name).exists(), name
     translations = (out / "translations.txt").read_text(encoding="utf-8")
     assert "A man in an orange hat starring at something." in translations
+    assert "[0] transformer_beam: " in translations and "[0] rnn_greedy: " in translations
     assert "summary: transformer_beam_bleu=" in output and "case:lc" in output
