@@ -164,19 +164,22 @@ SMOKE = TranslationConfig(
 # once and is cached. TensorFlow's graph mode, not XLA: 20 steps of both models in one
 # step, with the evaluations cut to 64 sentences, took 1.26 s a step against XLA's
 # 1.86 and peaked at 2,729 MiB against 3,863 (XLA compiling the unrolled decoder loop,
-# forward and backward, took 2.7 GB). Memory, in 20-step trials with every evaluation
-# sentence: the first step of each model raised its process's peak by about 0.9 GB
-# (the traced step, and the activations of 64 pairs); validation in batches of 100
-# raised it by 0.68 more (logits of 100 x 64 x 6,836), beam search of 100 sentences
-# (400 rows) by 0.3. Hence batches of 20 for validation and 50 for decoding, and four
-# micro-batches of 16 a step (the same 64 pairs and one update).
+# forward and backward, took 2.7 GB). Memory, in 20-step trials of the Transformer's
+# process with every evaluation sentence: its first step raised the peak by 0.91 GB
+# (the traced step, and the activations of 64 pairs), four micro-batches of 16 (the
+# same 64 pairs, one update) by 0.62. The evaluation then raised it by 0.82 GB with
+# validation batches of 100 pairs (logits 100 x 47 x 6,836) and 100 sentences decoded
+# at once (400 rows in beam search), by 0.68 with validation batches of 20, by 0.30
+# with 20 and 50. The whole run with 20 and 50 peaked at 2,259 MiB (evaluation +776 on
+# top of training's 1,483); evaluating 300 sentences of an untrained Transformer alone
+# raised its process's peak by 0.78 GB that way and by 0.51 with 10 and 25.
 CPU = TranslationConfig(
     num_layers=3, num_heads=4, hidden_dim=256, intermediate_dim=512, dropout=0.1,
     rnn_embedding_dim=128, rnn_hidden_dim=256, rnn_dropout=0.2, bucket_lengths="32",
     batch_size=64, gradient_accumulation_steps=4, steps=1900, warmup_steps=200,
     learning_rate=1e-3, min_learning_rate=1e-4, beta2=0.98, weight_decay=0.01, grad_clip=0.0,
-    eval_interval=950, checkpoint_interval=950, eval_sentences=0, eval_batch_size=50,
-    val_batch_size=20, beam_size=4, jit_compile=False,
+    eval_interval=950, checkpoint_interval=950, eval_sentences=0, eval_batch_size=25,
+    val_batch_size=10, beam_size=4, jit_compile=False,
 )
 # gpu: not yet run; 6,000 steps of 128 pairs = 27 epochs, the paper's base width.
 GPU = TranslationConfig(

@@ -71,6 +71,29 @@ def test_models_must_be_distinct_known_names(models):
         ch03.TranslationConfig(models=models)
 
 
+def test_gather_joins_the_runs_by_step_and_keeps_the_larger_peak():
+    """The chapter's metrics hold each model's own entries at every step, BLEU scores of
+    both, the Transformer's headline, each run's peak and the larger as the chapter's."""
+    def run(name, bleu, peak):
+        history = [{"step": step, "loss": 9.0, f"{name}_beam_bleu": bleu + step}
+                   for step in (10, 20)]
+        return {"history": history, "peak_rss_mb": peak, "vocab_size": 50,
+                "headline": {"name": f"{name}_beam_bleu", "value": bleu + 20},
+                "bleu": {"signature": "case:lc", "scores": {f"{name}_beam_bleu": bleu + 20}}}
+
+    gathered = ch03.gather({"rnn": run("rnn", 1.0, 900.0),
+                            "transformer": run("transformer", 5.0, 1200.0)})
+    assert gathered["history"] == [
+        {"step": 10, "rnn_beam_bleu": 11.0, "transformer_beam_bleu": 15.0},
+        {"step": 20, "rnn_beam_bleu": 21.0, "transformer_beam_bleu": 25.0},
+    ]
+    assert gathered["headline"] == {"name": "transformer_beam_bleu", "value": 25.0}
+    assert gathered["bleu"]["scores"] == {"rnn_beam_bleu": 21.0, "transformer_beam_bleu": 25.0}
+    assert (gathered["rnn_peak_rss_mb"], gathered["transformer_peak_rss_mb"],
+            gathered["peak_rss_mb"]) == (900.0, 1200.0, 1200.0)
+    assert gathered["step"] == 20
+
+
 @pytest.mark.chapter
 @needs_data
 def test_smoke_preset_trains_both_models_and_writes_bleu_and_heatmaps(tmp_path, cache_dir):
