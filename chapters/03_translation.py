@@ -74,6 +74,7 @@ from keras_transformer.data.buckets import parse_lengths
 from keras_transformer.models import teacher_forcing_batch
 from keras_transformer.training import report
 from keras_transformer.training.cli import build_parser
+from keras_transformer.training.preset import parse_names
 
 TEST_SPLIT = "test_2016_flickr"
 MODELS = ("transformer", "rnn")
@@ -124,16 +125,11 @@ class TranslationConfig(training.Preset):
             raise ValueError("beam_size, eval_batch_size and val_batch_size must be >= 1.")
         if self.eval_sentences < 0 or self.val_sentences < 0:
             raise ValueError("eval_sentences and val_sentences must be >= 0 (0 = all).")
-        names = self.model_names()
-        if not names or len(set(names)) != len(names) or not set(names) <= set(MODELS):
-            raise ValueError(
-                f"models must be distinct comma-separated names from {list(MODELS)}; "
-                f"got {self.models!r}."
-            )
+        self.model_names()  # a ValueError unless `models` names known models once each
 
     def model_names(self) -> list[str]:
         """The models to train, in order."""
-        return [name.strip() for name in self.models.split(",") if name.strip()]
+        return parse_names("models", self.models, MODELS)
 
 
 def bucket_lengths(config: TranslationConfig) -> tuple[int, ...]:

@@ -76,6 +76,7 @@ from keras_transformer.models.bert.folder import load_bert_folder
 from keras_transformer.models.bert.checkpoint import read_hf_bert_config
 from keras_transformer.training.cli import build_parser
 from keras_transformer.training.preset import FineTuningPreset
+from keras_transformer.training.preset import parse_names
 
 DEV_SETS = {"in_domain": "in_domain_dev", "out_of_domain": "out_of_domain_dev"}
 NUM_CLASSES = 2
@@ -134,13 +135,7 @@ class ColaConfig(FineTuningPreset):
     grad_clip: float = 0.0
 
     def __post_init__(self):
-        names = self.names()
-        unknown = [n for n in names if n not in VOCABULARY]
-        if not names or unknown or len(set(names)) != len(names):
-            raise ValueError(
-                f"initializations must be distinct comma-separated names from "
-                f"{sorted(VOCABULARY)}; got {self.initializations!r}."
-            )
+        self.names()  # a ValueError unless `initializations` names known ones once each
         if not 3 <= self.max_length <= cola.MAX_LENGTH:
             raise ValueError(
                 f"max_length must be in [3, {cola.MAX_LENGTH}] ([CLS], a word piece, "
@@ -150,7 +145,7 @@ class ColaConfig(FineTuningPreset):
 
     def names(self) -> list[str]:
         """The initializations to train, in order."""
-        return [n.strip() for n in self.initializations.split(",") if n.strip()]
+        return parse_names("initializations", self.initializations, VOCABULARY)
 
 
 SMOKE = ColaConfig(

@@ -54,6 +54,7 @@ from keras_transformer import data, plots, training
 from keras_transformer.data.masked_chars import mask_windows, masked_char_batch
 from keras_transformer.layers.block_base import ATTENTION_KINDS
 from keras_transformer.training.cli import build_parser
+from keras_transformer.training.preset import parse_names
 from keras_transformer.training.report import plot_history
 from keras_transformer.training.step_cost import time_forward_backward
 
@@ -82,16 +83,11 @@ class EfficientAttentionConfig(training.Preset):
 
     def __post_init__(self):
         super().__post_init__()
-        kinds = self.kinds()
-        if not kinds or len(set(kinds)) != len(kinds) or not set(kinds) <= set(ATTENTION_KINDS):
-            raise ValueError(
-                f"attentions must be distinct comma-separated names from "
-                f"{sorted(ATTENTION_KINDS)}; got {self.attentions!r}."
-            )
+        self.kinds()  # a ValueError unless `attentions` names known kinds once each
 
     def kinds(self) -> list[str]:
         """The attention kinds to train, in order."""
-        return [k.strip() for k in self.attentions.split(",") if k.strip()]
+        return parse_names("attentions", self.attentions, ATTENTION_KINDS)
 
     def attention_options(self, kind: str) -> dict:
         """The constructor arguments of attention `kind` beyond heads and width."""

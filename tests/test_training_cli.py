@@ -5,11 +5,14 @@ import dataclasses
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keras_transformer.training import Preset
 from keras_transformer.training import apply_overrides
 from keras_transformer.training.cli import build_parser
 from keras_transformer.training.cli import config_from_args
+from keras_transformer.training.preset import parse_names
 
 
 @dataclasses.dataclass
@@ -114,3 +117,23 @@ def test_unknown_preset_is_rejected():
     """--preset accepts only the chapter's preset names."""
     with pytest.raises(SystemExit):
         _config("--preset", "tpu")
+
+
+NAMES = ("transformer", "rnn", "lstm")
+
+
+@settings(deadline=None, max_examples=50)
+@given(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True),
+       st.lists(st.sampled_from(["", " ", "  "]), min_size=6, max_size=6))
+def test_parse_names_keeps_distinct_known_names_in_order(names, spaces):
+    """`parse_names` returns distinct allowed names in the order given, whatever spaces surround them."""
+    spec = ",".join(f"{spaces[2 * i]}{n}{spaces[2 * i + 1]}" for i, n in enumerate(names))
+    assert parse_names("models", spec, NAMES) == names
+
+
+@pytest.mark.parametrize("spec", ["", " , ", "rnn,rnn", "rnn,gru", "RNN"])
+def test_parse_names_rejects_repeats_unknown_and_empty_naming_the_field(spec):
+    """An empty list, a repeated or an unknown name is a ValueError naming the field and the valid names."""
+    with pytest.raises(ValueError, match=r"^models must be distinct comma-separated names from "
+                                         r"\['lstm', 'rnn', 'transformer'\]; got "):
+        parse_names("models", spec, NAMES)

@@ -4,6 +4,7 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Collection
 from collections.abc import Sequence
 
 import numpy as np
@@ -224,6 +225,30 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
             )
         changes[key] = parse_value(text.strip(), hints[key], key)
     return dataclasses.replace(preset, **changes)
+
+
+def parse_names(name: str, spec: str, allowed: Collection[str]) -> list[str]:
+    """The names in a comma-separated `spec`, in order; a ValueError unless they are distinct and `allowed`.
+
+    A chapter that trains several models in turn names them in one preset
+    field (`models`, `attentions`, `initializations`), so `--set` can pick some.
+
+    Example:
+
+    >>> from keras_transformer.training.preset import parse_names
+    >>> parse_names("models", " rnn, transformer", ("transformer", "rnn"))
+    ['rnn', 'transformer']
+    >>> parse_names("models", "rnn,rnn", ("transformer", "rnn"))
+    Traceback (most recent call last):
+    ...
+    ValueError: models must be distinct comma-separated names from ['rnn', 'transformer']; got 'rnn,rnn'.
+    """
+    names = [part.strip() for part in spec.split(",") if part.strip()]
+    if not names or len(set(names)) != len(names) or not set(names) <= set(allowed):
+        raise ValueError(
+            f"{name} must be distinct comma-separated names from {sorted(allowed)}; got {spec!r}."
+        )
+    return names
 
 
 def parse_value(text: str, annotation: typing.Any, name: str = "value") -> bool | int | float | str | None:
