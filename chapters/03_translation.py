@@ -449,12 +449,7 @@ def train_model(name: str, config: TranslationConfig, run: pathlib.Path, labels:
 
 def gather(results: dict[str, dict]) -> dict:
     """The runs' histories joined by step, BLEU's record with every score, and each run's peak."""
-    by_step = {}
-    for name, result in results.items():
-        for record in result["history"]:
-            row = by_step.setdefault(record["step"], {"step": record["step"]})
-            row.update({k: v for k, v in record.items() if k.startswith(f"{name}_")})
-    history = [by_step[step] for step in sorted(by_step)]
+    history = report.join_histories({name: result["history"] for name, result in results.items()})
     first = next(iter(results.values()))
     scores = {k: v for result in results.values() for k, v in result["bleu"]["scores"].items()}
     peaks = {f"{name}_peak_rss_mb": result["peak_rss_mb"] for name, result in results.items()}

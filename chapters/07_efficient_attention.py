@@ -55,6 +55,7 @@ from keras_transformer.data.masked_chars import mask_windows, masked_char_batch
 from keras_transformer.layers.block_base import ATTENTION_KINDS
 from keras_transformer.training.cli import build_parser
 from keras_transformer.training.preset import parse_names
+from keras_transformer.training.report import join_histories
 from keras_transformer.training.report import plot_history
 from keras_transformer.training.step_cost import time_forward_backward
 
@@ -230,17 +231,12 @@ def train_attention(kind: str, config: EfficientAttentionConfig, run: pathlib.Pa
 
 def gather(results: dict[str, dict]) -> dict:
     """One record per evaluation step with every model's validation metrics, and each model's costs."""
-    by_step = {}
-    for kind, result in results.items():
-        for record in result["history"]:
-            row = by_step.setdefault(record["step"], {"step": record["step"]})
-            row.update({k: v for k, v in record.items() if k.startswith(f"{kind}_val_")})
+    history = join_histories({kind: result["history"] for kind, result in results.items()}, "val_")
     costs = {}
     for kind, result in results.items():
         costs[f"{kind}_params"] = result[f"{kind}_params"]
         costs[f"{kind}_step_seconds"] = result[f"{kind}_step_seconds"]
         costs[f"{kind}_peak_rss_mb"] = result["peak_rss_mb"]
-    history = [by_step[step] for step in sorted(by_step)]
     # The runs take turns, each in a process of its own: the largest is the chapter's peak.
     peak = max(result["peak_rss_mb"] for result in results.values())
     return {"step": history[-1]["step"], "history": history, **costs, "peak_rss_mb": peak}

@@ -28,6 +28,30 @@ def write_json(path: str | os.PathLike, data: dict) -> None:
     os.replace(temporary, path)
 
 
+def join_histories(histories: dict[str, list[dict]], prefix: str = "") -> list[dict]:
+    """One record per step from runs that each trained one model: every run's `<name>_<prefix>` entries.
+
+    A chapter that trains its models in turn, each in a run of its own,
+    gathers their histories this way (the runs name their entries after
+    their model). Steps come in order; a step only some runs evaluated holds
+    only theirs.
+
+    Example:
+
+    >>> from keras_transformer.training.report import join_histories
+    >>> join_histories({"rnn": [{"step": 10, "loss": 3.0, "rnn_val_loss": 2.5}],
+    ...                 "gpt": [{"step": 10, "gpt_val_loss": 2.0}, {"step": 20, "gpt_val_loss": 1.8}]},
+    ...                prefix="val_")
+    [{'step': 10, 'rnn_val_loss': 2.5, 'gpt_val_loss': 2.0}, {'step': 20, 'gpt_val_loss': 1.8}]
+    """
+    by_step = {}
+    for name, history in histories.items():
+        for record in history:
+            row = by_step.setdefault(record["step"], {"step": record["step"]})
+            row.update({k: v for k, v in record.items() if k.startswith(f"{name}_{prefix}")})
+    return [by_step[step] for step in sorted(by_step)]
+
+
 def plot_history(history: list[dict], path: str | os.PathLike, headline: str) -> None:
     """Saves a PNG of the training loss and evaluation metrics against step.
 
