@@ -65,13 +65,19 @@ def phase(x, fail=False):
         raise ValueError("bad preset")
     maps = pathlib.Path(f"/proc/{os.getppid()}/maps").read_text()
     return {"x": x + 1, "pid": os.getpid(), "parent": os.getppid(),
-            "parent_maps_tensorflow": "tensorflow" in maps, "began": training.main_began()}
+            "parent_maps_tensorflow": "tensorflow" in maps, "began": training.main_began(),
+            "settings": settings()}
+
+def settings():
+    return [os.environ.get(name) for name in ("KT_PHASE_SETTING", "KT_USER_SETTING")]
 
 def main():
     first = training.run_in_fresh_process(phase, 1)
-    second = training.run_in_fresh_process(phase, first["x"], fail=len(sys.argv) > 1)
+    second = training.run_in_fresh_process(
+        phase, first["x"], fail=len(sys.argv) > 1,
+        environment={"KT_PHASE_SETTING": "phase", "KT_USER_SETTING": "phase"})
     print("RESULT " + json.dumps({"first": first, "second": second, "pid": os.getpid(),
-                                  "began": training.main_began()}))
+                                  "began": training.main_began(), "settings": settings()}))
 
 if __name__ == "__main__":
     training.run_phases(main)
@@ -84,7 +90,8 @@ def _run_phased(tmp_path, *args: str, by_runpy: bool = False
     `%run` does); returns its result and its process id."""
     script = tmp_path / "phased.py"
     script.write_text(PHASED_SCRIPT)
-    env = {**os.environ, "TMPDIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "KT_USER_SETTING": "user"}
     command = [sys.executable, str(script), *args]
     if by_runpy:
         command = [sys.executable, "-c", f"import runpy, sys; sys.argv = {[str(script), *args]!r}; "
@@ -95,9 +102,16 @@ def _run_phased(tmp_path, *args: str, by_runpy: bool = False
     return subprocess.CompletedProcess(process.args, process.returncode, out, err), process.pid
 
 
+def assert_phase_settings(result: dict) -> None:
+    """The second phase alone sees its `environment`, and the user's own setting wins over it."""
+    assert result["first"]["settings"] == [None, "user"]
+    assert result["second"]["settings"] == ["phase", "user"]
+    assert result["settings"] == [None, "user"]
+
+
 @needs_proc
 def test_run_phases_runs_each_phase_afresh_beside_a_supervisor_without_tensorflow(tmp_path):
-    """Under `run_phases`, each phase runs in a new child of the process the user started, which by then maps no TensorFlow library; results flow from phase to phase and every process agrees on when `main` began."""
+    """Under `run_phases`, each phase runs in a new child of the process the user started, which by then maps no TensorFlow library; results flow from phase to phase, every process agrees on when `main` began, and a phase's `environment` reaches that phase alone."""
     started = time.time()
     done, root = _run_phased(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -107,19 +121,21 @@ def test_run_phases_runs_each_phase_afresh_beside_a_supervisor_without_tensorflo
     assert len({first["pid"], second["pid"], result["pid"], root}) == 4
     assert first["parent"] == second["parent"] == root
     assert not first["parent_maps_tensorflow"] and not second["parent_maps_tensorflow"]
+    assert_phase_settings(result)
     assert started < first["began"] == second["began"] == result["began"] < time.time()
     assert not list(tmp_path.glob("keras-transformer-phases-*")), "the journal outlived the run"
 
 
 @needs_proc
 def test_run_phases_in_a_process_started_for_something_else_runs_main_in_place(tmp_path):
-    """Where the interpreter was not started to run the script itself (`runpy`, a notebook's `%run`), `run_phases` replaces nothing: `main` runs in that process and its phases in children of it."""
+    """Where the interpreter was not started to run the script itself (`runpy`, a notebook's `%run`), `run_phases` replaces nothing: `main` runs in that process and its phases in children of it, each with its own `environment`."""
     done, root = _run_phased(tmp_path, by_runpy=True)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.split("RESULT ", 1)[1])
     assert result["pid"] == root
     assert result["first"]["parent"] == result["second"]["parent"] == root
     assert (result["first"]["x"], result["second"]["x"]) == (2, 3)
+    assert_phase_settings(result)
 
 
 @needs_proc
@@ -140,6 +156,12 @@ def test_run_phases_ends_with_a_failing_phases_error(tmp_path):
 def test_the_supervisor_reports_how_a_run_ended(code, status):
     """The supervisor ends with its run's status, a signal's as 128 + its number, and stops a run that claims a phase it did not record."""
     assert supervise(NEXT_PHASE, "UNUSED_JOURNAL", [sys.executable, "-c", code]) == status
+
+
+def test_an_environment_wants_strings():
+    """An `environment` value that is not a string is a ValueError naming the variable, before any process starts."""
+    with pytest.raises(ValueError, match=r"`environment` must map variable names to strings; got 'KT_X': 0"):
+        run_in_fresh_process(os.getpid, environment={"KT_X": 0})
 
 
 def test_run_phases_wants_the_main_function_itself():

@@ -10,7 +10,7 @@ import pathlib
 import pickle
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # Set by the phase supervisor (`run_phases`) in each process it starts: the
@@ -22,7 +22,8 @@ SUPERVISOR = pathlib.Path(__file__).with_name("phase_supervisor.py")
 _calls = itertools.count()  # this process's `run_in_fresh_process` calls so far
 
 
-def run_in_fresh_process(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def run_in_fresh_process(function: Callable[..., Any], /, *args: Any,
+                         environment: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
     """Calls `function(*args, **kwargs)` in a new Python process and returns its result.
 
     A chapter that trains several models in turn runs each one this way. A
@@ -46,24 +47,46 @@ def run_in_fresh_process(function: Callable[..., Any], *args: Any, **kwargs: Any
     phase runs in this process, which then ends so that the next one starts
     afresh.
 
+    `environment` holds variables for the new process alone, such as
+    settings a framework reads once, when it is imported (chapter 03's RNN
+    trains without TensorFlow's oneDNN kernels). A variable already set here,
+    by the user or the shell, keeps its value. Under `run_phases` a process
+    whose phase needs a variable it lacks starts itself again with it
+    (`exec`), replaying the phases before from their records.
+
     Example:
     >>> import os
     >>> from keras_transformer.training.fresh_process import run_in_fresh_process
     >>> run_in_fresh_process(os.getpid) != os.getpid()
     True
     """
+    missing = _missing_variables(environment)
     if os.environ.get(JOURNAL):
-        return _journal_call(pathlib.Path(os.environ[JOURNAL]), function, args, kwargs)
+        return _journal_call(pathlib.Path(os.environ[JOURNAL]), function, args, kwargs, missing)
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        try:
+    os.environ.update(missing)  # a spawned process starts with this process's environment
+    try:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
             return pool.submit(function, *args, **kwargs).result()
-        except concurrent.futures.process.BrokenProcessPool as error:
-            name = getattr(function, "__qualname__", repr(function))
-            raise RuntimeError(
-                f"The process running {name} ended without a result (killed, out of memory, "
-                f"or it called os._exit); its output above says how far it got."
-            ) from error
+    except concurrent.futures.process.BrokenProcessPool as error:
+        name = getattr(function, "__qualname__", repr(function))
+        raise RuntimeError(
+            f"The process running {name} ended without a result (killed, out of memory, "
+            f"or it called os._exit); its output above says how far it got."
+        ) from error
+    finally:
+        for name in missing:  # they were for the new process alone
+            del os.environ[name]
+
+
+def _missing_variables(environment: Mapping[str, str] | None) -> dict[str, str]:
+    """The variables of `environment` that this process's environment lacks."""
+    for name, value in (environment or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ValueError(
+                f"`environment` must map variable names to strings; got {name!r}: {value!r}."
+            )
+    return {name: value for name, value in (environment or {}).items() if name not in os.environ}
 
 
 def run_phases(main: Callable[[], Any]) -> Any:
@@ -149,12 +172,21 @@ def main_began() -> float:
 
 
 def _journal_call(journal: pathlib.Path, function: Callable[..., Any], args: tuple,
-                  kwargs: dict) -> Any:
-    """This process's next phase: its recorded result, or run here, recorded, and the process ended."""
+                  kwargs: dict, missing: dict[str, str]) -> Any:
+    """This process's next phase: its recorded result, or run here, recorded, and the process ended.
+
+    A phase that needs variables this process lacks is run by this process
+    started again with them, which replays the phases before it.
+    """
     record = journal / f"{next(_calls)}.pickle"
     if record.exists():
         with record.open("rb") as file:
             return pickle.load(file)
+    if missing:
+        os.environ.update(missing)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     result = function(*args, **kwargs)
     partial = record.with_suffix(".partial")
     with partial.open("wb") as file:
