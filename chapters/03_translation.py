@@ -25,7 +25,9 @@ for the same number of steps at the same learning-rate schedule, and neither
 holds the other's memory: trained side by side as the two outputs of one
 `keras.Model`, the `cpu` preset peaked at 3.73 GB. Gradient clipping stays
 off (`grad_clip=0`), as it was when a global norm would have coupled the two
-models' updates, so the figures stay comparable.
+models' updates, so the figures stay comparable. The RNN's process runs
+TensorFlow without its oneDNN kernels and with one malloc arena
+(`ENVIRONMENT`, passed to `run_in_fresh_process`), which keeps it under 2 GB.
 
 Data (`keras_transformer.data.multi30k`): one joint, lower-cased WordPiece
 vocabulary learned with keras-hub on the training split and cached as
@@ -33,7 +35,7 @@ pre-tokenized arrays (in `$KT_CACHE_DIR/multi30k`), so only the first run
 needs TensorFlow; carry that folder to a JAX machine. Training pairs longer
 than the largest bucket are left out (332 of 29,000 at 32 positions).
 
-    python chapters/03_translation.py --preset cpu     # about 45 minutes on 2 CPU cores
+    python chapters/03_translation.py --preset cpu     # about 71 minutes on 2 CPU cores
     python chapters/03_translation.py --preset gpu
     python chapters/03_translation.py --preset smoke   # about a minute once cached, for the tests
     python chapters/03_translation.py --preset cpu --set models=rnn   # one model only
@@ -78,10 +80,12 @@ from keras_transformer.training.preset import parse_names
 
 TEST_SPLIT = "test_2016_flickr"
 MODELS = ("transformer", "rnn")
-# The RNN's process runs TensorFlow without its oneDNN kernels: its evaluation then
-# reused training's memory rather than adding 0.22 GB to it (60-step trials: peak
-# 1,723 MiB against 1,808), at 10% fewer tokens per second (the Transformer's, 36%).
-ENVIRONMENT = {"rnn": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
+# The RNN's process runs TensorFlow without its oneDNN kernels and with one malloc
+# arena. With oneDNN its evaluation added 0.3 GB to training's peak (a whole run:
+# 2,066 MiB); without, it added nothing, but training grew by 0.54 GB (2,094 MiB);
+# with one arena for all threads as well, the run peaked at 1,920 MiB, at 1,578
+# tokens/s against 1,912. The Transformer keeps oneDNN: 36% slower without it.
+ENVIRONMENT = {"rnn": {"TF_ENABLE_ONEDNN_OPTS": "0", "MALLOC_ARENA_MAX": "1"}}
 
 
 @dataclasses.dataclass
