@@ -127,11 +127,8 @@ def run_phases(main: Callable[[], Any]) -> Any:
     if os.environ.get(JOURNAL) or os.name != "posix" or not process_started_for(main):
         return main()
     os.environ[BEGAN] = repr(time.time())  # kept through exec, inherited by every run
-    sys.stdout.flush()
-    sys.stderr.flush()
     command = [sys.executable, *sys.orig_argv[1:]]  # this script as it was started
-    os.execv(sys.executable, [sys.executable, "-I", str(SUPERVISOR), str(NEXT_PHASE), JOURNAL,
-                              *command])
+    _replace_process([sys.executable, "-I", str(SUPERVISOR), str(NEXT_PHASE), JOURNAL, *command])
 
 
 def process_started_for(main: Callable) -> bool:
@@ -184,12 +181,17 @@ def _journal_call(journal: pathlib.Path, function: Callable[..., Any], args: tup
             return pickle.load(file)
     if missing:
         os.environ.update(missing)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+        _replace_process([sys.executable, *sys.orig_argv[1:]])
     result = function(*args, **kwargs)
     partial = record.with_suffix(".partial")
     with partial.open("wb") as file:
         pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
     partial.replace(record)  # a record is whole or absent
     raise SystemExit(NEXT_PHASE)
+
+
+def _replace_process(argv: list[str]) -> None:
+    """Runs `argv` in place of this process (`exec`), its pending output written first."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
